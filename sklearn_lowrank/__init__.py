@@ -1,0 +1,13 @@
+"""Low-rank PSD matrix sensing: group-lasso fit, greedy pruning, fine-tuning.
+
+The package is one scikit-learn estimator, :class:`PrunedFactorSensing`, plus helpers:
+:mod:`sklearn_lowrank.datasets` (synthetic problems) and :mod:`sklearn_lowrank.metrics`
+(recovery error). The algorithm's parts live in private modules named after them:
+``_operators`` (measurement kinds), ``_penalty`` (smooth group lasso), ``_line_search``,
+``_solvers``, ``_pruning`` and ``_backend`` (array module).
+"""
+
+from ._estimator import PrunedFactorSensing
+
+__all__ = ["PrunedFactorSensing", "__version__"]
+__version__ = "0.1.0.dev0"

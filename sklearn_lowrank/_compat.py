@@ -1,0 +1,11 @@
+"""The one place that imports scikit-learn's private helpers.
+
+scikit-learn does not promise to keep these names stable; if it moves them, this is the
+only file to change.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+__all__ = ["Hidden", "Interval", "StrOptions", "_fit_context", "validate_data"]

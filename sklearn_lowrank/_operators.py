@@ -1,0 +1,194 @@
+"""Measurement operators: how ⟨Aᵢ, UUᵀ⟩ and its adjoint are computed per kind.
+
+An operator turns a factor ``U`` (d, k) into predictions ``𝒜(UUᵀ)`` (n,) and applies the
+adjoint, ``(1/n) Σᵢ wᵢ sym(Aᵢ) U``. Solvers talk to it through a small state so that each
+iteration reads the measurements exactly twice: once to price a search direction
+(:meth:`directional`) and once for the gradient (:meth:`adjoint_times`).
+
+All methods use only Array-API operations of the namespace ``xp`` the data lives in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from array_api_compat import array_namespace
+
+__all__ = [
+    "MatrixOperator",
+    "OperatorState",
+    "RankOneOperator",
+    "make_operator",
+    "square_side",
+]
+
+
+@dataclass
+class OperatorState:
+    """Predictions ``𝒜(UUᵀ)`` of the current factor and the operator's cache for it."""
+
+    predictions: Any
+    cache: Any = None
+
+
+class RankOneOperator:
+    """Rank-one measurements ``Aᵢ = xᵢxᵢᵀ``: ``⟨Aᵢ, UUᵀ⟩ = ‖Uᵀxᵢ‖²``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        One measurement vector ``xᵢ`` per row.
+    """
+
+    def __init__(self, X):
+        self.xp = array_namespace(X)
+        self.X = X
+        self.n_samples, self.dim = X.shape
+
+    def start(self, U) -> OperatorState:
+        XU = self.X @ U
+        return OperatorState(self.xp.sum(XU * XU, axis=1), XU)
+
+    def predict(self, U):
+        return self.start(U).predictions
+
+    def adjoint_times(self, U, state: OperatorState, weights):
+        # X̃ᵀ diag(w) X U with XU cached: one pass over X.
+        return self.X.T @ (weights[:, None] * state.cache) / self.n_samples
+
+    def directional(self, U, state: OperatorState, D):
+        """``(a, b, extra)`` with ``𝒜((U-tD)(U-tD)ᵀ) = predictions - t·a + t²·b``."""
+        xp = self.xp
+        XD = self.X @ D
+        a = 2.0 * xp.sum(state.cache * XD, axis=1)
+        b = xp.sum(XD * XD, axis=1)
+        return a, b, XD
+
+    def advance(self, state: OperatorState, a, b, XD, step) -> OperatorState:
+        XU = state.cache - step * XD
+        # Recomputing from the cache (O(nk), no pass over X) avoids drift in the residual.
+        return OperatorState(self.xp.sum(XU * XU, axis=1), XU)
+
+    def rotate(self, state: OperatorState, W) -> OperatorState:
+        """State for ``U·W`` (``W`` orthogonal): predictions are unchanged."""
+        return OperatorState(state.predictions, state.cache @ W)
+
+    def keep_columns(self, U, state: OperatorState, index) -> OperatorState:
+        """State for ``U``, the columns ``index`` of the factor ``state`` was built for."""
+        XU = self.xp.take(state.cache, index, axis=1)
+        return OperatorState(self.xp.sum(XU * XU, axis=1), XU)
+
+    def sensing_matrix(self, weights):
+        """``(1/n) Σᵢ wᵢ Aᵢ`` as a dense (d, d) array."""
+        return self.X.T @ (weights[:, None] * self.X) / self.n_samples
+
+
+class MatrixOperator:
+    """General sensing matrices ``Aᵢ`` (only their symmetric part matters).
+
+    The measurements are stored packed: for each sample, the upper triangle of
+    ``Aᵢ + Aᵢᵀ`` with the diagonal halved, so that ``⟨Aᵢ, M⟩ = packed[i] · triu(M)`` for
+    any symmetric ``M``. This halves the bytes read per pass.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, dim * dim)
+        Each row is ``Aᵢ`` flattened in row-major order.
+    chunk_size : int, default=2048
+        Rows packed at a time, bounding the temporary memory of the packing.
+    """
+
+    def __init__(self, X, chunk_size: int = 2048):
+        xp = self.xp = array_namespace(X)
+        self.n_samples = X.shape[0]
+        d = self.dim = square_side(X.shape[1])
+        rows, cols = np.triu_indices(d)
+        device = _device(X)
+
+        def put(values, dtype=None):
+            return xp.asarray(values, dtype=dtype, device=device)
+
+        self._upper = put(rows * d + cols)
+        self._lower = put(cols * d + rows)
+        # Entry (i, j) of a symmetric matrix read back from the packed vector; off-diagonal
+        # entries are halved because the packed vector holds Aᵢⱼ + Aⱼᵢ.
+        where = np.empty((d, d), dtype=np.int64)
+        where[rows, cols] = where[cols, rows] = np.arange(rows.size)
+        self._unpack = put(where.reshape(-1))
+        self._unpack_scale = put(np.where(np.eye(d) > 0, 1.0, 0.5).reshape(-1), X.dtype)
+        pack_scale = put(np.where(rows == cols, 0.5, 1.0), X.dtype)
+        chunks = []
+        for start in range(0, self.n_samples, chunk_size):
+            block = X[start : start + chunk_size, ...]
+            chunks.append(
+                (xp.take(block, self._upper, axis=1) + xp.take(block, self._lower, axis=1))
+                * pack_scale
+            )
+        self.packed = xp.concat(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+
+    def _pack(self, M):
+        return self.xp.take(self.xp.reshape(M, (-1,)), self._upper)
+
+    def _unpacked(self, g):
+        d = self.dim
+        return self.xp.reshape(self.xp.take(g, self._unpack) * self._unpack_scale, (d, d))
+
+    def start(self, U) -> OperatorState:
+        return OperatorState(self.packed @ self._pack(U @ U.T))
+
+    def predict(self, U):
+        return self.start(U).predictions
+
+    def sensing_matrix(self, weights):
+        """``(1/n) Σᵢ wᵢ sym(Aᵢ)`` as a dense (d, d) array: one pass over the data."""
+        return self._unpacked(weights @ self.packed) / self.n_samples
+
+    def adjoint_times(self, U, state: OperatorState, weights):
+        return self.sensing_matrix(weights) @ U
+
+    def directional(self, U, state: OperatorState, D):
+        xp = self.xp
+        UD = U @ D.T
+        both = xp.stack([self._pack(UD + UD.T), self._pack(D @ D.T)], axis=1)
+        ab = self.packed @ both  # one pass prices both terms
+        return ab[:, 0], ab[:, 1], None
+
+    def advance(self, state: OperatorState, a, b, extra, step) -> OperatorState:
+        return OperatorState(state.predictions - step * a + (step * step) * b)
+
+    def rotate(self, state: OperatorState, W) -> OperatorState:
+        """State for ``U·W`` (``W`` orthogonal): predictions are unchanged."""
+        return state
+
+    def keep_columns(self, U, state: OperatorState, index) -> OperatorState:
+        """State for ``U``, the columns ``index`` of the factor ``state`` was built for."""
+        return self.start(U)
+
+
+def _device(x):
+    return getattr(x, "device", None)
+
+
+def square_side(width: int) -> int:
+    """``d`` such that ``d * d == width``; ``ValueError`` if ``width`` is not a square."""
+    d = math.isqrt(int(width))
+    if d * d != width:
+        raise ValueError(
+            "measurement='matrix' expects X of shape (n_samples, d, d) or flattened "
+            f"(n_samples, d*d); got {width} columns, which is not a perfect square."
+        )
+    return d
+
+
+def make_operator(measurement: str, X):
+    """The operator for ``measurement`` ('rank_one' or 'matrix') on 2-D data ``X``."""
+    if measurement == "rank_one":
+        return RankOneOperator(X)
+    if measurement == "matrix":
+        return MatrixOperator(X)
+    raise ValueError(
+        f"measurement must be 'rank_one' or 'matrix'; got {measurement!r}."
+    )

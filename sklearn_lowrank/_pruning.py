@@ -1,0 +1,74 @@
+"""Greedy pruning: which columns of the regularised factor survive.
+
+A column survives when its ℓ2 norm is at least ``threshold`` times the largest column
+norm. With ``threshold="auto"`` the cut is placed in the widest gap (largest ratio)
+between consecutive sorted norms, provided that gap is wider than ``AUTO_MIN_GAP``; the
+group lasso drives the columns it does not need towards zero, so a wide gap is the
+signature of a found support. Without such a gap every column is kept.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = ["AUTO_MIN_GAP", "select_columns"]
+
+#: ``threshold="auto"`` cuts only where consecutive sorted norms differ by this factor.
+AUTO_MIN_GAP = 10.0
+
+
+def auto_threshold(norms: np.ndarray) -> float:
+    """Relative threshold in the widest gap of ``norms``, or 0 if there is no wide gap."""
+    ordered = np.sort(np.asarray(norms, dtype=float))[::-1]
+    if ordered.size < 2 or ordered[0] <= 0:
+        return 0.0
+    floor = ordered[0] * np.finfo(float).eps
+    logs = np.log(np.maximum(ordered, floor))
+    gaps = logs[:-1] - logs[1:]
+    cut = int(np.argmax(gaps))
+    if gaps[cut] < np.log(AUTO_MIN_GAP):
+        return 0.0
+    # Geometric middle of the gap, relative to the largest norm.
+    return float(np.exp(0.5 * (logs[cut] + logs[cut + 1]) - logs[0]))
+
+
+def select_columns(norms, threshold="auto"):
+    """Boolean mask of kept columns and the relative threshold that was applied.
+
+    Parameters
+    ----------
+    norms : array-like of shape (k,)
+        Column norms of the regularised factor.
+    threshold : float in [0, 1] or "auto"
+        Keep columns with ``norm >= threshold * max(norms)``.
+
+    Returns
+    -------
+    support : ndarray of shape (k,), dtype=bool
+        Columns kept. Never empty: if nothing passes, the largest column is kept.
+    relative_threshold : float
+        The threshold applied, relative to the largest norm.
+    """
+    norms = np.asarray(norms, dtype=float)
+    relative = auto_threshold(norms) if threshold == "auto" else float(threshold)
+    largest = norms.max() if norms.size else 0.0
+    support = norms >= relative * largest
+    if largest <= 0 or not support.any():
+        support = np.zeros(norms.shape, dtype=bool)
+        support[int(np.argmax(norms))] = True
+        warnings.warn(
+            "Pruning kept no column (all column norms are zero or below the threshold); "
+            "keeping the largest one. The penalty alpha may be too strong for this data.",
+            UserWarning,
+            stacklevel=3,
+        )
+    elif support.all() and norms.size > 1:
+        warnings.warn(
+            f"Pruning kept all {norms.size} columns: n_columns may be too small to "
+            "reveal the rank, or the penalty (alpha) too weak to separate the columns.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return support, relative

@@ -1,0 +1,246 @@
+"""Solvers: descent with an exact line search, written once against the array module.
+
+``minimize`` runs L-BFGS (``memory > 0``) or plain gradient descent (``memory=0``) on
+
+    f(U) = (1/2n)·‖𝒜(UUᵀ) - y‖² + α·R_β(U),
+
+every step priced by :func:`~sklearn_lowrank._line_search.exact_step`. Each iteration
+reads the data twice (one directional pass, one adjoint pass) and copies three scalars to
+the host for its stopping test; everything else stays in the array module.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ._backend import to_host
+from ._line_search import exact_step
+
+__all__ = ["SolverResult", "minimize"]
+
+# Stop when the objective has not decreased by more than this fraction for this many
+# iterations in a row: further steps only shuffle rounding errors.
+_STALL_RTOL = 1e-15
+_STALL_PATIENCE = 5
+# Columns are re-aligned (and collapsed ones dropped) every this many iterations.
+_ALIGN_EVERY = 10
+# ...and only once the largest column has grown this much from its initial norm, so that
+# the tiny columns of the random start are not mistaken for collapsed ones.
+_ESCAPE_GROWTH = 10.0
+
+
+@dataclass
+class SolverResult:
+    """What a call to :func:`minimize` produced."""
+
+    U: object
+    n_iter: int
+    converged: bool
+    objective: list = field(default_factory=list)
+    # Original index and norm, at the moment it was dropped, of each collapsed column.
+    dropped: dict = field(default_factory=dict)
+    columns: np.ndarray | None = None
+    seconds: float = 0.0
+
+
+def _frob(xp, A, B):
+    return xp.sum(A * B)
+
+
+def _two_loop(xp, g, history, gamma):
+    """L-BFGS direction ``H·g`` from ``(s, y, ρ)`` pairs (pairs with ρ = 0 are inert)."""
+    if not history:
+        return g
+    q = g
+    coefs = []
+    for s, yv, rho in reversed(history):
+        c = rho * _frob(xp, s, q)
+        q = q - c * yv
+        coefs.append(c)
+    r = gamma * q
+    for (s, yv, rho), c in zip(history, reversed(coefs)):
+        r = r + (c - rho * _frob(xp, yv, r)) * s
+    return r
+
+
+def minimize(
+    op,
+    y,
+    U,
+    *,
+    penalty=None,
+    alpha: float = 0.0,
+    memory: int = 0,
+    max_iter: int = 100,
+    tol: float = 1e-8,
+    drop_ratio: float | None = None,
+    verbose: int = 0,
+    phase: str = "",
+) -> SolverResult:
+    """Minimise the (penalised) sensing loss from ``U``.
+
+    Parameters
+    ----------
+    op : operator
+        Measurement operator (see :mod:`sklearn_lowrank._operators`).
+    y : array of shape (n_samples,)
+        Targets, in the namespace of ``op``.
+    U : array of shape (d, k)
+        Starting factor.
+    penalty : SmoothGroupLasso or None
+        Penalty, weighted by ``alpha``.
+    alpha : float
+        Penalty strength (0 or ``penalty=None`` gives the plain loss).
+    memory : int
+        L-BFGS memory; 0 is gradient descent.
+    max_iter : int
+        Iteration budget.
+    tol : float
+        Stop when ``‖∇f(U)‖_F ≤ tol·max(‖U‖_F, 1)``.
+    drop_ratio : float or None
+        If set, columns whose norm falls below ``drop_ratio`` times the largest are
+        removed during the run (checked every few iterations).
+    verbose : int
+        Print progress every 10 iterations when ``verbose >= 2``.
+    phase : str
+        Name printed with progress lines.
+
+    Returns
+    -------
+    SolverResult
+    """
+    xp = op.xp
+    n = op.n_samples
+    use_penalty = penalty is not None and alpha > 0
+    start_time = time.perf_counter()
+    columns = np.arange(U.shape[1])
+    dropped = {}
+
+    def evaluate(U, state):
+        residual = state.predictions - y
+        value = _frob(xp, residual, residual) / (2.0 * n)
+        grad = 2.0 * op.adjoint_times(U, state, residual)
+        if use_penalty:
+            value = value + alpha * penalty.value(xp, U)
+            grad = grad + alpha * penalty.gradient(xp, U)
+        return residual, value, grad
+
+    state = op.start(U)
+    residual, value, grad = evaluate(U, state)
+    value_host = float(value)
+    _check_finite(value_host, phase, 0)
+    start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
+    history = deque(maxlen=memory) if memory > 0 else None
+    gamma = xp.asarray(1.0, dtype=U.dtype)
+    step = xp.asarray(1.0, dtype=U.dtype)
+    objective = []
+    stalled = 0
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        direction = _two_loop(xp, grad, history, gamma) if history is not None else grad
+        # Fall back to the gradient if the quasi-Newton direction is not downhill.
+        direction = xp.where(_frob(xp, grad, direction) > 0, direction, grad)
+        a, b, extra = op.directional(U, state, direction)
+        step, _ = exact_step(
+            xp, residual, a, b, n, U, direction, step, penalty if use_penalty else None,
+            alpha,
+        )
+        # Re-centre the next search on this step, but never on 0.
+        step_guess = xp.where(step > 0, step, 1.0)
+        U_new = U - step * direction
+        state = op.advance(state, a, b, extra, step)
+        residual, value_new, grad_new = evaluate(U_new, state)
+        if history is not None:
+            s_vec, y_vec = U_new - U, grad_new - grad
+            sy = _frob(xp, s_vec, y_vec)
+            yy = _frob(xp, y_vec, y_vec)
+            curved = sy > 1e-12 * xp.sqrt(_frob(xp, s_vec, s_vec) * yy)
+            history.append((s_vec, y_vec, xp.where(curved, 1.0 / sy, 0.0)))
+            gamma = xp.where(curved, sy / xp.where(yy > 0, yy, 1.0), gamma)
+        U, grad = U_new, grad_new
+        step = step_guess
+
+        new_value = float(value_new)
+        grad_norm = float(xp.sqrt(_frob(xp, grad, grad)))
+        u_norm = float(xp.sqrt(_frob(xp, U, U)))
+        _check_finite(new_value, phase, n_iter)
+        objective.append(new_value)
+        if verbose >= 2 and n_iter % 10 == 0:
+            print(f"  [{phase}] iter {n_iter:5d}  objective {new_value:.6e}  "
+                  f"grad {grad_norm:.2e}  columns {U.shape[1]}")
+        if grad_norm <= tol * max(u_norm, 1.0):
+            converged = True
+            break
+        decrease = value_host - new_value
+        stalled = stalled + 1 if decrease <= _STALL_RTOL * abs(new_value) else 0
+        value_host = new_value
+        if stalled >= _STALL_PATIENCE:
+            converged = True
+            break
+
+        if use_penalty and n_iter % _ALIGN_EVERY == 0 and U.shape[1] > 1:
+            # Free step: best rotation of the columns for the penalty (loss unchanged).
+            W = penalty.best_rotation(xp, U)
+            U = U @ W
+            state = op.rotate(state, W)
+            residual, value, grad = evaluate(U, state)
+            value_host = float(value)
+            if history is not None:
+                history.clear()
+                gamma = xp.asarray(1.0, dtype=U.dtype)
+            if drop_ratio is not None:
+                U, state, columns = _drop_collapsed(
+                    xp, op, U, state, columns, drop_ratio, start_norm, dropped
+                )
+                residual, value, grad = evaluate(U, state)
+
+    if not converged:
+        warnings.warn(
+            f"{phase or 'solver'}: did not converge in max_iter={max_iter} iterations "
+            f"(gradient norm {grad_norm:.2e}); increase max_iter or tol.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return SolverResult(
+        U=U,
+        n_iter=n_iter,
+        converged=converged,
+        objective=objective,
+        dropped=dropped,
+        columns=columns,
+        seconds=time.perf_counter() - start_time,
+    )
+
+
+def _drop_collapsed(xp, op, U, state, columns, drop_ratio, start_norm, dropped):
+    """Remove columns below ``drop_ratio`` times the largest, recording their norms."""
+    norms = xp.sqrt(xp.sum(U * U, axis=0))
+    largest = xp.max(norms)
+    collapsed = norms < drop_ratio * largest
+    if float(largest) <= _ESCAPE_GROWTH * start_norm or not bool(xp.any(collapsed)):
+        return U, state, columns
+    # Rare (a handful of times per fit): a k-vector crosses to the host here.
+    host_norms = to_host(norms)
+    host_collapsed = to_host(collapsed)
+    for j in np.flatnonzero(host_collapsed):
+        dropped[int(columns[j])] = float(host_norms[j])
+    keep_host = np.flatnonzero(~host_collapsed)
+    keep = xp.asarray(keep_host, device=getattr(U, "device", None))
+    U = xp.take(U, keep, axis=1)
+    return U, op.keep_columns(U, state, keep), columns[keep_host]
+
+
+def _check_finite(value: float, phase: str, n_iter: int) -> None:
+    if not np.isfinite(value):
+        raise FloatingPointError(
+            f"{phase or 'solver'}: the objective became {value} at iteration {n_iter}; "
+            "the data may contain extreme values, or float32 may be too coarse for it "
+            "(try float64)."
+        )
