@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import time
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import (
@@ -13,29 +13,14 @@ from sklearn.base import (
     RegressorMixin,
     TransformerMixin,
 )
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from ._backend import resolve_namespace, to_host
 from ._compat import Interval, StrOptions, _fit_context, validate_data
 from ._operators import make_operator, square_side
-from ._penalty import SmoothGroupLasso
-from ._pruning import select_columns
-from ._solvers import minimize
+from ._three_phase import fit_three_phase
 
 __all__ = ["PrunedFactorSensing"]
-
-# L-BFGS memory of the regularised phase.
-_LBFGS_MEMORY = 10
-# During the regularised phase, columns below this fraction of the largest norm are
-# dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
-_DROP_RATIO = 1e-3
-
-
-def default_n_columns(n_features: int) -> int:
-    """Default width ``k = min(d, 10 + 2⌈√d⌉)``: roomy for low ranks, far below ``d²``."""
-    return min(n_features, 10 + 2 * math.ceil(math.sqrt(n_features)))
-
 
 class PrunedFactorSensing(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, RegressorMixin, BaseEstimator
@@ -174,7 +159,7 @@ class PrunedFactorSensing(
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "measurement": [StrOptions({"rank_one", "matrix"})],
         "n_columns": [Interval(Integral, 1, None, closed="left"), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -228,18 +213,12 @@ class PrunedFactorSensing(
         return tags
 
     # ------------------------------------------------------------------ validation
-    def _validate_X(self, X, y=None, *, reset):
-        """2-D float array (3-D matrix input flattened), checked against ``fit``."""
+    def _validate_X(self, X):
+        """``X`` for predict/transform: 2-D float, 3-D matrices flattened, checked
+        against what ``fit`` saw."""
         if self.measurement == "matrix":
             X = _flatten_matrices(X)
-        kwargs = dict(dtype=[np.float64, np.float32], reset=reset)
-        if y is None:
-            X = validate_data(self, X, **kwargs)
-        else:
-            X, y = validate_data(self, X, y, y_numeric=True, **kwargs)
-        if self.measurement == "matrix":
-            square_side(X.shape[1])
-        return X, y
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -259,85 +238,49 @@ class PrunedFactorSensing(
         self : PrunedFactorSensing
             The fitted estimator.
         """
-        X, y = self._validate_X(X, y, reset=True)
-        y = y.astype(X.dtype, copy=False)
-        xp = resolve_namespace(self.array_module, X)
-        X, y = xp.asarray(X), xp.asarray(y)
-        op = make_operator(self.measurement, X)
-        d = op.dim
-        k = self.n_columns if self.n_columns is not None else default_n_columns(d)
-        rng = check_random_state(self.random_state)
-        start = time.perf_counter()
-
-        scale = _data_scale(xp, op, y)
-        y_scaled = y / scale
-        init = rng.standard_normal((d, k)) * (self.init_scale / math.sqrt(d))
-        U = xp.asarray(init.astype(X.dtype))
-
-        # Phase 1: regularised fit (plain loss when alpha == 0).
-        drop_ratio = _DROP_RATIO
-        if self.threshold != "auto":
-            drop_ratio = min(drop_ratio, 0.1 * self.threshold)
-        regularized = minimize(
-            op, y_scaled, U,
-            penalty=SmoothGroupLasso(self.beta),
-            alpha=self.alpha,
-            memory=_LBFGS_MEMORY,
-            max_iter=self.max_iter,
-            tol=math.sqrt(self.tol),
-            drop_ratio=drop_ratio if self.alpha > 0 else None,
-            verbose=self.verbose,
-            phase="regularized fit",
+        if self.measurement == "matrix":
+            X = _flatten_matrices(X)
+        # Validate into locals: the estimator is only modified once the fit succeeded.
+        X_checked, y = check_X_y(
+            X, y, dtype=[np.float64, np.float32], y_numeric=True, estimator=self
         )
-        norms = np.zeros(k)
-        norms[regularized.columns] = to_host(xp.sqrt(xp.sum(regularized.U**2, axis=0)))
-        for column, norm in regularized.dropped.items():
-            norms[column] = norm
-        norms *= math.sqrt(scale)
-        self._say(1, f"regularized fit: {regularized.n_iter} iterations, objective "
-                     f"{regularized.objective[-1] * scale**2:.4e}, "
-                     f"{regularized.seconds:.3f} s")
+        if self.measurement == "matrix":
+            square_side(X_checked.shape[1])
+        y = y.astype(X_checked.dtype, copy=False)
+        fitted_on, X = X, X_checked
+        xp = resolve_namespace(self.array_module, X)
+        op = make_operator(self.measurement, xp.asarray(X))
+        start = time.perf_counter()
+        result = fit_three_phase(
+            op,
+            xp.asarray(y),
+            n_columns=self.n_columns,
+            alpha=self.alpha,
+            beta=self.beta,
+            threshold=self.threshold,
+            finetune_iter=self.finetune_iter,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            init_scale=self.init_scale,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
 
-        # Phase 2: greedy pruning.
-        support, relative = select_columns(norms, self.threshold)
-        keep = np.flatnonzero(support[regularized.columns])
-        V = xp.take(regularized.U, xp.asarray(keep), axis=1)
-        self._say(1, f"pruning: kept {int(support.sum())} of {k} columns "
-                     f"(threshold {relative:.3g} x largest norm)")
-
-        # Phase 3: fine-tuning on the plain loss.
-        curve = list(regularized.objective)
-        n_finetune = 0
-        if self.finetune_iter > 0:
-            finetuned = minimize(
-                op, y_scaled, V,
-                max_iter=self.finetune_iter,
-                tol=self.tol,
-                verbose=self.verbose,
-                phase="fine-tuning",
-            )
-            V, n_finetune = finetuned.U, finetuned.n_iter
-            curve += finetuned.objective
-            self._say(1, f"fine-tuning: {n_finetune} iterations, loss "
-                         f"{finetuned.objective[-1] * scale**2:.4e}, "
-                         f"{finetuned.seconds:.3f} s")
-
-        self.components_ = to_host(V.T * math.sqrt(scale))
+        # Records n_features_in_ / feature_names_in_ (the data was checked above).
+        validate_data(self, fitted_on, skip_check_array=True, reset=True)
+        self.components_ = to_host(result.factor).T
         self.n_components_ = int(self.components_.shape[0])
-        self.column_norms_ = norms
-        self.support_ = support
-        self.threshold_ = relative
-        self.data_scale_ = scale
-        self.n_iter_ = max(len(curve), 1)
-        self.n_iter_finetune_ = n_finetune
-        self.loss_curve_ = np.asarray(curve) * scale**2
-        self._say(1, f"total: rank {self.n_components_}, "
-                     f"{time.perf_counter() - start:.3f} s")
+        self.column_norms_ = result.column_norms
+        self.support_ = result.support
+        self.threshold_ = result.threshold
+        self.data_scale_ = result.scale
+        self.n_iter_ = max(result.objective.size, 1)
+        self.n_iter_finetune_ = result.n_iter_finetune
+        self.loss_curve_ = result.objective
+        if self.verbose:
+            print(f"[PrunedFactorSensing] total: rank {self.n_components_}, "
+                  f"{time.perf_counter() - start:.3f} s")
         return self
-
-    def _say(self, level, message):
-        if self.verbose >= level:
-            print(f"[PrunedFactorSensing] {message}")
 
     # ------------------------------------------------------------------ inference
     def predict(self, X):
@@ -354,7 +297,7 @@ class PrunedFactorSensing(
             Predicted observations.
         """
         check_is_fitted(self)
-        X, _ = self._validate_X(X, reset=False)
+        X = self._validate_X(X)
         U = self.components_.T.astype(X.dtype, copy=False)
         if self.measurement == "rank_one":
             XU = X @ U
@@ -376,7 +319,7 @@ class PrunedFactorSensing(
             measurements.
         """
         check_is_fitted(self)
-        X, _ = self._validate_X(X, reset=False)
+        X = self._validate_X(X)
         U = self.components_.T.astype(X.dtype, copy=False)
         if self.measurement == "rank_one":
             return X @ U
@@ -414,14 +357,3 @@ def _flatten_matrices(X):
             )
         return X.reshape(n, rows * cols)
     return X
-
-
-def _data_scale(xp, op, y) -> float:
-    """``s = λ_max(S₀) − median λ(S₀)``, ``S₀ = (1/n) Σᵢ yᵢ sym(Aᵢ)``; 1 if degenerate."""
-    eigenvalues = to_host(xp.linalg.eigvalsh(op.sensing_matrix(y)))
-    scale = float(eigenvalues[-1] - np.median(eigenvalues))
-    if not np.isfinite(scale):
-        raise FloatingPointError("The data scale of y is not finite; check X and y.")
-    if scale <= 0:
-        scale = float(np.max(np.abs(eigenvalues)))
-    return scale if scale > 0 else 1.0

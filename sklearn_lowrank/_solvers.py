@@ -64,7 +64,7 @@ def _two_loop(xp, g, history, gamma):
         q = q - c * yv
         coefs.append(c)
     r = gamma * q
-    for (s, yv, rho), c in zip(history, reversed(coefs)):
+    for (s, yv, rho), c in zip(history, reversed(coefs), strict=True):
         r = r + (c - rho * _frob(xp, yv, r)) * s
     return r
 
@@ -82,6 +82,7 @@ def minimize(
     drop_ratio: float | None = None,
     verbose: int = 0,
     phase: str = "",
+    callback=None,
 ) -> SolverResult:
     """Minimise the (penalised) sensing loss from ``U``.
 
@@ -110,6 +111,8 @@ def minimize(
         Print progress every 10 iterations when ``verbose >= 2``.
     phase : str
         Name printed with progress lines.
+    callback : callable or None
+        Called as ``callback(U)`` after every iteration.
 
     Returns
     -------
@@ -172,6 +175,8 @@ def minimize(
         u_norm = float(xp.sqrt(_frob(xp, U, U)))
         _check_finite(new_value, phase, n_iter)
         objective.append(new_value)
+        if callback is not None:
+            callback(U)
         if verbose >= 2 and n_iter % 10 == 0:
             print(f"  [{phase}] iter {n_iter:5d}  objective {new_value:.6e}  "
                   f"grad {grad_norm:.2e}  columns {U.shape[1]}")

@@ -1,0 +1,163 @@
+"""The three phases, end to end: regularised fit, greedy pruning, fine-tuning.
+
+This is the whole algorithm on an already-built operator; the estimator only validates
+input and stores what :func:`fit_three_phase` returns, and benchmarks call it directly
+(with a ``callback``) to time the way to a target error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._backend import to_host
+from ._penalty import SmoothGroupLasso
+from ._pruning import select_columns
+from ._solvers import minimize
+
+__all__ = ["ThreePhaseResult", "data_scale", "default_n_columns", "fit_three_phase"]
+
+# L-BFGS memory of the regularised phase.
+_LBFGS_MEMORY = 10
+# During the regularised phase, columns below this fraction of the largest norm are
+# dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
+_DROP_RATIO = 1e-3
+
+
+@dataclass
+class ThreePhaseResult:
+    """Output of :func:`fit_three_phase`, in the units of ``y``."""
+
+    factor: object  # (d, r) array of the operator's namespace
+    column_norms: np.ndarray
+    support: np.ndarray
+    threshold: float
+    scale: float
+    objective: np.ndarray
+    n_iter_finetune: int
+
+
+def default_n_columns(n_features: int) -> int:
+    """Default width ``k = min(d, 10 + 2⌈√d⌉)``: roomy for low ranks, far below ``d²``."""
+    return min(n_features, 10 + 2 * math.ceil(math.sqrt(n_features)))
+
+
+def data_scale(xp, op, y) -> float:
+    """``s = λ_max(S₀) − median λ(S₀)``, ``S₀ = (1/n) Σᵢ yᵢ sym(Aᵢ)``.
+
+    The median removes the isotropic part that rank-one measurements add to ``S₀``
+    (``E[S₀] = 2M* + tr(M*)·I`` for Gaussian ``xᵢ``), so ``s`` tracks the top eigenvalue
+    of ``M*`` for both measurement kinds. Falls back to ``max |λ(S₀)|``, then 1, when
+    degenerate.
+    """
+    eigenvalues = to_host(xp.linalg.eigvalsh(op.sensing_matrix(y)))
+    scale = float(eigenvalues[-1] - np.median(eigenvalues))
+    if not np.isfinite(scale):
+        raise FloatingPointError("The data scale of y is not finite; check X and y.")
+    if scale <= 0:
+        scale = float(np.max(np.abs(eigenvalues)))
+    return scale if scale > 0 else 1.0
+
+
+def fit_three_phase(
+    op,
+    y,
+    *,
+    n_columns=None,
+    alpha=5e-3,
+    beta=1e-2,
+    threshold="auto",
+    finetune_iter=2000,
+    max_iter=1000,
+    tol=1e-10,
+    init_scale=1e-3,
+    random_state=None,
+    verbose=0,
+    callback=None,
+) -> ThreePhaseResult:
+    """Run the three phases on operator ``op`` and targets ``y`` (same namespace).
+
+    Parameters are those of :class:`~sklearn_lowrank.PrunedFactorSensing`, already
+    validated. ``callback(phase, U)``, if given, is called after every iteration with the
+    phase name and the current factor in the units of ``y``.
+    """
+    xp = op.xp
+    d = op.dim
+    k = n_columns if n_columns is not None else default_n_columns(d)
+    rng = check_random_state(random_state)
+    scale = data_scale(xp, op, y)
+    root = math.sqrt(scale)
+    y_scaled = y / scale
+    # Drawn on the host so a seed gives the same start on every backend.
+    init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))
+    U = xp.asarray(init.astype(np.dtype(str(y.dtype).split(".")[-1])),
+                   device=getattr(y, "device", None))
+
+    def hook(phase):
+        if callback is None:
+            return None
+        return lambda V: callback(phase, V * root)
+
+    def say(message):
+        if verbose >= 1:
+            print(f"[PrunedFactorSensing] {message}")
+
+    # Phase 1: regularised fit (plain loss when alpha == 0).
+    drop_ratio = _DROP_RATIO if threshold == "auto" else min(_DROP_RATIO, 0.1 * threshold)
+    regularized = minimize(
+        op, y_scaled, U,
+        penalty=SmoothGroupLasso(beta),
+        alpha=alpha,
+        memory=_LBFGS_MEMORY,
+        max_iter=max_iter,
+        tol=math.sqrt(tol),
+        drop_ratio=drop_ratio if alpha > 0 else None,
+        verbose=verbose,
+        phase="regularized fit",
+        callback=hook("regularized fit"),
+    )
+    norms = np.zeros(k)
+    norms[regularized.columns] = to_host(xp.sqrt(xp.sum(regularized.U**2, axis=0)))
+    for column, norm in regularized.dropped.items():
+        norms[column] = norm
+    norms *= root
+    say(f"regularized fit: {regularized.n_iter} iterations, objective "
+        f"{regularized.objective[-1] * scale**2:.4e}, {regularized.seconds:.3f} s")
+
+    # Phase 2: greedy pruning.
+    support, relative = select_columns(norms, threshold)
+    keep = np.flatnonzero(support[regularized.columns])
+    V = xp.take(regularized.U, xp.asarray(keep, device=getattr(y, "device", None)),
+                axis=1)
+    say(f"pruning: kept {int(support.sum())} of {k} columns "
+        f"(threshold {relative:.3g} x largest norm)")
+
+    # Phase 3: fine-tuning on the plain loss.
+    curve = list(regularized.objective)
+    n_finetune = 0
+    if finetune_iter > 0:
+        finetuned = minimize(
+            op, y_scaled, V,
+            max_iter=finetune_iter,
+            tol=tol,
+            verbose=verbose,
+            phase="fine-tuning",
+            callback=hook("fine-tuning"),
+        )
+        V, n_finetune = finetuned.U, finetuned.n_iter
+        curve += finetuned.objective
+        say(f"fine-tuning: {n_finetune} iterations, loss "
+            f"{finetuned.objective[-1] * scale**2:.4e}, {finetuned.seconds:.3f} s")
+
+    return ThreePhaseResult(
+        factor=V * root,
+        column_norms=norms,
+        support=support,
+        threshold=relative,
+        scale=scale,
+        objective=np.asarray(curve) * scale**2,
+        n_iter_finetune=n_finetune,
+    )
