@@ -22,8 +22,12 @@ from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
 
 X, y, true_factor = make_low_rank_sensing(
-    n_samples=5000, n_features=100, rank=5, measurement="rank_one",
-    condition_number=10, random_state=0,
+    n_samples=5000,
+    n_features=100,
+    rank=5,
+    measurement="rank_one",
+    condition_number=10,
+    random_state=0,
 )
 
 start = time.perf_counter()
@@ -33,8 +37,10 @@ seconds = time.perf_counter() - start
 error = relative_error(model.components_.T, true_factor)
 print(f"rank found: {model.n_components_} (true rank 5)")
 print(f"relative error ||UUᵀ - M*||_F / ||M*||_F: {error:.2e}")
-print(f"fit time: {seconds:.2f} s ({model.n_iter_} iterations, "
-      f"{model.n_iter_finetune_} of them fine-tuning)")
+print(
+    f"fit time: {seconds:.2f} s ({model.n_iter_} iterations, "
+    f"{model.n_iter_finetune_} of them fine-tuning)"
+)
 
 # %%
 # The column norms before pruning: five columns carry the matrix, the group lasso has

@@ -52,7 +52,7 @@ def resolve_namespace(array_module: str, X):
     if array_module == "cupy":
         return _cupy_namespace()
     raise ValueError(
-        "array_module must be 'auto', 'numpy' or 'cupy'; got " f"{array_module!r}."
+        f"array_module must be 'auto', 'numpy' or 'cupy'; got {array_module!r}."
     )
 
 

@@ -22,6 +22,7 @@ from ._three_phase import fit_three_phase
 
 __all__ = ["PrunedFactorSensing"]
 
+
 class PrunedFactorSensing(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, RegressorMixin, BaseEstimator
 ):
@@ -278,8 +279,10 @@ class PrunedFactorSensing(
         self.n_iter_finetune_ = result.n_iter_finetune
         self.loss_curve_ = result.objective
         if self.verbose:
-            print(f"[PrunedFactorSensing] total: rank {self.n_components_}, "
-                  f"{time.perf_counter() - start:.3f} s")
+            print(
+                f"[PrunedFactorSensing] total: rank {self.n_components_}, "
+                f"{time.perf_counter() - start:.3f} s"
+            )
         return self
 
     # ------------------------------------------------------------------ inference

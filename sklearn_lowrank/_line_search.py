@@ -24,8 +24,14 @@ class _Line:
         self.xp = xp
         vecs = xp.stack([residual, a, b], axis=1)
         gram = (vecs.T @ vecs) / (2.0 * n_samples)
-        rr, ra, rb, aa, ab, bb = (gram[0, 0], gram[0, 1], gram[0, 2],
-                                  gram[1, 1], gram[1, 2], gram[2, 2])
+        rr, ra, rb, aa, ab, bb = (
+            gram[0, 0],
+            gram[0, 1],
+            gram[0, 2],
+            gram[1, 1],
+            gram[1, 2],
+            gram[2, 2],
+        )
         self.quartic = (rr, -2.0 * ra, aa + 2.0 * rb, -2.0 * ab, bb)
         self.penalty = penalty if alpha > 0 else None
         self.alpha = alpha
@@ -91,8 +97,9 @@ def exact_step(xp, residual, a, b, n_samples, U, D, step_guess, penalty=None, al
     line = _Line(xp, residual, a, b, n_samples, penalty, alpha, U, D)
     dtype = residual.dtype
     device = getattr(residual, "device", None)
-    factors = xp.asarray([0.0] + [4.0**k for k in _GRID_EXPONENTS], dtype=dtype,
-                         device=device)
+    factors = xp.asarray(
+        [0.0] + [4.0**k for k in _GRID_EXPONENTS], dtype=dtype, device=device
+    )
     grid = factors * step_guess
     values = line.value(grid)
     best = xp.reshape(xp.argmin(values), (1,))

@@ -189,6 +189,4 @@ def make_operator(measurement: str, X):
         return RankOneOperator(X)
     if measurement == "matrix":
         return MatrixOperator(X)
-    raise ValueError(
-        f"measurement must be 'rank_one' or 'matrix'; got {measurement!r}."
-    )
+    raise ValueError(f"measurement must be 'rank_one' or 'matrix'; got {measurement!r}.")

@@ -152,7 +152,15 @@ def minimize(
         direction = xp.where(_frob(xp, grad, direction) > 0, direction, grad)
         a, b, extra = op.directional(U, state, direction)
         step, _ = exact_step(
-            xp, residual, a, b, n, U, direction, step, penalty if use_penalty else None,
+            xp,
+            residual,
+            a,
+            b,
+            n,
+            U,
+            direction,
+            step,
+            penalty if use_penalty else None,
             alpha,
         )
         # Re-centre the next search on this step, but never on 0.
@@ -178,8 +186,10 @@ def minimize(
         if callback is not None:
             callback(U)
         if verbose >= 2 and n_iter % 10 == 0:
-            print(f"  [{phase}] iter {n_iter:5d}  objective {new_value:.6e}  "
-                  f"grad {grad_norm:.2e}  columns {U.shape[1]}")
+            print(
+                f"  [{phase}] iter {n_iter:5d}  objective {new_value:.6e}  "
+                f"grad {grad_norm:.2e}  columns {U.shape[1]}"
+            )
         if grad_norm <= tol * max(u_norm, 1.0):
             converged = True
             break

@@ -93,8 +93,10 @@ def fit_three_phase(
     y_scaled = y / scale
     # Drawn on the host so a seed gives the same start on every backend.
     init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))
-    U = xp.asarray(init.astype(np.dtype(str(y.dtype).split(".")[-1])),
-                   device=getattr(y, "device", None))
+    U = xp.asarray(
+        init.astype(np.dtype(str(y.dtype).split(".")[-1])),
+        device=getattr(y, "device", None),
+    )
 
     def hook(phase):
         if callback is None:
@@ -108,7 +110,9 @@ def fit_three_phase(
     # Phase 1: regularised fit (plain loss when alpha == 0).
     drop_ratio = _DROP_RATIO if threshold == "auto" else min(_DROP_RATIO, 0.1 * threshold)
     regularized = minimize(
-        op, y_scaled, U,
+        op,
+        y_scaled,
+        U,
         penalty=SmoothGroupLasso(beta),
         alpha=alpha,
         memory=_LBFGS_MEMORY,
@@ -124,23 +128,28 @@ def fit_three_phase(
     for column, norm in regularized.dropped.items():
         norms[column] = norm
     norms *= root
-    say(f"regularized fit: {regularized.n_iter} iterations, objective "
-        f"{regularized.objective[-1] * scale**2:.4e}, {regularized.seconds:.3f} s")
+    say(
+        f"regularized fit: {regularized.n_iter} iterations, objective "
+        f"{regularized.objective[-1] * scale**2:.4e}, {regularized.seconds:.3f} s"
+    )
 
     # Phase 2: greedy pruning.
     support, relative = select_columns(norms, threshold)
     keep = np.flatnonzero(support[regularized.columns])
-    V = xp.take(regularized.U, xp.asarray(keep, device=getattr(y, "device", None)),
-                axis=1)
-    say(f"pruning: kept {int(support.sum())} of {k} columns "
-        f"(threshold {relative:.3g} x largest norm)")
+    V = xp.take(regularized.U, xp.asarray(keep, device=getattr(y, "device", None)), axis=1)
+    say(
+        f"pruning: kept {int(support.sum())} of {k} columns "
+        f"(threshold {relative:.3g} x largest norm)"
+    )
 
     # Phase 3: fine-tuning on the plain loss.
     curve = list(regularized.objective)
     n_finetune = 0
     if finetune_iter > 0:
         finetuned = minimize(
-            op, y_scaled, V,
+            op,
+            y_scaled,
+            V,
             max_iter=finetune_iter,
             tol=tol,
             verbose=verbose,
@@ -149,8 +158,10 @@ def fit_three_phase(
         )
         V, n_finetune = finetuned.U, finetuned.n_iter
         curve += finetuned.objective
-        say(f"fine-tuning: {n_finetune} iterations, loss "
-            f"{finetuned.objective[-1] * scale**2:.4e}, {finetuned.seconds:.3f} s")
+        say(
+            f"fine-tuning: {n_finetune} iterations, loss "
+            f"{finetuned.objective[-1] * scale**2:.4e}, {finetuned.seconds:.3f} s"
+        )
 
     return ThreePhaseResult(
         factor=V * root,

@@ -67,8 +67,11 @@ def make_low_rank_sensing(
         raise ValueError(
             f"measurement must be 'matrix' or 'rank_one'; got {measurement!r}."
         )
-    for name, value in (("n_samples", n_samples), ("n_features", n_features),
-                        ("rank", rank)):
+    for name, value in (
+        ("n_samples", n_samples),
+        ("n_features", n_features),
+        ("rank", rank),
+    ):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}.")
     if rank > n_features:
