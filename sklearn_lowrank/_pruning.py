@@ -34,7 +34,7 @@ def auto_threshold(norms: np.ndarray) -> float:
     return float(np.exp(0.5 * (logs[cut] + logs[cut + 1]) - logs[0]))
 
 
-def select_columns(norms, threshold="auto"):
+def select_columns(norms, threshold="auto", floor=0.0):
     """Boolean mask of kept columns and the relative threshold that was applied.
 
     Parameters
@@ -43,6 +43,10 @@ def select_columns(norms, threshold="auto"):
         Column norms of the regularised factor.
     threshold : float in [0, 1] or "auto"
         Keep columns with ``norm >= threshold * max(norms)``.
+    floor : float, default=0.0
+        Columns with ``norm <= floor`` are never kept, whatever the threshold (the
+        estimator passes the norm of the random start: a column that never grew past it
+        picked up no signal).
 
     Returns
     -------
@@ -54,13 +58,14 @@ def select_columns(norms, threshold="auto"):
     norms = np.asarray(norms, dtype=float)
     relative = auto_threshold(norms) if threshold == "auto" else float(threshold)
     largest = norms.max() if norms.size else 0.0
-    support = norms >= relative * largest
-    if largest <= 0 or not support.any():
+    support = (norms >= relative * largest) & (norms > floor)
+    if not support.any():
         support = np.zeros(norms.shape, dtype=bool)
         support[int(np.argmax(norms))] = True
         warnings.warn(
-            "Pruning kept no column (all column norms are zero or below the threshold); "
-            "keeping the largest one. The penalty alpha may be too strong for this data.",
+            "Pruning kept no column (no column grew past its random start); keeping the "
+            "largest one. The penalty alpha may be too strong for this data, or y carry "
+            "no signal.",
             UserWarning,
             stacklevel=3,
         )

@@ -173,7 +173,9 @@ def minimize(
             sy = _frob(xp, s_vec, y_vec)
             yy = _frob(xp, y_vec, y_vec)
             curved = sy > 1e-12 * xp.sqrt(_frob(xp, s_vec, s_vec) * yy)
-            history.append((s_vec, y_vec, xp.where(curved, 1.0 / sy, 0.0)))
+            history.append(
+                (s_vec, y_vec, xp.where(curved, 1.0 / xp.where(curved, sy, 1.0), 0.0))
+            )
             gamma = xp.where(curved, sy / xp.where(yy > 0, yy, 1.0), gamma)
         U, grad = U_new, grad_new
         step = step_guess

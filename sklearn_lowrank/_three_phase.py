@@ -53,10 +53,14 @@ def data_scale(xp, op, y) -> float:
     of ``M*`` for both measurement kinds. Falls back to ``max |λ(S₀)|``, then 1, when
     degenerate.
     """
-    eigenvalues = to_host(xp.linalg.eigvalsh(op.sensing_matrix(y)))
+    S0 = op.sensing_matrix(y)
+    if not bool(xp.all(xp.isfinite(S0))):
+        raise FloatingPointError(
+            "The data scale (1/n)·Σᵢ yᵢAᵢ is not finite: X or y hold values too large "
+            "for the dtype; rescale them."
+        )
+    eigenvalues = to_host(xp.linalg.eigvalsh(S0))
     scale = float(eigenvalues[-1] - np.median(eigenvalues))
-    if not np.isfinite(scale):
-        raise FloatingPointError("The data scale of y is not finite; check X and y.")
     if scale <= 0:
         scale = float(np.max(np.abs(eigenvalues)))
     return scale if scale > 0 else 1.0
@@ -134,7 +138,7 @@ def fit_three_phase(
     )
 
     # Phase 2: greedy pruning.
-    support, relative = select_columns(norms, threshold)
+    support, relative = select_columns(norms, threshold, floor=init_scale * root)
     keep = np.flatnonzero(support[regularized.columns])
     V = xp.take(regularized.U, xp.asarray(keep, device=getattr(y, "device", None)), axis=1)
     say(

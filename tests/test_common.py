@@ -1,0 +1,51 @@
+"""scikit-learn's common estimator checks, plus those it runs separately."""
+
+import pytest
+from sklearn.utils.estimator_checks import (
+    check_param_validation,
+    check_set_output_transform,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+    parametrize_with_checks,
+)
+
+from sklearn_lowrank import PrunedFactorSensing
+
+ESTIMATORS = [
+    PrunedFactorSensing(),
+    # A tuned rank-one instance: narrower factor, stronger penalty, short fine-tuning.
+    PrunedFactorSensing(
+        n_columns=6,
+        alpha=2e-2,
+        beta=1e-1,
+        threshold=0.05,
+        finetune_iter=50,
+        max_iter=200,
+        tol=1e-8,
+        random_state=0,
+    ),
+]
+
+# Every check must pass: no expected failures.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=["default", "tuned"])
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_param_validation,
+        check_set_output_transform,
+        check_transformer_get_feature_names_out,
+        check_transformer_get_feature_names_out_pandas,
+    ],
+)
+def test_separately_run_checks(estimator, check):
+    check(type(estimator).__name__, estimator)

@@ -1,0 +1,406 @@
+"""PrunedFactorSensing: recovery, the sklearn workflow, fitted attributes, bad input."""
+
+import functools
+import math
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import sklearn_lowrank._estimator as estimator_module
+from sklearn_lowrank import PrunedFactorSensing
+from sklearn_lowrank._operators import make_operator
+from sklearn_lowrank._solvers import minimize
+from sklearn_lowrank._three_phase import data_scale
+from sklearn_lowrank.datasets import make_low_rank_sensing
+from sklearn_lowrank.metrics import relative_error
+
+# (measurement, n_samples, d, r): the two problems of the acceptance criteria.
+PROBLEMS = {
+    "dense": ("matrix", 600, 40, 3),
+    "rank_one": ("rank_one", 5000, 100, 5),
+}
+
+
+def make_problem(name, condition_number, noise=0.0, seed=0):
+    measurement, n, d, r = PROBLEMS[name]
+    X, y, factor = make_low_rank_sensing(
+        n,
+        d,
+        r,
+        measurement=measurement,
+        condition_number=condition_number,
+        noise=noise,
+        random_state=seed,
+    )
+    return measurement, X, y, factor
+
+
+def fit(measurement, X, y, **params):
+    return PrunedFactorSensing(measurement=measurement, random_state=0, **params).fit(X, y)
+
+
+@functools.lru_cache
+def oracle_error(problem, condition_number, noise):
+    """Relative error of gradient descent told the true rank, run to convergence.
+
+    The relative error does not depend on the scale of y, so it is computed once per
+    problem and reused for the rescaled copies.
+    """
+    measurement, X, y, factor = make_problem(problem, condition_number, noise)
+    op = make_operator(measurement, X)
+    scale = data_scale(np, op, y)
+    d, r = factor.shape
+    start = 1e-3 * np.random.RandomState(0).standard_normal((d, r)) / math.sqrt(d)
+    result = minimize(op, y / scale, start, memory=0, max_iter=20000, tol=1e-10)
+    return relative_error(math.sqrt(scale) * result.U, factor)
+
+
+# --------------------------------------------------------------------- recovery
+@pytest.mark.parametrize("y_scale", [1.0, 1e-4, 1e4])
+@pytest.mark.parametrize("condition_number", [1, 10])
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_noiseless_recovery_finds_rank_and_matrix(problem, condition_number, y_scale):
+    measurement, X, y, factor = make_problem(problem, condition_number)
+    model = fit(measurement, X, y_scale * y)
+    assert model.n_components_ == factor.shape[1]
+    error = relative_error(model.components_.T / math.sqrt(y_scale), factor)
+    assert error <= 1e-8
+
+
+@pytest.mark.parametrize("y_scale", [1.0, 1e-4, 1e4])
+@pytest.mark.parametrize("condition_number", [1, 10])
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_noisy_recovery_matches_gd_told_the_rank(problem, condition_number, y_scale):
+    measurement, X, y, factor = make_problem(problem, condition_number, noise=0.1)
+    y = y_scale * y
+    factor = factor * math.sqrt(y_scale)
+    model = fit(measurement, X, y)
+    assert model.n_components_ == factor.shape[1]
+    error = relative_error(model.components_.T, factor)
+    reference = oracle_error(problem, condition_number, 0.1)
+    # The noise really matters here: neither estimate is near exact.
+    assert reference > 1e-3
+    assert error <= 1.15 * reference
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_without_regularizer_column_norms_stay_comparable(problem):
+    """The seed paper's negative result: alpha=0 leaves nothing for pruning to cut."""
+    measurement, X, y, _ = make_problem(problem, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = fit(measurement, X, y, alpha=0.0, finetune_iter=0)
+    norms = model.column_norms_
+    assert np.mean(norms >= 0.3 * norms.max()) >= 0.5
+    regularized = fit(measurement, X, y, finetune_iter=0)
+    assert np.mean(regularized.column_norms_ >= 0.3 * regularized.column_norms_.max()) < 0.5
+
+
+def test_finetuning_converges_linearly():
+    """Fine-tuning's loss falls geometrically: the log-loss decreases about linearly."""
+    measurement, X, y, _ = make_problem("dense", 10)
+    model = fit(measurement, X, y)
+    tail = model.loss_curve_[-model.n_iter_finetune_ :]
+    logs = np.log10(tail[tail > 1e-24 * tail[0]])
+    assert logs[-1] < logs[0] - 8  # many orders of magnitude
+    slope = np.polyfit(np.arange(logs.size), logs, 1)[0]
+    half = logs.size // 2
+    late = np.polyfit(np.arange(half), logs[-half:], 1)[0]
+    # A sublinear method slows down by far more than this between halves.
+    assert late < 0.5 * slope < 0
+
+
+# ------------------------------------------------------------------- workflow
+@pytest.fixture(scope="module")
+def quadratic_network():
+    """y = Σⱼ (wⱼᵀx)² + noise: a two-layer network with quadratic activation, rank 2."""
+    X, y, factor = make_low_rank_sensing(
+        1000, 15, 2, measurement="rank_one", noise=0.3, random_state=1
+    )
+    return X, y, factor
+
+
+def test_grid_search_in_pipeline_picks_true_rank(quadratic_network):
+    X, y, factor = quadratic_network
+    pipe = make_pipeline(
+        # Scaling without centring keeps y exactly quadratic in the scaled features.
+        StandardScaler(with_mean=False),
+        PrunedFactorSensing(random_state=0),
+    )
+    grid = {
+        "prunedfactorsensing__alpha": [0.0, 5e-3],
+        "prunedfactorsensing__beta": [1e-2, 1e-1],
+        "prunedfactorsensing__threshold": ["auto", 0.5],
+        "prunedfactorsensing__finetune_iter": [0, 300],
+    }
+    search = GridSearchCV(pipe, grid, cv=3, n_jobs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    best = search.best_estimator_[-1]
+    assert best.n_components_ == factor.shape[1]
+    assert search.best_params_["prunedfactorsensing__alpha"] > 0
+    restored = pickle.loads(pickle.dumps(search.best_estimator_))
+    np.testing.assert_array_equal(restored.predict(X), search.best_estimator_.predict(X))
+
+
+@pytest.fixture(scope="module")
+def small_dense():
+    X, y, factor = make_low_rank_sensing(300, 8, 2, measurement="matrix", random_state=3)
+    return X, y, factor
+
+
+def test_matrix_mode_3d_and_flat_inputs_fit_identically(small_dense):
+    X, y, _ = small_dense
+    flat = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    cube = PrunedFactorSensing(measurement="matrix", random_state=0).fit(
+        X.reshape(-1, 8, 8), y
+    )
+    np.testing.assert_array_equal(flat.components_, cube.components_)
+    np.testing.assert_array_equal(flat.loss_curve_, cube.loss_curve_)
+    assert flat.n_features_in_ == cube.n_features_in_ == 64
+    # Either layout is accepted at predict/transform time.
+    np.testing.assert_allclose(flat.predict(X.reshape(-1, 8, 8)), flat.predict(X))
+    np.testing.assert_allclose(cube.transform(X), flat.transform(X.reshape(-1, 8, 8)))
+
+
+def test_matrix_mode_only_symmetric_part_matters(small_dense):
+    X, y, _ = small_dense
+    A = X.reshape(-1, 8, 8)
+    symmetric = 0.5 * (A + A.transpose(0, 2, 1))
+    a = PrunedFactorSensing(measurement="matrix", random_state=0).fit(A, y)
+    b = PrunedFactorSensing(measurement="matrix", random_state=0).fit(symmetric, y)
+    np.testing.assert_allclose(a.get_matrix(), b.get_matrix(), rtol=1e-8, atol=1e-10)
+
+
+def test_matrix_mode_clone_pickle_pipeline_grid_search(small_dense):
+    X, y, factor = small_dense
+    model = PrunedFactorSensing(measurement="matrix", random_state=0)
+    assert clone(model).get_params() == model.get_params()
+    model.fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+    assert relative_error(model.components_.T, factor) < 1e-8
+
+    pipe = make_pipeline(PrunedFactorSensing(measurement="matrix", random_state=0))
+    search = GridSearchCV(
+        pipe,
+        {
+            "prunedfactorsensing__alpha": [5e-3, 5e-2],
+            "prunedfactorsensing__threshold": ["auto", 0.2],
+        },
+        cv=3,
+    )
+    search.fit(X, y)
+    assert search.best_estimator_[-1].n_components_ == 2
+    assert search.best_score_ > 0.99
+
+
+# --------------------------------------------------------------- fitted model
+def test_fitted_attributes_and_methods(small_dense):
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    r, k = model.n_components_, model.column_norms_.size
+    assert model.components_.shape == (r, 8)
+    assert model.support_.shape == (k,) and model.support_.sum() == r
+    assert model.loss_curve_.shape == (model.n_iter_,)
+    assert 0 < model.n_iter_finetune_ < model.n_iter_
+    kept = model.column_norms_[model.support_]
+    dropped = model.column_norms_[~model.support_]
+    assert dropped.max() < model.threshold_ * kept.max() <= kept.min()
+    M = model.get_matrix()
+    np.testing.assert_allclose(M, model.components_.T @ model.components_)
+    A = X.reshape(-1, 8, 8)
+    np.testing.assert_allclose(model.predict(X), np.einsum("nij,ij->n", A, M))
+    U = model.components_.T
+    np.testing.assert_allclose(
+        model.transform(X), np.einsum("ia,nij,jb->nab", U, A, U).reshape(len(X), -1)
+    )
+    assert list(model.get_feature_names_out()) == [
+        f"prunedfactorsensing{i}" for i in range(r * r)
+    ]
+    assert model.score(X, y) > 1 - 1e-12
+
+
+def test_rank_one_predict_and_transform(quadratic_network):
+    X, y, _ = quadratic_network
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    U = model.components_.T
+    np.testing.assert_allclose(model.transform(X), X @ U)
+    np.testing.assert_allclose(model.predict(X), np.sum((X @ U) ** 2, axis=1))
+    assert model.transform(X).shape == (len(X), model.n_components_)
+
+
+def test_finetune_iter_zero_skips_finetuning(small_dense):
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", finetune_iter=0, random_state=0)
+    model.fit(X, y)
+    assert model.n_iter_finetune_ == 0
+    norms = np.linalg.norm(model.components_, axis=1)
+    np.testing.assert_allclose(np.sort(norms), np.sort(model.column_norms_[model.support_]))
+
+
+def test_float32_is_computed_in_float32(small_dense):
+    X, y, factor = small_dense
+    model = PrunedFactorSensing(measurement="matrix", random_state=0)
+    model.fit(X.astype(np.float32), y.astype(np.float32))
+    assert model.components_.dtype == np.float32
+    assert model.predict(X.astype(np.float32)).dtype == np.float32
+    assert relative_error(model.components_.T, factor) < 1e-4
+
+
+def test_verbose_prints_one_line_per_phase(small_dense, capsys):
+    X, y, _ = small_dense
+    PrunedFactorSensing(measurement="matrix", verbose=1, random_state=0).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "[PrunedFactorSensing] regularized fit",
+        "[PrunedFactorSensing] pruning",
+        "[PrunedFactorSensing] fine-tuning",
+        "[PrunedFactorSensing] total",
+    ]
+
+
+def test_verbose_two_prints_progress(small_dense, capsys):
+    X, y, _ = small_dense
+    PrunedFactorSensing(measurement="matrix", verbose=2, random_state=0).fit(X, y)
+    assert "iter" in capsys.readouterr().out
+
+
+def test_warns_when_every_column_is_kept(small_dense):
+    X, y, _ = small_dense
+    with pytest.warns(UserWarning, match="kept all 2 columns"):
+        model = PrunedFactorSensing(measurement="matrix", n_columns=2, random_state=0)
+        model.fit(X, y)
+    assert model.n_components_ == 2
+
+
+def test_warns_and_keeps_largest_when_nothing_passes(small_dense):
+    X, _, _ = small_dense
+    with pytest.warns(UserWarning, match="kept no column"):
+        model = PrunedFactorSensing(measurement="matrix", random_state=0)
+        model.fit(X, np.zeros(len(X)))
+    assert model.n_components_ == 1
+
+
+def test_same_seed_same_fit(quadratic_network):
+    X, y, _ = quadratic_network
+    a = PrunedFactorSensing(random_state=7).fit(X, y)
+    b = PrunedFactorSensing(random_state=7).fit(X, y)
+    np.testing.assert_array_equal(a.components_, b.components_)
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.fixture
+def no_solver(monkeypatch):
+    """Fail loudly if the numerical work starts: errors must come before it."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the fit started before the input was rejected")
+
+    monkeypatch.setattr(estimator_module, "fit_three_phase", forbidden)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_non_finite_input_is_rejected_before_work(bad, where, no_solver, small_dense):
+    X, y, _ = small_dense
+    X, y = X.copy(), y.copy()
+    (X if where == "X" else y)[3] = bad
+    model = PrunedFactorSensing(measurement="matrix")
+    with pytest.raises(ValueError, match=r"NaN|infinity"):
+        model.fit(X, y)
+    assert not hasattr(model, "n_features_in_")
+
+
+def test_non_square_width_in_matrix_mode(no_solver):
+    model = PrunedFactorSensing(measurement="matrix")
+    with pytest.raises(ValueError, match="not a perfect square"):
+        model.fit(np.ones((10, 8)), np.ones(10))
+    with pytest.raises(ValueError, match="not square"):
+        model.fit(np.ones((10, 2, 3)), np.ones(10))
+    assert not hasattr(model, "n_features_in_")
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"alpha": -1.0}, "'alpha' parameter"),
+        ({"measurement": "diagonal"}, "'measurement' parameter"),
+        ({"beta": 0.0}, "'beta' parameter"),
+        ({"threshold": 1.5}, "'threshold' parameter"),
+        ({"threshold": "median"}, "'threshold' parameter"),
+        ({"n_columns": 0}, "'n_columns' parameter"),
+        ({"array_module": "torch"}, "'array_module' parameter"),
+    ],
+)
+def test_bad_parameters_are_rejected_before_work(params, match, no_solver, small_dense):
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(**{"measurement": "matrix", **params})
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y)
+    assert not hasattr(model, "n_features_in_")
+
+
+def test_refit_with_bad_input_leaves_fitted_model_unchanged(small_dense):
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    before = model.components_.copy()
+    bad = np.ones((10, 5 * 5))
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        model.fit(bad, np.ones(10))
+    assert model.n_features_in_ == 64
+    np.testing.assert_array_equal(model.components_, before)
+
+
+def test_wrong_width_at_predict(small_dense):
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="X has 49 features"):
+        model.predict(np.ones((4, 49)))
+    with pytest.raises(ValueError, match="X has 49 features"):
+        model.transform(np.ones((4, 7, 7)))
+
+
+def test_unfitted_methods_raise():
+    model = PrunedFactorSensing()
+    for method in (model.predict, model.transform):
+        with pytest.raises(NotFittedError):
+            method(np.ones((3, 4)))
+    with pytest.raises(NotFittedError):
+        model.get_matrix()
+
+
+def test_non_finite_objective_is_reported_not_returned():
+    X = np.ones((20, 3))
+    y = np.full(20, 1e300)
+    model = PrunedFactorSensing()
+    with pytest.raises(FloatingPointError, match="not finite"):
+        model.fit(X * 1e200, y)
+    assert not hasattr(model, "components_")
+
+
+def test_cupy_requested_without_cupy_is_a_clear_error(small_dense, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_cupy(name, *args, **kwargs):
+        if name == "cupy" or name.startswith("cupy."):
+            raise ImportError("No module named 'cupy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_cupy)
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", array_module="cupy")
+    with pytest.raises(ImportError, match=r"needs CuPy.*\[gpu\]"):
+        model.fit(X, y)
+    assert not hasattr(model, "components_")
