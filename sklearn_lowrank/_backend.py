@@ -2,36 +2,53 @@
 
 The numerical core (operators, penalty, line search, solvers, pruning) only ever sees an
 Array-API namespace ``xp`` and arrays of that namespace; this module is where that
-namespace is chosen.
+namespace is chosen and where arrays cross between namespaces and devices, outside every
+iteration loop.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from array_api_compat import array_namespace, is_cupy_namespace, is_numpy_namespace
+from array_api_compat import (
+    array_namespace,
+    device,
+    is_array_api_obj,
+    is_cupy_namespace,
+    is_numpy_array,
+    is_numpy_namespace,
+)
 
-__all__ = ["get_namespace", "resolve_namespace", "to_host", "to_namespace"]
+__all__ = [
+    "check_foreign_array",
+    "cupy_namespace",
+    "move_to",
+    "namespace_and_device",
+    "resolve_namespace",
+    "to_host",
+]
+
+_NUMPY = array_namespace(np.empty(0))
 
 
-def get_namespace(*arrays):
-    """Array-API compatible namespace of ``arrays`` (NumPy for lists and scalars)."""
-    arrays = [a for a in arrays if a is not None and not isinstance(a, (list, tuple))]
-    if not arrays:
-        return array_namespace(np.empty(0))
-    return array_namespace(*arrays)
+def namespace_and_device(x):
+    """``(xp, device)`` of ``x``; NumPy for lists, DataFrames and other array-likes."""
+    if is_array_api_obj(x) and not is_numpy_array(x):
+        return array_namespace(x), device(x)
+    return _NUMPY, "cpu"
 
 
-def _cupy_namespace():
+def cupy_namespace():
+    """CuPy's Array-API namespace, or a clear error when CuPy or a GPU is missing."""
     try:
         import cupy
     except ImportError as exc:
         raise ImportError(
             "array_module='cupy' needs CuPy, which is not installed; install it with "
-            "`pip install 'sklearn_lowrank[gpu]'` (or the CuPy wheel matching your CUDA)."
+            "`pip install 'sklearn_lowrank[gpu]'` (or the CuPy build matching your CUDA)."
         ) from exc
     try:
         n_gpus = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # CUDA runtime missing or broken driver
+    except Exception as exc:  # CUDA runtime or driver missing
         raise RuntimeError(
             f"array_module='cupy' but CuPy cannot reach a GPU: {exc}"
         ) from exc
@@ -40,48 +57,60 @@ def _cupy_namespace():
     return array_namespace(cupy.empty(0))
 
 
-def resolve_namespace(array_module: str, X):
-    """Namespace that computes for ``array_module`` given the input ``X``.
-
-    ``"auto"`` computes where ``X`` lives; ``"numpy"`` and ``"cupy"`` force a module.
-    """
+def resolve_namespace(array_module: str, input_namespace):
+    """Namespace that computes: ``input_namespace`` for "auto", else the forced module."""
     if array_module == "auto":
-        return get_namespace(X)
+        return input_namespace
     if array_module == "numpy":
-        return array_namespace(np.empty(0))
+        return _NUMPY
     if array_module == "cupy":
-        return _cupy_namespace()
+        return cupy_namespace()
     raise ValueError(
         f"array_module must be 'auto', 'numpy' or 'cupy'; got {array_module!r}."
     )
 
 
-def to_host(x):
-    """NumPy copy of ``x`` (outside iteration loops only)."""
+def to_host(x) -> np.ndarray:
+    """NumPy copy (or view) of ``x``, from any namespace and device."""
     if isinstance(x, np.ndarray):
         return x
     xp = array_namespace(x)
-    if is_cupy_namespace(xp):
-        return x.get()
     if is_numpy_namespace(xp):
         return np.asarray(x)
-    # Any other Array-API library: go through DLPack on the CPU device when possible.
-    try:
-        return np.from_dlpack(x)
-    except Exception:
-        return np.asarray(xp.asarray(x, device="cpu") if hasattr(xp, "asarray") else x)
-
-
-def to_namespace(x, xp, device=None):
-    """``x`` as an array of ``xp`` (on ``device``), copying only when needed."""
-    if x is None:
-        return None
     if is_cupy_namespace(xp):
-        import cupy
+        return x.get()
+    return np.from_dlpack(x, device="cpu")
 
-        return cupy.asarray(x)
-    if is_numpy_namespace(xp) and not isinstance(x, np.ndarray):
+
+def move_to(x, xp, dev=None):
+    """``x`` as an array of ``xp`` on ``dev``; returned as is when already there."""
+    if is_numpy_namespace(xp):
         return to_host(x)
-    if device is None:
-        return xp.asarray(x)
-    return xp.asarray(x, device=device)
+    source, source_device = namespace_and_device(x)
+    if source is xp and (dev is None or source_device == dev):
+        return x
+    host = to_host(x) if not is_numpy_namespace(source) else np.asarray(x)
+    return xp.asarray(host) if dev is None else xp.asarray(host, device=dev)
+
+
+def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
+    """Validate a non-NumPy array in its own namespace, as ``check_array`` does for NumPy.
+
+    Floating dtypes are kept, integer and boolean ones become float64 (or ``dtype`` when
+    given); non-finite values and wrong dimensions raise ``ValueError``.
+    """
+    if x.ndim != ndim:
+        raise ValueError(
+            f"Expected a {ndim}-D array for {name}, got shape {tuple(x.shape)}."
+        )
+    if x.shape[0] < 1 or (ndim == 2 and x.shape[1] < 1):
+        raise ValueError(f"Found array {name} with shape {tuple(x.shape)}: it is empty.")
+    if dtype is not None:
+        x = xp.astype(x, dtype)
+    elif xp.isdtype(x.dtype, "complex floating"):
+        raise TypeError(f"Complex data not supported for {name}.")
+    elif not xp.isdtype(x.dtype, "real floating"):
+        x = xp.astype(x, xp.float64)
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"Input {name} contains NaN or infinity.")
+    return x

@@ -7,6 +7,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+from array_api_compat import is_numpy_namespace
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -15,8 +16,8 @@ from sklearn.base import (
 )
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
-from ._backend import resolve_namespace, to_host
-from ._compat import Interval, StrOptions, _fit_context, validate_data
+from ._backend import check_foreign_array, move_to, namespace_and_device, resolve_namespace
+from ._compat import Interval, StrOptions, _fit_context, check_same_namespace, validate_data
 from ._operators import make_operator, square_side
 from ._three_phase import fit_three_phase
 
@@ -211,15 +212,53 @@ class PrunedFactorSensing(
         tags.regressor_tags.poor_score = True
         # float32 input is computed in float32, so transform keeps it.
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # The numerical core is written against the Array API; fitted attributes and
+        # outputs follow X's namespace and device (checked under array_api_strict).
+        tags.array_api_support = True
         return tags
 
     # ------------------------------------------------------------------ validation
-    def _validate_X(self, X):
-        """``X`` for predict/transform: 2-D float, 3-D matrices flattened, checked
-        against what ``fit`` saw."""
+    def _checked_input(self, X, y=None, *, fitting):
+        """Validated ``X`` (and ``y``) in their own namespace, with that namespace.
+
+        NumPy-like input (arrays, lists, DataFrames) goes through scikit-learn's
+        checks; other Array-API arrays are checked in their namespace, on their device.
+        ``fit`` validates into locals only, so a failed fit leaves the estimator as it
+        was; ``predict``/``transform`` also check the width against ``fit``.
+        """
+        xp, dev = namespace_and_device(X)
         if self.measurement == "matrix":
-            X = _flatten_matrices(X)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+            X = _flatten_matrices(X, xp)
+        float_dtypes = [np.float64, np.float32]
+        if is_numpy_namespace(xp):
+            if fitting:
+                X, y = check_X_y(X, y, dtype=float_dtypes, y_numeric=True, estimator=self)
+            else:
+                X = validate_data(self, X, dtype=float_dtypes, reset=False)
+        else:
+            X = check_foreign_array(X, xp, name="X", ndim=2)
+            if fitting:
+                if y is None:
+                    raise ValueError(
+                        f"{type(self).__name__} requires y to be passed, but the target y "
+                        "is None."
+                    )
+                y = move_to(y, xp, dev)
+                if y.ndim == 2 and y.shape[1] == 1:
+                    y = xp.reshape(y, (-1,))
+                y = check_foreign_array(y, xp, name="y", ndim=1, dtype=X.dtype)
+                if y.shape[0] != X.shape[0]:
+                    raise ValueError(
+                        "Found input variables with inconsistent numbers of samples: "
+                        f"[{X.shape[0]}, {y.shape[0]}]"
+                    )
+            else:
+                validate_data(self, X, skip_check_array=True, reset=False)
+        if self.measurement == "matrix":
+            square_side(X.shape[1])
+        if fitting and is_numpy_namespace(xp):
+            y = y.astype(X.dtype, copy=False)
+        return X, y, xp, dev
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -231,6 +270,7 @@ class PrunedFactorSensing(
         X : array-like of shape (n_samples, d), (n_samples, d*d) or (n_samples, d, d)
             Measurements: vectors ``xᵢ`` for ``measurement="rank_one"``, sensing
             matrices ``Aᵢ`` (3-D or flattened row-major) for ``measurement="matrix"``.
+            NumPy, CuPy or any Array-API array; fitted attributes live where ``X`` does.
         y : array-like of shape (n_samples,)
             Observations ``yᵢ ≈ ⟨Aᵢ, M*⟩``.
 
@@ -239,22 +279,18 @@ class PrunedFactorSensing(
         self : PrunedFactorSensing
             The fitted estimator.
         """
+        # 2-D view of X (3-D sensing matrices flattened) for n_features_in_.
+        fitted_on = X
         if self.measurement == "matrix":
-            X = _flatten_matrices(X)
-        # Validate into locals: the estimator is only modified once the fit succeeded.
-        X_checked, y = check_X_y(
-            X, y, dtype=[np.float64, np.float32], y_numeric=True, estimator=self
-        )
-        if self.measurement == "matrix":
-            square_side(X_checked.shape[1])
-        y = y.astype(X_checked.dtype, copy=False)
-        fitted_on, X = X, X_checked
-        xp = resolve_namespace(self.array_module, X)
-        op = make_operator(self.measurement, xp.asarray(X))
+            fitted_on = _flatten_matrices(X, namespace_and_device(X)[0])
+        X, y, xp_in, dev_in = self._checked_input(X, y, fitting=True)
+        xp = resolve_namespace(self.array_module, xp_in)
+        dev = dev_in if xp is xp_in else None
+        op = make_operator(self.measurement, move_to(X, xp, dev))
         start = time.perf_counter()
         result = fit_three_phase(
             op,
-            xp.asarray(y),
+            move_to(y, xp, dev),
             n_columns=self.n_columns,
             alpha=self.alpha,
             beta=self.beta,
@@ -269,15 +305,21 @@ class PrunedFactorSensing(
 
         # Records n_features_in_ / feature_names_in_ (the data was checked above).
         validate_data(self, fitted_on, skip_check_array=True, reset=True)
-        self.components_ = to_host(result.factor).T
+        # Everything follows X: fitted arrays live in X's namespace and device.
+        dtype = X.dtype
+
+        def keep(values, dtype=dtype):
+            return xp_in.astype(move_to(values, xp_in, dev_in), dtype)
+
+        self.components_ = keep(result.factor.T)
         self.n_components_ = int(self.components_.shape[0])
-        self.column_norms_ = result.column_norms
-        self.support_ = result.support
+        self.column_norms_ = keep(result.column_norms)
+        self.support_ = keep(result.support, xp_in.bool)
         self.threshold_ = result.threshold
         self.data_scale_ = result.scale
         self.n_iter_ = max(result.objective.size, 1)
         self.n_iter_finetune_ = result.n_iter_finetune
-        self.loss_curve_ = result.objective
+        self.loss_curve_ = keep(result.objective)
         if self.verbose:
             print(
                 f"[PrunedFactorSensing] total: rank {self.n_components_}, "
@@ -286,6 +328,18 @@ class PrunedFactorSensing(
         return self
 
     # ------------------------------------------------------------------ inference
+    def _factor_for(self, X, method):
+        """Validated ``X``, its namespace, and ``U`` moved next to it in its dtype.
+
+        Under ``array_api_dispatch=True`` a namespace or device other than fit's is an
+        error, as in scikit-learn; otherwise the (small) factor is moved to ``X``.
+        """
+        check_is_fitted(self)
+        check_same_namespace(X, self, attribute="components_", method=method)
+        X, _, xp, dev = self._checked_input(X, fitting=False)
+        U = xp.astype(move_to(self.components_, xp, dev), X.dtype)
+        return X, xp, U.T
+
     def predict(self, X):
         """Predict ``⟨Aᵢ, UUᵀ⟩`` for each sample.
 
@@ -296,16 +350,14 @@ class PrunedFactorSensing(
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted observations.
+        y_pred : array of shape (n_samples,)
+            Predicted observations, in the namespace and on the device of ``X``.
         """
-        check_is_fitted(self)
-        X = self._validate_X(X)
-        U = self.components_.T.astype(X.dtype, copy=False)
+        X, xp, U = self._factor_for(X, "predict")
         if self.measurement == "rank_one":
             XU = X @ U
-            return np.sum(XU * XU, axis=1)
-        return X @ (U @ U.T).reshape(-1)
+            return xp.sum(XU * XU, axis=1)
+        return X @ xp.reshape(U @ U.T, (-1,))
 
     def transform(self, X):
         """Project the measurements on the recovered factor.
@@ -317,26 +369,54 @@ class PrunedFactorSensing(
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, r) or (n_samples, r*r)
+        X_new : array of shape (n_samples, r) or (n_samples, r*r)
             ``X·U`` for rank-one measurements; ``UᵀAᵢU`` flattened row-major for matrix
-            measurements.
+            measurements. In the namespace and on the device of ``X``.
         """
-        check_is_fitted(self)
-        X = self._validate_X(X)
-        U = self.components_.T.astype(X.dtype, copy=False)
+        X, xp, U = self._factor_for(X, "transform")
         if self.measurement == "rank_one":
             return X @ U
         d = U.shape[0]
-        projected = U.T @ (X.reshape(-1, d, d) @ U)
-        return projected.reshape(X.shape[0], -1)
+        projected = U.T @ (xp.reshape(X, (-1, d, d)) @ U)
+        return xp.reshape(projected, (X.shape[0], -1))
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R² of :meth:`predict` on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d), (n_samples, d*d) or (n_samples, d, d)
+            Measurements, packed as in :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            True observations.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            R² as :func:`sklearn.metrics.r2_score` defines it, computed where ``X`` lives.
+        """
+        xp, dev = namespace_and_device(X)
+        if is_numpy_namespace(xp):
+            return super().score(X, y, sample_weight=sample_weight)
+        predicted = self.predict(X)
+        y = xp.astype(move_to(y, xp, dev), predicted.dtype)
+        weights = 1.0 if sample_weight is None else move_to(sample_weight, xp, dev)
+        mean = xp.sum(weights * y) / xp.sum(weights * xp.ones_like(y))
+        residual = float(xp.sum(weights * (y - predicted) ** 2))
+        total = float(xp.sum(weights * (y - mean) ** 2))
+        if total == 0:
+            return 1.0 if residual == 0 else 0.0
+        return 1.0 - residual / total
 
     def get_matrix(self):
         """The recovered matrix ``UUᵀ``.
 
         Returns
         -------
-        matrix : ndarray of shape (d, d)
-            Symmetric PSD estimate of ``M*``.
+        matrix : array of shape (d, d)
+            Symmetric PSD estimate of ``M*``, in the namespace of ``components_``.
         """
         check_is_fitted(self)
         return self.components_.T @ self.components_
@@ -347,7 +427,7 @@ class PrunedFactorSensing(
         return r if self.measurement == "rank_one" else r * r
 
 
-def _flatten_matrices(X):
+def _flatten_matrices(X, xp):
     """``(n, d, d)`` sensing matrices as ``(n, d*d)``; other inputs are left as they are."""
     if isinstance(X, (list, tuple)):
         X = np.asarray(X)
@@ -356,7 +436,7 @@ def _flatten_matrices(X):
         if rows != cols:
             raise ValueError(
                 "measurement='matrix' expects X of shape (n_samples, d, d); got "
-                f"{X.shape}, whose matrices are not square."
+                f"{tuple(X.shape)}, whose matrices are not square."
             )
-        return X.reshape(n, rows * cols)
+        return xp.reshape(X, (n, rows * cols))
     return X

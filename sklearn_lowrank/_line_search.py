@@ -10,6 +10,8 @@ entirely inside the array module: nothing is copied to the host.
 
 from __future__ import annotations
 
+from array_api_compat import device
+
 __all__ = ["exact_step"]
 
 # Trial steps are step_guess * 4**k for these k, plus t = 0 so a search never goes uphill.
@@ -96,9 +98,8 @@ def exact_step(xp, residual, a, b, n_samples, U, D, step_guess, penalty=None, al
     """
     line = _Line(xp, residual, a, b, n_samples, penalty, alpha, U, D)
     dtype = residual.dtype
-    device = getattr(residual, "device", None)
     factors = xp.asarray(
-        [0.0] + [4.0**k for k in _GRID_EXPONENTS], dtype=dtype, device=device
+        [0.0] + [4.0**k for k in _GRID_EXPONENTS], dtype=dtype, device=device(residual)
     )
     grid = factors * step_guess
     values = line.value(grid)

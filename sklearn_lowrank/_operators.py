@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device
 
 __all__ = [
     "MatrixOperator",
@@ -106,10 +106,9 @@ class MatrixOperator:
         self.n_samples = X.shape[0]
         d = self.dim = square_side(X.shape[1])
         rows, cols = np.triu_indices(d)
-        device = _device(X)
 
         def put(values, dtype=None):
-            return xp.asarray(values, dtype=dtype, device=device)
+            return xp.asarray(values, dtype=dtype, device=device(X))
 
         self._upper = put(rows * d + cols)
         self._lower = put(cols * d + rows)
@@ -166,10 +165,6 @@ class MatrixOperator:
     def keep_columns(self, U, state: OperatorState, index) -> OperatorState:
         """State for ``U``, the columns ``index`` of the factor ``state`` was built for."""
         return self.start(U)
-
-
-def _device(x):
-    return getattr(x, "device", None)
 
 
 def square_side(width: int) -> int:

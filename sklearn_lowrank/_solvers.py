@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from array_api_compat import device
 from sklearn.exceptions import ConvergenceWarning
 
 from ._backend import to_host
@@ -51,6 +52,11 @@ class SolverResult:
 
 def _frob(xp, A, B):
     return xp.sum(A * B)
+
+
+def _one(xp, like):
+    """A 0-d array holding 1 with the dtype and device of ``like``."""
+    return xp.asarray(1.0, dtype=like.dtype, device=device(like))
 
 
 def _two_loop(xp, g, history, gamma):
@@ -140,8 +146,8 @@ def minimize(
     _check_finite(value_host, phase, 0)
     start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
     history = deque(maxlen=memory) if memory > 0 else None
-    gamma = xp.asarray(1.0, dtype=U.dtype)
-    step = xp.asarray(1.0, dtype=U.dtype)
+    gamma = _one(xp, U)
+    step = _one(xp, U)
     objective = []
     stalled = 0
     converged = False
@@ -211,7 +217,7 @@ def minimize(
             value_host = float(value)
             if history is not None:
                 history.clear()
-                gamma = xp.asarray(1.0, dtype=U.dtype)
+                gamma = _one(xp, U)
             if drop_ratio is not None:
                 U, state, columns = _drop_collapsed(
                     xp, op, U, state, columns, drop_ratio, start_norm, dropped
@@ -249,7 +255,7 @@ def _drop_collapsed(xp, op, U, state, columns, drop_ratio, start_norm, dropped):
     for j in np.flatnonzero(host_collapsed):
         dropped[int(columns[j])] = float(host_norms[j])
     keep_host = np.flatnonzero(~host_collapsed)
-    keep = xp.asarray(keep_host, device=getattr(U, "device", None))
+    keep = xp.asarray(keep_host, device=device(U))
     U = xp.take(U, keep, axis=1)
     return U, op.keep_columns(U, state, keep), columns[keep_host]
 

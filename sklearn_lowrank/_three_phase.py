@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from array_api_compat import device
 from sklearn.utils import check_random_state
 
 from ._backend import to_host
@@ -99,7 +100,7 @@ def fit_three_phase(
     init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))
     U = xp.asarray(
         init.astype(np.dtype(str(y.dtype).split(".")[-1])),
-        device=getattr(y, "device", None),
+        device=device(y),
     )
 
     def hook(phase):
@@ -140,7 +141,7 @@ def fit_three_phase(
     # Phase 2: greedy pruning.
     support, relative = select_columns(norms, threshold, floor=init_scale * root)
     keep = np.flatnonzero(support[regularized.columns])
-    V = xp.take(regularized.U, xp.asarray(keep, device=getattr(y, "device", None)), axis=1)
+    V = xp.take(regularized.U, xp.asarray(keep, device=device(y)), axis=1)
     say(
         f"pruning: kept {int(support.sum())} of {k} columns "
         f"(threshold {relative:.3g} x largest norm)"
