@@ -121,7 +121,7 @@ class MatrixOperator:
         pack_scale = put(np.where(rows == cols, 0.5, 1.0), X.dtype)
         chunks = []
         for start in range(0, self.n_samples, chunk_size):
-            block = X[start : start + chunk_size, ...]
+            block = X[start : min(start + chunk_size, self.n_samples), ...]
             chunks.append(
                 (xp.take(block, self._upper, axis=1) + xp.take(block, self._lower, axis=1))
                 * pack_scale

@@ -1,0 +1,166 @@
+"""The array-module backend, and the whole estimator under a strict Array-API namespace.
+
+array_api_strict refuses silent host conversions on its non-default device exactly as
+CuPy does on a GPU, so a fit that passes there keeps its hot loop inside the namespace.
+"""
+
+import builtins
+
+import array_api_strict as xps
+import numpy as np
+import pytest
+from array_api_compat import is_numpy_namespace
+
+from sklearn_lowrank import PrunedFactorSensing
+from sklearn_lowrank._backend import (
+    check_foreign_array,
+    move_to,
+    namespace_and_device,
+    resolve_namespace,
+    to_host,
+)
+from sklearn_lowrank.datasets import make_low_rank_sensing
+
+DEVICES = [xps.Device("CPU_DEVICE"), xps.Device("device1")]
+TOLERANCE = {"float64": 1e-10, "float32": 1e-6}
+
+
+def test_namespace_and_device_of_numpy_like_inputs_is_numpy():
+    for x in (np.ones(3), [1.0, 2.0], (1, 2)):
+        xp, dev = namespace_and_device(x)
+        assert is_numpy_namespace(xp) and dev == "cpu"
+
+
+@pytest.mark.parametrize("dev", DEVICES, ids=str)
+def test_namespace_and_device_of_strict_arrays(dev):
+    x = xps.asarray(np.ones(3), device=dev)
+    xp, found = namespace_and_device(x)
+    assert xp is xps and found == dev
+
+
+@pytest.mark.parametrize("dev", DEVICES, ids=str)
+def test_move_to_round_trip(dev):
+    host = np.arange(6.0).reshape(2, 3)
+    moved = move_to(host, xps, dev)
+    assert moved.device == dev
+    assert move_to(moved, xps, dev) is moved  # already there: no copy
+    np.testing.assert_array_equal(to_host(moved), host)
+    np.testing.assert_array_equal(move_to(moved, np), host)
+
+
+def test_check_foreign_array_converts_and_rejects():
+    dev = xps.Device("device1")
+    ints = xps.asarray(np.arange(6).reshape(2, 3), device=dev)
+    assert check_foreign_array(ints, xps, name="X", ndim=2).dtype == xps.float64
+    f32 = xps.asarray(np.ones((2, 3), dtype=np.float32), device=dev)
+    assert check_foreign_array(f32, xps, name="X", ndim=2).dtype == xps.float32
+    with pytest.raises(ValueError, match="Expected a 2-D array for X"):
+        check_foreign_array(xps.ones(3, device=dev), xps, name="X", ndim=2)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        check_foreign_array(
+            xps.asarray(np.array([[1.0, np.nan]]), device=dev), xps, name="X", ndim=2
+        )
+    with pytest.raises(ValueError, match="empty"):
+        check_foreign_array(xps.ones((0, 3), device=dev), xps, name="X", ndim=2)
+
+
+def test_resolve_namespace():
+    assert resolve_namespace("auto", xps) is xps
+    assert is_numpy_namespace(resolve_namespace("numpy", xps))
+    with pytest.raises(ValueError, match="array_module"):
+        resolve_namespace("jax", xps)
+
+
+def test_cupy_without_cupy_is_an_import_error(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_cupy(name, *args, **kwargs):
+        if name == "cupy" or name.startswith("cupy."):
+            raise ImportError("No module named 'cupy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_cupy)
+    with pytest.raises(ImportError, match="needs CuPy"):
+        resolve_namespace("cupy", np)
+
+
+# ------------------------------------------------- the estimator, namespace-generic
+PROBLEMS = {
+    "dense": dict(n_samples=400, n_features=10, rank=2, measurement="matrix"),
+    "rank_one": dict(n_samples=600, n_features=12, rank=2, measurement="rank_one"),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dev", DEVICES, ids=str)
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_fit_under_array_api_strict_matches_numpy(problem, dev, dtype):
+    spec = PROBLEMS[problem]
+    X, y, _ = make_low_rank_sensing(**spec, condition_number=3, noise=0.01, random_state=0)
+    X, y = X.astype(dtype), y.astype(dtype)
+    params = dict(measurement=spec["measurement"], random_state=0)
+    reference = PrunedFactorSensing(**params).fit(X, y)
+    strict = PrunedFactorSensing(**params).fit(
+        xps.asarray(X, device=dev), xps.asarray(y, device=dev)
+    )
+    # Everything follows X: attributes and outputs live in X's namespace and device.
+    for name in ("components_", "column_norms_", "support_", "loss_curve_"):
+        value = getattr(strict, name)
+        assert namespace_and_device(value) == (xps, dev), name
+    assert strict.components_.dtype == getattr(xps, dtype)
+    assert strict.n_components_ == reference.n_components_ == spec["rank"]
+    rtol = TOLERANCE[dtype]
+    np.testing.assert_allclose(
+        to_host(strict.get_matrix()),
+        reference.get_matrix(),
+        rtol=rtol,
+        atol=rtol * np.abs(reference.get_matrix()).max(),
+    )
+    X_dev = xps.asarray(X, device=dev)
+    prediction = strict.predict(X_dev)
+    assert namespace_and_device(prediction) == (xps, dev)
+    expected = reference.predict(X)
+    np.testing.assert_allclose(
+        to_host(prediction), expected, rtol=rtol, atol=rtol * np.abs(expected).max()
+    )
+    transformed = strict.transform(X_dev)
+    assert namespace_and_device(transformed) == (xps, dev)
+    assert transformed.shape == reference.transform(X).shape
+    assert (
+        abs(strict.score(X_dev, xps.asarray(y, device=dev)) - reference.score(X, y)) < 1e-4
+    )
+
+
+def test_numpy_model_predicts_on_strict_input_and_back():
+    """Outside array_api_dispatch the small factor is moved to where X lives."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=1)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    dev = xps.Device("device1")
+    prediction = model.predict(xps.asarray(X, device=dev))
+    assert namespace_and_device(prediction) == (xps, dev)
+    np.testing.assert_allclose(to_host(prediction), model.predict(X), rtol=1e-12)
+
+
+def test_array_module_numpy_computes_on_host_and_stores_like_x():
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=2)
+    dev = xps.Device("device1")
+    forced = PrunedFactorSensing(array_module="numpy", random_state=0).fit(
+        xps.asarray(X, device=dev), xps.asarray(y, device=dev)
+    )
+    reference = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert namespace_and_device(forced.components_) == (xps, dev)
+    np.testing.assert_array_equal(to_host(forced.components_), reference.components_)
+
+
+def test_strict_input_errors_are_raised_before_work():
+    dev = xps.Device("device1")
+    X = np.ones((5, 4))
+    X[0, 0] = np.nan
+    model = PrunedFactorSensing()
+    with pytest.raises(ValueError, match="X contains NaN"):
+        model.fit(xps.asarray(X, device=dev), xps.ones(5, device=dev))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        model.fit(xps.ones((5, 4), device=dev), xps.ones(4, device=dev))
+    with pytest.raises(ValueError, match="requires y"):
+        model.fit(xps.ones((5, 4), device=dev), None)
+    assert not hasattr(model, "n_features_in_")

@@ -1,0 +1,56 @@
+"""GPU tests (``pytest -m gpu``): CuPy against NumPy. Skipped without CuPy or a GPU."""
+
+import numpy as np
+import pytest
+
+from sklearn_lowrank import PrunedFactorSensing
+from sklearn_lowrank.datasets import make_low_rank_sensing
+from sklearn_lowrank.metrics import relative_error
+
+cupy = pytest.importorskip("cupy")
+try:
+    _N_GPUS = cupy.cuda.runtime.getDeviceCount()
+except Exception:  # CUDA runtime or driver missing
+    _N_GPUS = 0
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(_N_GPUS == 0, reason="CuPy is installed but no GPU is visible"),
+]
+
+CASES = {
+    "dense": dict(n_samples=600, n_features=40, rank=3, measurement="matrix"),
+    "rank_one": dict(n_samples=5000, n_features=100, rank=5, measurement="rank_one"),
+}
+TOLERANCE = {"float64": 1e-8, "float32": 1e-3}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CASES)
+def test_cupy_input_fits_like_numpy(case, dtype):
+    spec = CASES[case]
+    X, y, factor = make_low_rank_sensing(**spec, condition_number=10, random_state=0)
+    X, y = X.astype(dtype), y.astype(dtype)
+    params = dict(measurement=spec["measurement"], random_state=0)
+    on_cpu = PrunedFactorSensing(**params).fit(X, y)
+    on_gpu = PrunedFactorSensing(**params).fit(cupy.asarray(X), cupy.asarray(y))
+    assert isinstance(on_gpu.components_, cupy.ndarray)
+    assert on_gpu.components_.dtype == np.dtype(dtype)
+    assert on_gpu.n_components_ == on_cpu.n_components_ == spec["rank"]
+    assert relative_error(on_gpu.components_.get().T, factor) <= 10 * TOLERANCE[dtype]
+    prediction = on_gpu.predict(cupy.asarray(X))
+    assert isinstance(prediction, cupy.ndarray)
+    np.testing.assert_allclose(
+        prediction.get(),
+        on_cpu.predict(X),
+        rtol=TOLERANCE[dtype],
+        atol=TOLERANCE[dtype] * np.abs(y).max(),
+    )
+
+
+def test_array_module_cupy_keeps_numpy_attributes():
+    """Forced GPU compute on NumPy data: the model stays NumPy (pickles without a GPU)."""
+    X, y, factor = make_low_rank_sensing(**CASES["rank_one"], random_state=1)
+    model = PrunedFactorSensing(array_module="cupy", random_state=0).fit(X, y)
+    assert isinstance(model.components_, np.ndarray)
+    assert model.n_components_ == 5
+    assert relative_error(model.components_.T, factor) < 1e-8
