@@ -4,9 +4,11 @@
 
     f(U) = (1/2n)·‖𝒜(UUᵀ) - y‖² + α·R_β(U),
 
-every step priced by :func:`~sklearn_lowrank._line_search.exact_step`. Each iteration
-reads the data twice (one directional pass, one adjoint pass) and copies two scalars to
-the host for its stopping test; everything else stays in the array module.
+every step exact along its direction: with the penalty, by
+:func:`~sklearn_lowrank._line_search.exact_step` inside the array module; without it, by
+:func:`~sklearn_lowrank._line_search.quartic_step` from six scalars. Each iteration reads
+the data twice (one directional pass, one adjoint pass) and copies three scalars to the
+host for its stopping test; everything else stays in the array module.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from array_api_compat import device
 from sklearn.exceptions import ConvergenceWarning
 
 from ._backend import to_host
-from ._line_search import exact_step
+from ._line_search import exact_step, quartic_step
 
 __all__ = ["SolverResult", "minimize"]
 
@@ -147,30 +149,27 @@ def minimize(
     start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
     history = deque(maxlen=memory) if memory > 0 else None
     gamma = _one(xp, U)
-    step = _one(xp, U)
+    step_guess = _one(xp, U)
     objective = []
     stalled = 0
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        direction = _two_loop(xp, grad, history, gamma) if history is not None else grad
-        # Fall back to the gradient if the quasi-Newton direction is not downhill.
-        direction = xp.where(_frob(xp, grad, direction) > 0, direction, grad)
+        if history is None:
+            direction = grad
+        else:
+            direction = _two_loop(xp, grad, history, gamma)
+            # Fall back to the gradient if the quasi-Newton direction is not downhill.
+            direction = xp.where(_frob(xp, grad, direction) > 0, direction, grad)
         a, b, extra = op.directional(U, state, direction)
-        step, _ = exact_step(
-            xp,
-            residual,
-            a,
-            b,
-            n,
-            U,
-            direction,
-            step,
-            penalty if use_penalty else None,
-            alpha,
-        )
-        # Re-centre the next search on this step, but never on 0.
-        step_guess = xp.where(step > 0, step, 1.0)
+        if use_penalty:
+            step, _ = exact_step(
+                xp, residual, a, b, n, U, direction, step_guess, penalty, alpha
+            )
+            # Re-centre the next search on this step, but never on 0.
+            step_guess = xp.where(step > 0, step, 1.0)
+        else:
+            step = quartic_step(xp, residual, a, b, n)
         U_new = U - step * direction
         state = op.advance(state, a, b, extra, step)
         residual, value_new, grad_new = evaluate(U_new, state)
@@ -184,22 +183,22 @@ def minimize(
             )
             gamma = xp.where(curved, sy / xp.where(yy > 0, yy, 1.0), gamma)
         U, grad = U_new, grad_new
-        step = step_guess
 
-        # Two scalars cross to the host per iteration: the objective and the verdict.
-        new_value = float(value_new)
+        # One small transfer per iteration: objective, ‖∇f‖², ‖U‖² for the stopping test.
+        new_value, grad_sq, u_sq = (
+            float(v)
+            for v in to_host(xp.stack([value_new, _frob(xp, grad, grad), _frob(xp, U, U)]))
+        )
         _check_finite(new_value, phase, n_iter)
-        grad_sq = _frob(xp, grad, grad)
-        stationary = bool(grad_sq <= tol**2 * xp.maximum(_frob(xp, U, U), 1.0))
         objective.append(new_value)
         if callback is not None:
             callback(U)
         if verbose >= 2 and n_iter % 10 == 0:
             print(
                 f"  [{phase}] iter {n_iter:5d}  objective {new_value:.6e}  "
-                f"grad {float(grad_sq) ** 0.5:.2e}  columns {U.shape[1]}"
+                f"grad {grad_sq**0.5:.2e}  columns {U.shape[1]}"
             )
-        if stationary:
+        if grad_sq <= tol**2 * max(u_sq, 1.0):
             converged = True
             break
         decrease = value_host - new_value

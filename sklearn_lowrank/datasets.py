@@ -56,6 +56,11 @@ def make_low_rank_sensing(
     factor : ndarray of shape (n_features, rank)
         The true factor ``U*``; the matrix is ``factor @ factor.T``.
 
+    See Also
+    --------
+    sklearn_lowrank.PrunedFactorSensing : Recovers the factor from ``X`` and ``y``.
+    sklearn_lowrank.metrics.relative_error : Compares a recovered factor with ``factor``.
+
     Examples
     --------
     >>> from sklearn_lowrank.datasets import make_low_rank_sensing

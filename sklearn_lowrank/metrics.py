@@ -27,6 +27,10 @@ def relative_error(estimate, truth) -> float:
     float
         The relative error; 0 means the matrices are equal.
 
+    See Also
+    --------
+    sklearn_lowrank.datasets.make_low_rank_sensing : Problems with a known true factor.
+
     Examples
     --------
     >>> import numpy as np

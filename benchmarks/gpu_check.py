@@ -1,0 +1,226 @@
+"""GPU check: per-iteration cost against the memory-bandwidth floor, and fit times.
+
+Run through ``benchmarks/gpu_check.sh`` (which installs the checkout and runs
+``pytest -m gpu`` first) or directly: ``python benchmarks/gpu_check.py``.
+
+What it prints, for dense matrix sensing (d=100, n=20000, r=5) and rank-one sensing
+(d=1000, n=10⁶, r=5), in float32 and float64:
+
+- ``iter ms``: time of one full iteration (directional pass, exact line search, adjoint
+  pass, L-BFGS or gradient update) of the regularised phase (k columns) and of the
+  fine-tuning phase (r columns), averaged over a fixed number of iterations;
+- ``floor ms``: bytes that must be read per iteration (two passes over the stored data:
+  the packed upper triangle for dense measurements, X for rank-one) divided by the
+  device's bandwidth, measured here as a device-to-device copy counting bytes read and
+  written; ``÷floor`` is the ratio (target ≤ 1.1 for the dense case);
+- ``fit s``: end-to-end ``PrunedFactorSensing.fit`` on CuPy arrays (after a warm-up fit
+  that compiles the kernels), with the rank found and the relative error;
+- ``numpy s``: the same fit on the host with NumPy (for the 10⁶ × 1000 case only the
+  fine-tuning iteration is timed on the host and the ratio is per iteration);
+- the small dense problem (d=40, n=600), where kernel-launch overhead dominates.
+
+Everything runs in one process; each section reports its own failure and the script
+goes on. ``--quick`` shrinks the problems (a smoke test of the script itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import traceback
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from sklearn_lowrank import PrunedFactorSensing
+from sklearn_lowrank._operators import make_operator
+from sklearn_lowrank._penalty import SmoothGroupLasso
+from sklearn_lowrank._solvers import minimize
+from sklearn_lowrank._three_phase import data_scale, default_n_columns
+from sklearn_lowrank.metrics import relative_error
+
+ROWS = []
+
+
+def sync():
+    import cupy
+
+    cupy.cuda.Device().synchronize()
+
+
+def timed(fn, *, device=True):
+    if device:
+        sync()
+    start = time.perf_counter()
+    out = fn()
+    if device:
+        sync()
+    return time.perf_counter() - start, out
+
+
+def copy_bandwidth(nbytes=2**31, repeats=10):
+    """Bytes read + written per second by a device-to-device copy."""
+    import cupy
+
+    a = cupy.empty(nbytes // 4, dtype=cupy.float32)
+    a.fill(1.0)
+    b = cupy.empty_like(a)
+    cupy.copyto(b, a)
+    seconds, _ = timed(lambda: [cupy.copyto(b, a) for _ in range(repeats)])
+    return 2 * nbytes * repeats / seconds
+
+
+def make_problem(kind, n, d, r, dtype, seed=0):
+    """X, y on the GPU and the true factor on the host (noiseless, κ = 1)."""
+    import cupy
+
+    rng = np.random.default_rng(seed)
+    factor, _ = np.linalg.qr(rng.standard_normal((d, r)))
+    gen = cupy.random.default_rng(seed)
+    F = cupy.asarray(factor)
+    if kind == "matrix":
+        X = gen.standard_normal((n, d * d), dtype=cupy.float64)
+        y = X @ (F @ F.T).reshape(-1)
+    else:
+        X = gen.standard_normal((n, d), dtype=cupy.float64)
+        y = cupy.sum((X @ F) ** 2, axis=1)
+    return X.astype(dtype), y.astype(dtype), factor
+
+
+def iteration_ms(op, y, k, regularized, n_iter):
+    """Mean time of one solver iteration with k columns (tol=0: no early stop)."""
+    xp = op.xp
+    scale = data_scale(xp, op, y)
+    rng = np.random.default_rng(0)
+    U = xp.asarray(
+        (rng.standard_normal((op.dim, k)) / math.sqrt(op.dim)).astype(str(y.dtype))
+    )
+    kwargs = dict(max_iter=n_iter, tol=0.0)
+    if regularized:
+        kwargs.update(penalty=SmoothGroupLasso(1e-2), alpha=5e-3, memory=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        minimize(op, y / scale, U, **dict(kwargs, max_iter=3))  # warm-up: compile kernels
+        seconds, result = timed(lambda: minimize(op, y / scale, U, **kwargs))
+    return 1e3 * seconds / result.n_iter
+
+
+def fit_seconds(X, y, kind, device):
+    model = PrunedFactorSensing(measurement=kind, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seconds, _ = timed(lambda: model.fit(X, y), device=device)
+    return seconds, model
+
+
+def check_case(label, kind, n, d, r, dtype, bandwidth, numpy_full_fit, n_iter):
+    import cupy
+
+    X, y, factor = make_problem(kind, n, d, r, dtype)
+    op = make_operator(kind, X)
+    stored = op.packed if kind == "matrix" else op.X
+    floor_ms = 1e3 * 2 * stored.nbytes / bandwidth
+    k = default_n_columns(d)
+    reg_ms = iteration_ms(op, y, k, True, n_iter)
+    fine_ms = iteration_ms(op, y, r, False, n_iter)
+    fit_seconds(X[: min(n, 2000)], y[: min(n, 2000)], kind, True)  # warm-up
+    gpu_s, model = fit_seconds(X, y, kind, True)
+    error = relative_error(model.components_.get().T, factor)
+    del op
+    X_host, y_host = X.get(), y.get()
+    del X
+    cupy.get_default_memory_pool().free_all_blocks()
+    if numpy_full_fit:
+        cpu_s, _ = fit_seconds(X_host, y_host, kind, False)
+        ratio = f"{cpu_s / gpu_s:8.1f}x fit"
+        cpu_text = f"{cpu_s:8.2f}"
+    else:
+        host_op = make_operator(kind, X_host)
+        # Host fine-tuning iterations only: the data scale's d×d product over 10⁶ rows
+        # alone takes minutes on the host.
+        rng = np.random.default_rng(0)
+        U = (rng.standard_normal((d, r)) / math.sqrt(d)).astype(dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            seconds, res = timed(
+                lambda: minimize(
+                    host_op, y_host / np.abs(y_host).mean(), U, max_iter=3, tol=0.0
+                ),
+                device=False,
+            )
+        cpu_iter = 1e3 * seconds / res.n_iter
+        ratio = f"{cpu_iter / fine_ms:8.1f}x iter"
+        cpu_text = f"{cpu_iter:6.0f}ms/it"
+    ROWS.append(
+        f"{label:<22}{dtype:<8}{k:>4}{reg_ms:>9.3f}{fine_ms:>9.3f}{floor_ms:>9.3f}"
+        f"{fine_ms / floor_ms:>8.2f}{gpu_s:>8.2f}{model.n_components_:>5}{error:>10.1e}"
+        f"{cpu_text:>12}{ratio:>14}"
+    )
+
+
+def small_case(dtype):
+    import cupy
+
+    X, y, factor = make_problem("matrix", 600, 40, 3, dtype, seed=1)
+    fit_seconds(X, y, "matrix", True)  # warm-up
+    gpu_s, model = fit_seconds(X, y, "matrix", True)
+    cpu_s, _ = fit_seconds(X.get(), y.get(), "matrix", False)
+    ROWS.append(
+        f"{'small dense 40/600':<22}{dtype:<8}{'':>4}{'':>9}{'':>9}{'':>9}{'':>8}"
+        f"{gpu_s:>8.2f}{model.n_components_:>5}"
+        f"{relative_error(cupy.asnumpy(model.components_).T, factor):>10.1e}"
+        f"{cpu_s:>12.2f}{cpu_s / gpu_s:>13.2f}x"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    args = parser.parse_args()
+    import cupy
+
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    print(
+        f"device: {props['name'].decode()}, CuPy {cupy.__version__}, NumPy {np.__version__}"
+    )
+    bandwidth = copy_bandwidth(2**28 if args.quick else 2**31)
+    print(f"device-to-device copy: {bandwidth / 1e12:.2f} TB/s (bytes read + written)")
+    scale = 10 if args.quick else 1
+    cases = [
+        ("dense 100/20000", "matrix", 20000 // scale, 100, 5, True),
+        ("rank-one 1000/1e6", "rank_one", 10**6 // scale, 1000, 5, False),
+    ]
+    for label, kind, n, d, r, numpy_full in cases:
+        for dtype in ("float32", "float64"):
+            try:
+                check_case(label, kind, n, d, r, dtype, bandwidth, numpy_full, 20)
+            except Exception:
+                ROWS.append(f"{label:<22}{dtype:<8} FAILED")
+                traceback.print_exc()
+            cupy.get_default_memory_pool().free_all_blocks()
+    for dtype in ("float32", "float64"):
+        try:
+            small_case(dtype)
+        except Exception:
+            ROWS.append(f"{'small dense 40/600':<22}{dtype:<8} FAILED")
+            traceback.print_exc()
+    print()
+    print(
+        f"{'case':<22}{'dtype':<8}{'k':>4}{'reg ms':>9}{'fine ms':>9}{'floor ms':>9}"
+        f"{'÷floor':>8}{'fit s':>8}{'rank':>5}{'rel err':>10}{'numpy':>12}{'numpy/gpu':>14}"
+    )
+    for row in ROWS:
+        print(row)
+    print(
+        "\nreg ms / fine ms: one iteration of the regularised (k columns, L-BFGS) and "
+        "fine-tuning (r columns, GD) phases; ÷floor = fine ms / floor ms."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One prepared GPU check: install the checkout, run the GPU tests, print the benchmark
+# table (see benchmarks/gpu_check.py for what each column means). Needs CuPy and a GPU.
+#   bash benchmarks/gpu_check.sh            # full sizes (a few minutes on an H100/H200)
+#   bash benchmarks/gpu_check.sh --quick    # small sizes, to check the script itself
+# Offline machines: put the wheels of missing dependencies (array-api-compat) in .whl/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+if compgen -G ".whl/*.whl" > /dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+fi
+python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . \
+  || export PYTHONPATH=$PWD:${PYTHONPATH:-}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+python3 -c "import cupy, sklearn, sklearn_lowrank; print('cupy', cupy.__version__, 'sklearn', sklearn.__version__)"
+echo "== pytest -m gpu"
+python3 -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py
+echo "== benchmark"
+python3 benchmarks/gpu_check.py "$@"
