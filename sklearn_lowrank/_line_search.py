@@ -20,6 +20,8 @@ __all__ = ["exact_step", "quartic_step"]
 # Trial steps are step_guess * 4**k for these k, plus t = 0 so a search never goes uphill.
 _GRID_EXPONENTS = range(-6, 7)
 _NEWTON_STEPS = 4
+# Points of the linear grid between the best geometric trial's neighbours.
+_REFINE = 33
 
 
 class _Line:
@@ -107,8 +109,23 @@ def exact_step(xp, residual, a, b, n_samples, U, D, step_guess, penalty=None, al
     grid = factors * step_guess
     values = line.value(grid)
     best = xp.reshape(xp.argmin(values), (1,))
-    t = xp.take(grid, best)[0]
-    best_t, best_val = t, xp.take(values, best)[0]
+    # Refine between the best trial's neighbours with one vectorised evaluation of a
+    # linear grid, so that the Newton steps start close to the minimiser.
+    last = grid.shape[0] - 1
+    lo = xp.take(grid, xp.clip(best - 1, min=0, max=last))[0]
+    hi = xp.take(grid, xp.clip(best + 1, min=0, max=last))[0]
+    hi = xp.where(best[0] == last, 4.0 * hi, hi)
+    fine = lo + (hi - lo) * xp.linspace(
+        0.0, 1.0, _REFINE, dtype=dtype, device=device(residual)
+    )
+    fine_values = line.value(fine)
+    fine_best = xp.reshape(xp.argmin(fine_values), (1,))
+    best_t, best_val = xp.take(grid, best)[0], xp.take(values, best)[0]
+    t_fine, v_fine = xp.take(fine, fine_best)[0], xp.take(fine_values, fine_best)[0]
+    better = v_fine < best_val
+    best_t = xp.where(better, t_fine, best_t)
+    best_val = xp.where(better, v_fine, best_val)
+    t = best_t
     for _ in range(_NEWTON_STEPS):
         d1, d2 = line.derivatives(xp.reshape(t, (1,)))
         d1, d2 = d1[0], d2[0]

@@ -223,6 +223,7 @@ def minimize(
                     xp, op, U, state, columns, drop_ratio, start_norm, dropped
                 )
                 residual, value, grad = evaluate(U, state)
+                value_host = float(value)
 
     if not converged:
         warnings.warn(

@@ -1,0 +1,316 @@
+"""Tests for the exact line search (``sklearn_lowrank._line_search.exact_step``).
+
+The returned step is compared with a brute-force minimisation of the true objective
+along the line, evaluated by recomputing the predictions from dense ``Aᵢ`` in NumPy
+float64; every check runs in NumPy and under ``array_api_strict`` (default and
+non-default device), in float64 and float32.
+"""
+
+import array_api_strict as xps
+import numpy as np
+import pytest
+from array_api_compat import array_namespace, device
+from scipy.optimize import minimize_scalar
+
+from sklearn_lowrank._line_search import exact_step
+from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
+from sklearn_lowrank._penalty import SmoothGroupLasso
+
+N_SAMPLES, DIM, RANK = 40, 5, 2
+BETA = 0.05
+# exact_step tries step_guess·4**k for k in -6..6 (and 0).
+GRID_SPAN = 4.0**6
+
+
+class Backend:
+    """How a test builds its input arrays: namespace, dtype and device."""
+
+    def __init__(self, module, dtype, device):
+        self.module, self.dtype, self.device = module, dtype, device
+        self.rtol = 1e-10 if dtype == "float64" else 1e-5
+
+    def asarray(self, values):
+        values = np.asarray(values, dtype=self.dtype)
+        if self.module == "numpy":
+            return values
+        device = None if self.device is None else xps.Device(self.device)
+        return xps.asarray(values, device=device)
+
+    def rounded(self, values):
+        """``values`` as the backend sees them, in float64 for the reference."""
+        return np.asarray(values, dtype=self.dtype).astype(np.float64)
+
+    def numpy_twin(self):
+        """The NumPy backend of the same dtype."""
+        return Backend("numpy", self.dtype, None)
+
+
+BACKENDS = [
+    pytest.param(Backend("numpy", "float64", None), id="numpy-float64"),
+    pytest.param(Backend("numpy", "float32", None), id="numpy-float32"),
+    pytest.param(Backend("strict", "float64", None), id="strict-float64"),
+    pytest.param(Backend("strict", "float32", None), id="strict-float32"),
+    pytest.param(Backend("strict", "float64", "device1"), id="strict-float64-device1"),
+    pytest.param(Backend("strict", "float32", "device1"), id="strict-float32-device1"),
+]
+STRICT_BACKENDS = [p for p in BACKENDS if p.values[0].module == "strict"]
+
+
+def to_numpy(x):
+    """Host float64 copy of a NumPy or array_api_strict array (any device)."""
+    if isinstance(x, np.ndarray | np.generic | float):
+        return np.asarray(x, dtype=np.float64)
+    return np.asarray(x.to_device(xps.Device("CPU_DEVICE"))).astype(np.float64)
+
+
+class Problem:
+    """A line-search instance on one backend, with its dense float64 twin."""
+
+    def __init__(self, kind, backend, alpha, direction="gradient", seed=0):
+        rng = np.random.default_rng(seed)
+        d, n = DIM, N_SAMPLES
+        truth = rng.standard_normal((d, RANK))
+        U = rng.standard_normal((d, RANK + 1)) * 0.8
+        if kind == "rank_one":
+            X = rng.standard_normal((n, d))
+        else:
+            X = rng.standard_normal((n, d * d))
+        self.backend, self.alpha, self.n = backend, alpha, n
+        Xr, Ur = backend.rounded(X), backend.rounded(U)
+        if kind == "rank_one":
+            self.A = np.einsum("ni,nj->nij", Xr, Xr)
+        else:
+            self.A = Xr.reshape(n, d, d)
+        y = self.predict(truth) + 0.01 * rng.standard_normal(n)
+        self.y = backend.rounded(y)
+        self.U = Ur
+        grad = self.gradient(Ur)
+        if direction == "gradient":
+            D = grad
+        elif direction == "ascent":
+            D = -grad
+        else:  # random, oriented downhill
+            D = rng.standard_normal(U.shape)
+            D *= np.sign(np.sum(D * grad))
+        self.D = backend.rounded(D)
+        self.penalty = SmoothGroupLasso(BETA) if alpha > 0 else None
+
+        self.Xb, self.Ub = backend.asarray(X), backend.asarray(U)
+        self.Db = backend.asarray(D)
+        self.yb = backend.asarray(y)
+        op = RankOneOperator(self.Xb) if kind == "rank_one" else MatrixOperator(self.Xb)
+        state = op.start(self.Ub)
+        self.residual = state.predictions - self.yb
+        self.a, self.b, _ = op.directional(self.Ub, state, self.Db)
+
+    def predict(self, V):
+        return np.einsum("nij,ij->n", self.A, V @ V.T)
+
+    def objective(self, V):
+        r = self.predict(V) - self.y
+        value = r @ r / (2 * self.n)
+        if self.alpha > 0:
+            z = np.sum(V * V, axis=0)
+            value += self.alpha * np.sum(z / np.sqrt(z + BETA))
+        return value
+
+    def gradient(self, V):
+        r = self.predict(V) - self.y
+        sym = 0.5 * (self.A + np.transpose(self.A, (0, 2, 1)))
+        grad = 2 * np.einsum("n,nij->ij", r, sym) @ V / self.n
+        if self.alpha > 0:
+            z = np.sum(V * V, axis=0)
+            grad += self.alpha * V * 2 * (z + 2 * BETA) / (2 * (z + BETA) ** 1.5)
+        return grad
+
+    def along(self, t):
+        """True objective at ``U − tD``, predictions recomputed from scratch."""
+        return self.objective(self.U - t * self.D)
+
+    def along_many(self, ts):
+        """:meth:`along` at each of ``ts`` (vectorised; predictions recomputed)."""
+        V = self.U[None] - np.asarray(ts)[:, None, None] * self.D[None]
+        M = V @ np.transpose(V, (0, 2, 1))
+        r = np.einsum("nij,mij->mn", self.A, M) - self.y
+        values = np.sum(r * r, axis=1) / (2 * self.n)
+        if self.alpha > 0:
+            z = np.sum(V * V, axis=1)
+            values += self.alpha * np.sum(z / np.sqrt(z + BETA), axis=1)
+        return values
+
+    def step(self, step_guess=1.0):
+        xp = array_namespace(self.Xb)
+        return exact_step(
+            xp,
+            self.residual,
+            self.a,
+            self.b,
+            self.n,
+            self.Ub,
+            self.Db,
+            step_guess,
+            self.penalty,
+            self.alpha,
+        )
+
+    def reference_minimum(self, t_max):
+        """Global minimiser of the true objective on [0, t_max]: dense grid + Brent."""
+        grid = np.concatenate([[0.0], np.geomspace(t_max * 1e-6, t_max, 3000)])
+        values = self.along_many(grid)
+        i = int(np.argmin(values))
+        if i == 0:
+            return 0.0, values[0]
+        lo, hi = grid[i - 1], grid[min(i + 1, grid.size - 1)]
+        res = minimize_scalar(
+            self.along, bounds=(lo, hi), method="bounded", options={"xatol": 1e-14 * hi}
+        )
+        return (res.x, res.fun) if res.fun < values[i] else (grid[i], values[i])
+
+
+KINDS = ["rank_one", "matrix"]
+ALPHAS = [pytest.param(0.0, id="no-penalty"), pytest.param(0.05, id="penalty")]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("direction", ["gradient", "random"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_minimises_true_objective(kind, direction, alpha, backend):
+    prob = Problem(kind, backend, alpha, direction)
+    step, _ = prob.step(1.0)
+    t = float(to_numpy(step))
+    t_ref, f_ref = prob.reference_minimum(GRID_SPAN)
+    f0 = prob.along(0.0)
+    assert f_ref < f0  # the direction is downhill: a positive step must be found
+    assert t > 0
+    f_step = prob.along(t)
+    # Never worse than the brute-force minimum (beyond rounding of the dtype).
+    assert f_step <= f_ref + backend.rtol * f0
+    if backend.dtype == "float64":
+        # Near a minimum the objective is flat, so t is pinned to about √eps.
+        assert t == pytest.approx(t_ref, rel=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_returned_value_is_objective_at_step(kind, alpha, backend):
+    prob = Problem(kind, backend, alpha, "gradient", seed=1)
+    step, value = prob.step(1.0)
+    assert step.shape == () and value.shape == ()
+    assert step.dtype == prob.Xb.dtype and value.dtype == prob.Xb.dtype
+    assert device(step) == device(prob.Xb) and device(value) == device(prob.Xb)
+    t = float(to_numpy(step))
+    assert float(to_numpy(value)) == pytest.approx(prob.along(t), rel=backend.rtol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_zero_step_when_nothing_decreases(kind, alpha, backend):
+    """Along the ascent direction ``D = −∇f`` the search must stay put."""
+    prob = Problem(kind, backend, alpha, "ascent", seed=2)
+    f0 = prob.along(0.0)
+    # Far out the quartic may come down again: search only where it still increases.
+    ts = np.geomspace(1e-8, 1e4, 1200)
+    values = prob.along_many(ts)
+    falling = np.flatnonzero(np.diff(values) <= 0)
+    t_peak = ts[falling[0]] if falling.size else ts[-1]
+    step_guess = float(t_peak / (2 * GRID_SPAN))
+    # Precondition: the objective only increases over the whole searched range.
+    grid = np.geomspace(step_guess / GRID_SPAN, step_guess * GRID_SPAN, 400)
+    assert prob.along_many(grid).min() > f0
+    step, value = prob.step(step_guess)
+    assert float(to_numpy(step)) == 0.0
+    assert float(to_numpy(value)) == pytest.approx(f0, rel=backend.rtol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("factor", [1e-3, 30.0])
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_found_from_a_poor_guess(kind, factor, backend):
+    """A guess far from the minimiser (within the grid's span) still finds it."""
+    prob = Problem(kind, backend, 0.05, "gradient", seed=3)
+    t_ref, f_ref = prob.reference_minimum(GRID_SPAN)
+    step, _ = prob.step(float(factor * t_ref))
+    f0 = prob.along(0.0)
+    assert prob.along(float(to_numpy(step))) <= f_ref + backend.rtol * f0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_array_step_guess(kind, backend):
+    """The solver passes a 0-d array on the data's device; same answer as a float."""
+    prob = Problem(kind, backend, 0.05, "gradient", seed=4)
+    from_float = prob.step(0.5)
+    from_array = prob.step(backend.asarray(0.5))
+    for x, y in zip(from_float, from_array, strict=True):
+        assert float(to_numpy(x)) == pytest.approx(float(to_numpy(y)), rel=backend.rtol)
+
+
+@pytest.mark.parametrize("backend", STRICT_BACKENDS)
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_strict_matches_numpy(kind, alpha, backend):
+    """array_api_strict (any device) gives NumPy's step and value in the same dtype."""
+    step, value = Problem(kind, backend, alpha, "random", seed=5).step(1.0)
+    ref_step, ref_value = Problem(kind, backend.numpy_twin(), alpha, "random", seed=5).step(
+        1.0
+    )
+    assert float(to_numpy(step)) == pytest.approx(float(ref_step), rel=backend.rtol)
+    assert float(to_numpy(value)) == pytest.approx(float(ref_value), rel=backend.rtol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reference_line_objective_is_consistent(kind):
+    """The vectorised brute-force reference agrees with the one-point objective."""
+    prob = Problem(kind, Backend("numpy", "float64", None), 0.05, "random", seed=6)
+    ts = np.array([0.0, 1e-3, 0.05, 0.7, 3.0])
+    expected = [prob.along(t) for t in ts]
+    np.testing.assert_allclose(prob.along_many(ts), expected, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ quartic_step
+@pytest.mark.parametrize("kind", ["rank_one", "matrix"])
+@pytest.mark.parametrize("guess_scale", [1e-3, 1.0, 1e3])
+def test_quartic_step_is_the_exact_minimiser(kind, guess_scale):
+    """Without a penalty the host root-finding lands on the dense-search minimum."""
+    from scipy.optimize import minimize_scalar
+
+    from sklearn_lowrank._line_search import quartic_step
+    from sklearn_lowrank._operators import make_operator
+
+    rng = np.random.default_rng(4)
+    d, k, n = 5, 3, 80
+    X = rng.standard_normal((n, d * d if kind == "matrix" else d))
+    op = make_operator(kind, X)
+    U = rng.standard_normal((d, k))
+    y = op.predict(rng.standard_normal((d, 2)))
+    state = op.start(U)
+    residual = state.predictions - y
+    D = guess_scale * op.adjoint_times(U, state, residual)
+    a, b, _ = op.directional(U, state, D)
+    step = quartic_step(np, residual, a, b, n)
+
+    def loss(t):
+        r = op.predict(U - t * D) - y
+        return r @ r / (2 * n)
+
+    bracket_end = 10.0 / guess_scale
+    reference = minimize_scalar(
+        loss,
+        bounds=(0.0, bracket_end),
+        method="bounded",
+        options={"xatol": 1e-14 / guess_scale},
+    )
+    assert step > 0
+    assert loss(step) <= reference.fun * (1 + 1e-9)
+    assert loss(step) < loss(0.0)
+
+
+def test_quartic_step_is_zero_when_nothing_decreases():
+    from sklearn_lowrank._line_search import quartic_step
+
+    residual = np.array([1.0, -2.0, 0.5])
+    # Moving along a = -r only increases ‖r - t·a‖² for t > 0.
+    assert quartic_step(np, residual, -residual, np.zeros(3), 3) == 0.0

@@ -1,0 +1,81 @@
+"""Tests for ``sklearn_lowrank.metrics.relative_error``."""
+
+import numpy as np
+import pytest
+
+from sklearn_lowrank.metrics import relative_error
+
+
+def dense_relative_error(U, V):
+    return np.linalg.norm(U @ U.T - V @ V.T) / np.linalg.norm(V @ V.T)
+
+
+@pytest.mark.parametrize(("d", "k", "r"), [(10, 3, 3), (10, 5, 2), (4, 3, 4), (3, 5, 2)])
+def test_matches_dense_computation(d, k, r):
+    rng = np.random.default_rng(d + k + r)
+    U, V = rng.standard_normal((d, k)), rng.standard_normal((d, r))
+    assert relative_error(U, V) == pytest.approx(dense_relative_error(U, V), rel=1e-12)
+
+
+def test_returns_python_float_and_zero_for_equal_matrices():
+    V = np.random.default_rng(0).standard_normal((6, 2))
+    err = relative_error(V, V)
+    assert isinstance(err, float)
+    assert err <= 1e-15
+    assert relative_error(-V, V) <= 1e-15
+
+
+def test_invariant_to_orthogonal_mixing_of_columns():
+    rng = np.random.default_rng(1)
+    U, V = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
+    base = relative_error(U, V)
+    for _ in range(5):
+        Q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+        assert relative_error(U @ Q, V) == pytest.approx(base, rel=1e-12)
+        assert relative_error(U, V @ Q) == pytest.approx(base, rel=1e-12)
+        assert relative_error(V @ Q, V) <= 1e-14
+
+
+def test_extra_zero_columns_do_not_matter():
+    rng = np.random.default_rng(2)
+    U, V = rng.standard_normal((7, 2)), rng.standard_normal((7, 2))
+    padded = np.hstack([U, np.zeros((7, 3))])
+    assert relative_error(padded, V) == pytest.approx(relative_error(U, V), rel=1e-12)
+
+
+@pytest.mark.parametrize("eps", [1e-6, 1e-9, 1e-12])
+def test_accurate_for_tiny_errors(eps):
+    """With U = V + εW the exact difference ε(VWᵀ + WVᵀ + εWWᵀ) has no cancellation."""
+    rng = np.random.default_rng(3)
+    V, W = rng.standard_normal((12, 3)), rng.standard_normal((12, 3))
+    U = V + eps * W
+    exact = np.linalg.norm(eps * (V @ W.T + W @ V.T + eps * W @ W.T)) / np.linalg.norm(
+        V @ V.T
+    )
+    # Rounding of UUᵀ-sized quantities (~1e-16) limits the relative accuracy to ~1e-16/ε.
+    assert relative_error(U, V) == pytest.approx(exact, rel=max(1e-10, 1e-12 / eps))
+
+
+def test_accepts_array_likes():
+    U, V = [[2.0, 0.5], [0.0, 1.0]], [[1.0], [0.0]]
+    expected = dense_relative_error(np.array(U), np.array(V))
+    assert relative_error(U, V) == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("U", "V"),
+    [
+        (np.ones((4, 2)), np.ones((5, 2))),  # different d
+        (np.ones(4), np.ones((4, 2))),  # 1-D estimate
+        (np.ones((4, 2)), np.ones(4)),  # 1-D truth
+        (np.ones((2, 4, 2)), np.ones((4, 2))),  # 3-D
+    ],
+)
+def test_mismatched_shapes_raise(U, V):
+    with pytest.raises(ValueError, match="same d"):
+        relative_error(U, V)
+
+
+def test_zero_truth_raises():
+    with pytest.raises(ValueError, match="zero factor"):
+        relative_error(np.ones((3, 1)), np.zeros((3, 2)))

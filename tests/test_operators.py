@@ -1,0 +1,376 @@
+"""Tests for the measurement operators (``sklearn_lowrank._operators``).
+
+Every operator method is checked against a dense NumPy float64 reference built from the
+explicit sensing matrices ``Aᵢ``, in NumPy and under ``array_api_strict`` (default and
+non-default device), in float64 and float32.
+"""
+
+import array_api_strict as xps
+import numpy as np
+import pytest
+from array_api_compat import array_namespace, device
+
+from sklearn_lowrank._operators import (
+    MatrixOperator,
+    OperatorState,
+    RankOneOperator,
+    make_operator,
+    square_side,
+)
+
+N_SAMPLES, DIM, RANK = 37, 5, 3
+
+
+class Backend:
+    """How a test builds its input arrays: namespace, dtype and device."""
+
+    def __init__(self, module, dtype, device):
+        self.module, self.dtype, self.device = module, dtype, device
+        self.rtol = 1e-10 if dtype == "float64" else 1e-5
+
+    def asarray(self, values):
+        values = np.asarray(values, dtype=self.dtype)
+        if self.module == "numpy":
+            return values
+        device = None if self.device is None else xps.Device(self.device)
+        return xps.asarray(values, device=device)
+
+    def index(self, values):
+        values = np.asarray(values, dtype=np.int64)
+        if self.module == "numpy":
+            return values
+        device = None if self.device is None else xps.Device(self.device)
+        return xps.asarray(values, device=device)
+
+    def rounded(self, values):
+        """``values`` as the backend sees them, in float64 for the reference."""
+        return np.asarray(values, dtype=self.dtype).astype(np.float64)
+
+
+BACKENDS = [
+    pytest.param(Backend("numpy", "float64", None), id="numpy-float64"),
+    pytest.param(Backend("numpy", "float32", None), id="numpy-float32"),
+    pytest.param(Backend("strict", "float64", None), id="strict-float64"),
+    pytest.param(Backend("strict", "float32", None), id="strict-float32"),
+    pytest.param(Backend("strict", "float64", "device1"), id="strict-float64-device1"),
+    pytest.param(Backend("strict", "float32", "device1"), id="strict-float32-device1"),
+]
+BACKENDS_FLOAT64 = [p for p in BACKENDS if p.values[0].dtype == "float64"]
+
+
+def to_numpy(x):
+    """Host float64 copy of a NumPy or array_api_strict array (any device)."""
+    if isinstance(x, np.ndarray | np.generic | float):
+        return np.asarray(x, dtype=np.float64)
+    return np.asarray(x.to_device(xps.Device("CPU_DEVICE"))).astype(np.float64)
+
+
+def assert_close(actual, expected, rtol):
+    """Norm-wise relative comparison (robust to entries that cancel to ~0)."""
+    actual, expected = to_numpy(actual), np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape
+    scale = max(np.linalg.norm(expected), np.finfo(np.float64).tiny)
+    error = np.linalg.norm(actual - expected) / scale
+    assert error <= rtol, f"relative error {error:.3e} > {rtol:.1e}"
+
+
+def assert_same_kind(out, like):
+    """``out`` lives in the namespace, dtype and device of ``like``."""
+    assert array_namespace(out) is array_namespace(like)
+    assert out.dtype == like.dtype
+    assert device(out) == device(like)
+
+
+# --------------------------------------------------------------------------- problems
+
+
+def rank_one_problem(seed=0, n=N_SAMPLES, d=DIM):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    return X, np.einsum("ni,nj->nij", X, X)
+
+
+def matrix_problem(seed=0, n=N_SAMPLES, d=DIM):
+    """Non-symmetric ``Aᵢ``: only their symmetric part may matter."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, d, d))
+    return A.reshape(n, d * d), A
+
+
+PROBLEMS = {"rank_one": rank_one_problem, "matrix": matrix_problem}
+
+
+def build(kind, backend, seed=0, **kwargs):
+    """Operator on the backend, and the dense (n, d, d) float64 reference ``Aᵢ``."""
+    X, _ = PROBLEMS[kind](seed)
+    Xb = backend.asarray(X)
+    op = RankOneOperator(Xb) if kind == "rank_one" else MatrixOperator(Xb, **kwargs)
+    Xr = backend.rounded(X)
+    A = np.einsum("ni,nj->nij", Xr, Xr) if kind == "rank_one" else Xr.reshape(-1, DIM, DIM)
+    return op, Xb, A
+
+
+def factors(seed=1, d=DIM, k=RANK):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((d, k)), rng.standard_normal((d, k))
+
+
+def dense_predictions(A, U):
+    return np.einsum("nij,ij->n", A, U @ U.T)
+
+
+def dense_sensing_matrix(A, w):
+    sym = 0.5 * (A + np.transpose(A, (0, 2, 1)))
+    return np.einsum("n,nij->ij", w, sym) / A.shape[0]
+
+
+KINDS = ["rank_one", "matrix"]
+
+
+# ---------------------------------------------------------------- dense references
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_predictions_match_dense(kind, backend):
+    op, Xb, A = build(kind, backend)
+    U, _ = factors()
+    Ub = backend.asarray(U)
+    U = backend.rounded(U)
+    expected = dense_predictions(A, U)
+    state = op.start(Ub)
+    assert isinstance(state, OperatorState)
+    assert_same_kind(state.predictions, Xb)
+    assert_close(state.predictions, expected, backend.rtol)
+    assert_close(op.predict(Ub), expected, backend.rtol)
+    assert op.n_samples == N_SAMPLES
+    assert op.dim == DIM
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_adjoint_times_matches_dense(kind, backend):
+    op, Xb, A = build(kind, backend)
+    U, _ = factors()
+    w = np.random.default_rng(2).standard_normal(N_SAMPLES)
+    Ub, wb = backend.asarray(U), backend.asarray(w)
+    U, w = backend.rounded(U), backend.rounded(w)
+    out = op.adjoint_times(Ub, op.start(Ub), wb)
+    assert_same_kind(out, Xb)
+    assert_close(out, dense_sensing_matrix(A, w) @ U, backend.rtol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_sensing_matrix_matches_dense(kind, backend):
+    op, Xb, A = build(kind, backend)
+    w = np.random.default_rng(3).standard_normal(N_SAMPLES)
+    S = op.sensing_matrix(backend.asarray(w))
+    expected = dense_sensing_matrix(A, backend.rounded(w))
+    assert_same_kind(S, Xb)
+    assert_close(S, expected, backend.rtol)
+    assert_close(S, to_numpy(S).T, backend.rtol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS_FLOAT64)
+@pytest.mark.parametrize("kind", KINDS)
+def test_loss_gradient_matches_finite_differences(kind, backend):
+    """``2·adjoint_times(U, start(U), r)`` is the gradient of ``‖𝒜(UUᵀ) − y‖²/(2n)``."""
+    op, _, A = build(kind, backend)
+    U, _ = factors()
+    y = np.random.default_rng(4).standard_normal(N_SAMPLES)
+
+    def loss(V):
+        r = dense_predictions(A, V) - y
+        return r @ r / (2 * N_SAMPLES)
+
+    Ub = backend.asarray(U)
+    state = op.start(Ub)
+    grad = 2.0 * op.adjoint_times(Ub, state, state.predictions - backend.asarray(y))
+    h = 1e-6
+    numeric = np.zeros_like(U)
+    for idx in np.ndindex(*U.shape):
+        E = np.zeros_like(U)
+        E[idx] = h
+        numeric[idx] = (loss(U + E) - loss(U - E)) / (2 * h)
+    assert_close(grad, numeric, 1e-7)
+
+
+# ------------------------------------------------------------------ directional
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_directional_parabola(kind, backend):
+    """``𝒜((U − tD)(U − tD)ᵀ) = p − t·a + t²·b`` for several ``t``."""
+    op, Xb, A = build(kind, backend)
+    U, D = factors()
+    Ub, Db = backend.asarray(U), backend.asarray(D)
+    U, D = backend.rounded(U), backend.rounded(D)
+    state = op.start(Ub)
+    a, b, _ = op.directional(Ub, state, Db)
+    assert_same_kind(a, Xb)
+    assert_same_kind(b, Xb)
+    p = dense_predictions(A, U)
+    for t in (-0.7, 0.0, 0.3, 1.0, 2.5):
+        expected = dense_predictions(A, U - t * D)
+        model = to_numpy(state.predictions) - t * to_numpy(a) + t * t * to_numpy(b)
+        assert_close(model, expected, backend.rtol)
+    # The pieces themselves: a = 𝒜(UDᵀ + DUᵀ), b = 𝒜(DDᵀ).
+    assert_close(a, np.einsum("nij,ij->n", A, U @ D.T + D @ U.T), backend.rtol)
+    assert_close(b, dense_predictions(A, D), backend.rtol)
+    assert_close(state.predictions, p, backend.rtol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("as_array", [False, True], ids=["float-step", "array-step"])
+def test_advance_matches_fresh_start(kind, backend, as_array):
+    """``advance`` gives the state ``start(U − tD)`` would, including its cache."""
+    op, Xb, A = build(kind, backend)
+    U, D = factors()
+    w = np.random.default_rng(5).standard_normal(N_SAMPLES)
+    Ub, Db, wb = backend.asarray(U), backend.asarray(D), backend.asarray(w)
+    state = op.start(Ub)
+    a, b, extra = op.directional(Ub, state, Db)
+    t = 0.37
+    step = backend.asarray(t) if as_array else t
+    moved = op.advance(state, a, b, extra, step)
+    Vb = Ub - step * Db
+    fresh = op.start(Vb)
+    assert_same_kind(moved.predictions, Xb)
+    assert_close(moved.predictions, to_numpy(fresh.predictions), backend.rtol)
+    V = backend.rounded(U) - t * backend.rounded(D)
+    assert_close(moved.predictions, dense_predictions(A, V), backend.rtol)
+    # The advanced state is usable for the next adjoint (RankOne caches X·U).
+    assert_close(
+        op.adjoint_times(Vb, moved, wb),
+        to_numpy(op.adjoint_times(Vb, fresh, wb)),
+        backend.rtol,
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_keep_columns(kind, backend):
+    op, Xb, A = build(kind, backend)
+    U, _ = factors()
+    w = np.random.default_rng(6).standard_normal(N_SAMPLES)
+    Ub, wb = backend.asarray(U), backend.asarray(w)
+    state = op.start(Ub)
+    keep = np.array([0, 2])
+    kept_b = backend.index(keep)
+    Vb = xps.take(Ub, kept_b, axis=1) if backend.module == "strict" else Ub[:, keep]
+    new_state = op.keep_columns(Vb, state, kept_b)
+    V = backend.rounded(U)[:, keep]
+    assert_same_kind(new_state.predictions, Xb)
+    assert_close(new_state.predictions, dense_predictions(A, V), backend.rtol)
+    expected_adjoint = dense_sensing_matrix(A, backend.rounded(w)) @ V
+    assert_close(op.adjoint_times(Vb, new_state, wb), expected_adjoint, backend.rtol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_rotate(kind, backend):
+    """For orthogonal ``W`` the state of ``U·W`` has the same predictions."""
+    op, _, A = build(kind, backend)
+    U, _ = factors()
+    rng = np.random.default_rng(7)
+    W, _ = np.linalg.qr(rng.standard_normal((RANK, RANK)))
+    w = rng.standard_normal(N_SAMPLES)
+    Ub, Wb, wb = backend.asarray(U), backend.asarray(W), backend.asarray(w)
+    state = op.start(Ub)
+    rotated = op.rotate(state, Wb)
+    UWb = Ub @ Wb
+    UW = backend.rounded(U) @ backend.rounded(W)
+    assert_close(rotated.predictions, to_numpy(state.predictions), backend.rtol)
+    assert_close(rotated.predictions, dense_predictions(A, UW), backend.rtol)
+    expected_adjoint = dense_sensing_matrix(A, backend.rounded(w)) @ UW
+    assert_close(op.adjoint_times(UWb, rotated, wb), expected_adjoint, backend.rtol)
+
+
+# ------------------------------------------------------- MatrixOperator packing
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_matrix_only_symmetric_part_matters(backend):
+    X, A = matrix_problem(seed=8)
+    sym = 0.5 * (A + np.transpose(A, (0, 2, 1)))
+    op = MatrixOperator(backend.asarray(X))
+    op_sym = MatrixOperator(backend.asarray(sym.reshape(len(A), -1)))
+    U, D = factors(seed=9)
+    Ub, Db = backend.asarray(U), backend.asarray(D)
+    assert_close(op.packed, to_numpy(op_sym.packed), backend.rtol)
+    assert_close(op.predict(Ub), to_numpy(op_sym.predict(Ub)), backend.rtol)
+    a, b, _ = op.directional(Ub, op.start(Ub), Db)
+    a_sym, b_sym, _ = op_sym.directional(Ub, op_sym.start(Ub), Db)
+    assert_close(a, to_numpy(a_sym), backend.rtol)
+    assert_close(b, to_numpy(b_sym), backend.rtol)
+    # Antisymmetric measurements see nothing.
+    anti = 0.5 * (A - np.transpose(A, (0, 2, 1)))
+    op_anti = MatrixOperator(backend.asarray(anti.reshape(len(A), -1)))
+    assert np.max(np.abs(to_numpy(op_anti.predict(Ub)))) <= backend.rtol * np.max(
+        np.abs(to_numpy(op.predict(Ub)))
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_matrix_packed_layout(backend):
+    """``packed[i]`` is the upper triangle of ``Aᵢ + Aᵢᵀ`` with the diagonal halved."""
+    X, A = matrix_problem(seed=10)
+    op = MatrixOperator(backend.asarray(X))
+    A = backend.rounded(A)
+    rows, cols = np.triu_indices(DIM)
+    expected = (A + np.transpose(A, (0, 2, 1)))[:, rows, cols]
+    expected[:, rows == cols] *= 0.5
+    assert op.packed.shape == (N_SAMPLES, DIM * (DIM + 1) // 2)
+    assert_same_kind(op.packed, backend.asarray(X))
+    assert_close(op.packed, expected, backend.rtol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("chunk_size", [1, 5, N_SAMPLES, N_SAMPLES + 1])
+def test_matrix_chunked_packing_equals_unchunked(backend, chunk_size):
+    X, _ = matrix_problem(seed=11)
+    Xb = backend.asarray(X)
+    chunked = MatrixOperator(Xb, chunk_size=chunk_size)
+    whole = MatrixOperator(Xb, chunk_size=10 * N_SAMPLES)
+    assert chunked.packed.shape == whole.packed.shape
+    # Packing is elementwise, so chunking must not change a single bit.
+    assert np.array_equal(to_numpy(chunked.packed), to_numpy(whole.packed))
+    U, _ = factors(seed=12)
+    Ub = backend.asarray(U)
+    assert_close(chunked.predict(Ub), to_numpy(whole.predict(Ub)), backend.rtol)
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def test_square_side():
+    for d in (1, 2, 7, 40):
+        assert square_side(d * d) == d
+    for width in (2, 3, 15, 17, 99):
+        with pytest.raises(ValueError, match="not a perfect square"):
+            square_side(width)
+
+
+def test_matrix_operator_rejects_non_square_width():
+    X = np.random.default_rng(13).standard_normal((4, 15))
+    with pytest.raises(ValueError, match="15 columns"):
+        MatrixOperator(X)
+
+
+def test_make_operator():
+    rng = np.random.default_rng(14)
+    X1 = rng.standard_normal((6, 3))
+    X2 = rng.standard_normal((6, 9))
+    op1 = make_operator("rank_one", X1)
+    op2 = make_operator("matrix", X2)
+    assert isinstance(op1, RankOneOperator)
+    assert isinstance(op2, MatrixOperator)
+    assert (op1.dim, op2.dim) == (3, 3)
+    for bad in ("rank-one", "Matrix", "", None):
+        with pytest.raises(ValueError, match="measurement must be"):
+            make_operator(bad, X1)
+    with pytest.raises(ValueError, match="not a perfect square"):
+        make_operator("matrix", X1)

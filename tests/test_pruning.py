@@ -1,0 +1,151 @@
+"""Tests for greedy pruning (``sklearn_lowrank._pruning``)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sklearn_lowrank._pruning import AUTO_MIN_GAP, auto_threshold, select_columns
+
+
+def geometric_middle(upper, lower, largest):
+    return np.sqrt(upper * lower) / largest
+
+
+# ------------------------------------------------------------------ auto_threshold
+
+
+def test_auto_threshold_cuts_in_the_widest_gap():
+    norms = np.array([1e-4, 0.9, 2.0, 1e-3, 0.5])  # unsorted on purpose
+    # Ratios between sorted neighbours: 2.2, 1.8, 500, 10; the widest is 0.5 -> 1e-3.
+    t = auto_threshold(norms)
+    assert t == pytest.approx(geometric_middle(0.5, 1e-3, 2.0), rel=1e-12)
+    assert 1e-3 / 2.0 < t < 0.5 / 2.0
+    support, relative = select_columns(norms, "auto")
+    assert relative == t
+    np.testing.assert_array_equal(support, norms >= 0.5)
+
+
+def test_auto_threshold_picks_ratio_not_difference():
+    """The widest gap is the largest ratio, not the largest absolute difference."""
+    # Differences 8, ~2, ~1e-5; ratios 5, 2e5, 100.
+    norms = np.array([10.0, 2.0, 1e-5, 1e-7])
+    t = auto_threshold(norms)
+    assert t == pytest.approx(geometric_middle(2.0, 1e-5, 10.0), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "norms",
+    [
+        [1.0, 0.2, 0.03],  # ratios 5 and 6.7
+        [3.0, 3.0, 3.0],
+        [1.0, 1.0 / (0.95 * AUTO_MIN_GAP)],  # just under the minimum gap
+        [5.0],
+        [],
+    ],
+)
+def test_auto_threshold_zero_without_wide_gap(norms):
+    assert auto_threshold(np.array(norms)) == 0.0
+
+
+def test_auto_threshold_accepts_gap_just_above_minimum():
+    norms = np.array([1.0, 1.0 / (1.05 * AUTO_MIN_GAP)])
+    t = auto_threshold(norms)
+    assert t == pytest.approx(geometric_middle(norms[0], norms[1], norms[0]), rel=1e-12)
+
+
+def test_auto_threshold_zero_norms():
+    # All zero: no scale at all.
+    assert auto_threshold(np.zeros(4)) == 0.0
+    # Exact zeros are treated as eps * largest, so they sit beyond a huge gap.
+    norms = np.array([1.0, 0.5, 0.0, 0.0])
+    t = auto_threshold(norms)
+    assert t == pytest.approx(geometric_middle(0.5, np.finfo(float).eps, 1.0), rel=1e-12)
+    support, _ = select_columns(norms, "auto")
+    np.testing.assert_array_equal(support, [True, True, False, False])
+
+
+def test_auto_threshold_is_scale_invariant():
+    norms = np.array([3.0, 2.0, 0.01, 0.003])
+    for c in (1e-6, 1.0, 1e6):
+        assert auto_threshold(c * norms) == pytest.approx(auto_threshold(norms), rel=1e-12)
+
+
+# ------------------------------------------------------------------ select_columns
+
+
+def test_select_columns_numeric_threshold():
+    norms = np.array([0.05, 4.0, 1.0, 0.4, 2.0])
+    for threshold in (0.05, 0.1, 0.25, 0.5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            support, relative = select_columns(norms, threshold)
+        assert relative == threshold
+        np.testing.assert_array_equal(support, norms >= threshold * norms.max())
+    # The boundary is inclusive.
+    support, _ = select_columns(norms, 0.25)
+    assert support[2]  # 1.0 == 0.25 * 4.0
+
+
+def test_select_columns_accepts_lists_and_returns_bool():
+    support, relative = select_columns([2.0, 1e-6], "auto")
+    assert support.dtype == bool
+    np.testing.assert_array_equal(support, [True, False])
+    assert isinstance(relative, float)
+
+
+def test_warning_when_nothing_passes_keeps_largest():
+    norms = np.array([0.3, 2.0, 1.0])
+    with pytest.warns(UserWarning, match="kept no column"):
+        support, relative = select_columns(norms, 1.5)
+    np.testing.assert_array_equal(support, [False, True, False])
+    assert relative == 1.5
+
+
+def test_warning_when_all_norms_are_zero():
+    with pytest.warns(UserWarning, match="kept no column"):
+        support, _ = select_columns(np.zeros(3), "auto")
+    assert support.sum() == 1
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.01, "auto"])
+def test_warning_when_everything_is_kept(threshold):
+    norms = np.array([1.0, 0.5, 0.2])  # no 10x gap, all above 1% of the largest
+    with pytest.warns(UserWarning, match="kept all 3 columns"):
+        support, _ = select_columns(norms, threshold)
+    assert support.all()
+
+
+def test_no_warning_for_a_single_column():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        support, _ = select_columns(np.array([0.7]), "auto")
+    np.testing.assert_array_equal(support, [True])
+
+
+# --------------------------------------------------------------------------- floor
+
+
+def test_floor_excludes_columns_that_did_not_grow():
+    norms = np.array([2.0, 1.0, 0.3, 0.31])
+    floor = 0.3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        support, relative = select_columns(norms, 0.1, floor=floor)
+    assert relative == 0.1
+    # Above the threshold (0.1 * 2.0) but not strictly above the floor: dropped.
+    np.testing.assert_array_equal(support, (norms >= 0.1 * norms.max()) & (norms > floor))
+    assert not support[2] and support[3]
+
+
+def test_floor_applies_to_auto_threshold():
+    norms = np.array([3.0, 2.0, 1.5, 1e-4])  # auto cuts below 1.5
+    support, _ = select_columns(norms, "auto", floor=1.6)
+    np.testing.assert_array_equal(support, [True, True, False, False])
+
+
+def test_floor_above_every_column_keeps_largest_with_warning():
+    norms = np.array([0.2, 0.5, 0.1])
+    with pytest.warns(UserWarning, match="kept no column"):
+        support, _ = select_columns(norms, 0.0, floor=1.0)
+    np.testing.assert_array_equal(support, norms == norms.max())

@@ -1,0 +1,342 @@
+"""Tests for the descent solvers (``sklearn_lowrank._solvers.minimize``)."""
+
+import warnings
+
+import array_api_strict as xps
+import numpy as np
+import pytest
+from array_api_compat import array_namespace
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
+from sklearn_lowrank._penalty import SmoothGroupLasso
+from sklearn_lowrank._solvers import SolverResult, minimize
+from sklearn_lowrank.datasets import make_low_rank_sensing
+from sklearn_lowrank.metrics import relative_error
+
+N_SAMPLES, DIM, RANK = 150, 6, 2
+BETA = 1e-2
+KINDS = ["rank_one", "matrix"]
+MEMORIES = [pytest.param(0, id="gd"), pytest.param(5, id="lbfgs")]
+
+
+class Problem:
+    """Noiseless data, its operator and a dense float64 objective ``f``."""
+
+    def __init__(self, kind, seed=0, n=N_SAMPLES, d=DIM, rank=RANK):
+        X, y, truth = make_low_rank_sensing(
+            n, d, rank, measurement=kind, condition_number=2.0, random_state=seed
+        )
+        self.X, self.y, self.truth, self.n = X, y, truth, n
+        self.op = RankOneOperator(X) if kind == "rank_one" else MatrixOperator(X)
+        self.A = np.einsum("ni,nj->nij", X, X) if kind == "rank_one" else X.reshape(n, d, d)
+
+    def objective(self, U, alpha=0.0):
+        r = np.einsum("nij,ij->n", self.A, U @ U.T) - self.y
+        value = r @ r / (2 * self.n)
+        if alpha > 0:
+            z = np.sum(U * U, axis=0)
+            value += alpha * np.sum(z / np.sqrt(z + BETA))
+        return value
+
+    def numeric_gradient(self, U, alpha=0.0, h=1e-6):
+        grad = np.zeros_like(U)
+        for idx in np.ndindex(*U.shape):
+            E = np.zeros_like(U)
+            E[idx] = h
+            up, down = self.objective(U + E, alpha), self.objective(U - E, alpha)
+            grad[idx] = (up - down) / (2 * h)
+        return grad
+
+
+def near_truth(prob, seed=1, spread=0.1):
+    rng = np.random.default_rng(seed)
+    return prob.truth + spread * rng.standard_normal(prob.truth.shape)
+
+
+def small_random(d, k, seed=2, scale=1e-3):
+    return scale * np.random.default_rng(seed).standard_normal((d, k))
+
+
+def penalty_for(alpha):
+    return SmoothGroupLasso(BETA) if alpha > 0 else None
+
+
+# ---------------------------------------------------------------- monotone descent
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("alpha", [0.0, 0.05])
+@pytest.mark.parametrize("memory", MEMORIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_objective_decreases_monotonically(kind, memory, alpha):
+    prob = Problem(kind)
+    U0 = small_random(DIM, 4, scale=0.3)
+    res = minimize(
+        prob.op,
+        prob.y,
+        U0,
+        penalty=penalty_for(alpha),
+        alpha=alpha,
+        memory=memory,
+        max_iter=60,
+        tol=1e-12,
+    )
+    objective = np.asarray(res.objective)
+    assert isinstance(res, SolverResult)
+    assert len(objective) == res.n_iter > 1
+    assert objective[0] < prob.objective(U0, alpha)
+    assert np.all(np.diff(objective) <= 1e-12 * np.abs(objective[:-1]))
+    # The recorded values are the true objective of the iterates.
+    assert objective[-1] == pytest.approx(prob.objective(res.U, alpha), rel=1e-10)
+
+
+# -------------------------------------------------------------------- convergence
+
+
+@pytest.mark.parametrize("start", ["near-truth", "small-random"])
+@pytest.mark.parametrize("memory", MEMORIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_converges_on_well_posed_problem(kind, memory, start):
+    prob = Problem(kind)
+    U0 = near_truth(prob) if start == "near-truth" else small_random(DIM, RANK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = minimize(prob.op, prob.y, U0, memory=memory, max_iter=3000, tol=1e-10)
+    assert res.converged
+    assert res.n_iter < 3000
+    assert relative_error(res.U, prob.truth) < 1e-8
+    assert res.objective[-1] <= 1e-16 * prob.objective(U0)
+    assert res.U.shape == (DIM, RANK)
+    np.testing.assert_array_equal(res.columns, np.arange(RANK))
+    assert res.dropped == {}
+    assert res.seconds >= 0
+
+
+def test_lbfgs_needs_fewer_iterations_than_gradient_descent():
+    prob = Problem("rank_one")
+    U0 = near_truth(prob)
+    gd = minimize(prob.op, prob.y, U0, memory=0, max_iter=3000, tol=1e-10)
+    lbfgs = minimize(prob.op, prob.y, U0, memory=5, max_iter=3000, tol=1e-10)
+    assert gd.converged and lbfgs.converged
+    assert lbfgs.n_iter < gd.n_iter
+
+
+# ----------------------------------------------------------------------- callback
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("alpha", [0.0, 0.05])
+@pytest.mark.parametrize("memory", MEMORIES)
+def test_callback_called_every_iteration(memory, alpha):
+    prob = Problem("matrix")
+    U0 = small_random(DIM, 3, scale=0.3)
+    seen = []
+    res = minimize(
+        prob.op,
+        prob.y,
+        U0,
+        penalty=penalty_for(alpha),
+        alpha=alpha,
+        memory=memory,
+        max_iter=25,
+        tol=1e-12,
+        callback=lambda U: seen.append(np.array(U, copy=True)),
+    )
+    assert len(seen) == res.n_iter == len(res.objective)
+    # Each call sees the iterate whose objective was recorded at that iteration.
+    for U, value in zip(seen, res.objective, strict=True):
+        assert prob.objective(U, alpha) == pytest.approx(value, rel=1e-10)
+    # ...and the last one is the returned factor, up to a rotation of its columns.
+    np.testing.assert_allclose(seen[-1] @ seen[-1].T, res.U @ res.U.T, atol=1e-12)
+
+
+# ---------------------------------------------------------------------- dropping
+
+
+def test_drop_ratio_drops_and_records_collapsed_columns():
+    prob = Problem("rank_one")
+    k, ratio, alpha = 5, 0.1, 0.05
+    U0 = small_random(DIM, k, seed=3)
+    pen = SmoothGroupLasso(BETA)
+    seen = []
+    res = minimize(
+        prob.op,
+        prob.y,
+        U0,
+        penalty=pen,
+        alpha=alpha,
+        memory=10,
+        max_iter=300,
+        tol=1e-8,
+        drop_ratio=ratio,
+        callback=lambda U: seen.append(np.array(U, copy=True)),
+    )
+    assert len(res.dropped) >= 1
+    assert res.U.shape == (DIM, len(res.columns))
+    assert sorted([*res.columns, *res.dropped]) == list(range(k))
+    assert np.all(np.diff(res.columns) > 0)
+    # Replay the drops: every _ALIGN_EVERY (10) iterations the solver rotates the
+    # factor it handed to the callback by best_rotation and drops the small columns.
+    columns = np.arange(k)
+    expected = {}
+    for it in range(10, res.n_iter, 10):
+        U = seen[it - 1]
+        if seen[it].shape[1] == U.shape[1]:
+            continue
+        norms = np.linalg.norm(U @ pen.best_rotation(array_namespace(U), U), axis=0)
+        collapsed = norms < ratio * norms.max()
+        expected.update(zip(columns[collapsed].tolist(), norms[collapsed], strict=True))
+        columns = columns[~collapsed]
+        assert seen[it].shape[1] == columns.size
+    assert expected.keys() == res.dropped.keys()
+    for column, norm in expected.items():
+        assert res.dropped[column] == pytest.approx(norm, rel=1e-12)
+    np.testing.assert_array_equal(res.columns, columns)
+    # The kept columns still fit the rank-2 truth (up to the penalty's shrinkage).
+    assert relative_error(res.U, prob.truth) < 0.2
+
+
+def test_no_drop_before_columns_grow():
+    """Columns are only dropped once the largest has grown 10x from its start."""
+    prob = Problem("rank_one")
+    # A start already at the scale of the solution: the largest column never grows 10x.
+    U0 = np.hstack([prob.truth, small_random(DIM, 3, seed=4)])
+    res = minimize(
+        prob.op,
+        prob.y,
+        U0,
+        penalty=SmoothGroupLasso(BETA),
+        alpha=0.05,
+        memory=10,
+        max_iter=100,
+        tol=1e-8,
+        drop_ratio=0.1,
+    )
+    assert res.n_iter >= 10  # at least one alignment happened
+    assert res.dropped == {}
+    np.testing.assert_array_equal(res.columns, np.arange(U0.shape[1]))
+
+
+def test_no_drop_without_drop_ratio():
+    prob = Problem("rank_one")
+    U0 = small_random(DIM, 5, seed=3)
+    res = minimize(
+        prob.op,
+        prob.y,
+        U0,
+        penalty=SmoothGroupLasso(BETA),
+        alpha=0.05,
+        memory=10,
+        max_iter=300,
+        tol=1e-8,
+    )
+    assert res.dropped == {}
+    assert res.U.shape == U0.shape
+
+
+# ------------------------------------------------------------------ failure modes
+
+
+@pytest.mark.parametrize("memory", MEMORIES)
+def test_convergence_warning_when_max_iter_too_small(memory):
+    prob = Problem("matrix")
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        res = minimize(
+            prob.op, prob.y, small_random(DIM, RANK), memory=memory, max_iter=3, tol=1e-12
+        )
+    assert not res.converged
+    assert res.n_iter == 3
+    assert len(res.objective) == 3
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("bad", [1e300, np.nan, np.inf])
+@pytest.mark.parametrize("kind", KINDS)
+def test_non_finite_objective_raises(kind, bad):
+    prob = Problem(kind)
+    y = prob.y.copy()
+    y[::7] = bad  # squared residuals overflow (1e300) or propagate nan/inf
+    with pytest.raises(FloatingPointError, match="objective became"):
+        minimize(prob.op, y, near_truth(prob), memory=5, max_iter=10)
+
+
+# ----------------------------------------------------- gradient used by the solver
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.05])
+@pytest.mark.parametrize("memory", MEMORIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_first_step_follows_finite_difference_gradient(kind, memory, alpha):
+    """The first step is ``U₁ = U₀ − t·∇f(U₀)`` (no curvature pairs yet for L-BFGS)."""
+    prob = Problem(kind, n=60, d=4)
+    U0 = np.random.default_rng(5).standard_normal((4, 3))
+    with pytest.warns(ConvergenceWarning):
+        res = minimize(
+            prob.op,
+            prob.y,
+            U0,
+            penalty=penalty_for(alpha),
+            alpha=alpha,
+            memory=memory,
+            max_iter=1,
+        )
+    numeric = prob.numeric_gradient(U0, alpha)
+    move = U0 - res.U
+    t = np.sum(move * numeric) / np.sum(numeric * numeric)
+    assert t > 0
+    np.testing.assert_allclose(move, t * numeric, rtol=0, atol=1e-7 * np.abs(move).max())
+    assert res.objective[0] == pytest.approx(prob.objective(res.U, alpha), rel=1e-10)
+    assert res.objective[0] < prob.objective(U0, alpha)
+
+
+# ---------------------------------------------------------- array_api_strict run
+
+
+STRICT = [
+    pytest.param("float64", None, id="strict-float64"),
+    pytest.param("float32", None, id="strict-float32"),
+    pytest.param("float64", "device1", id="strict-float64-device1"),
+    pytest.param("float32", "device1", id="strict-float32-device1"),
+]
+
+
+def to_numpy(x):
+    return np.asarray(x.to_device(xps.Device("CPU_DEVICE")))
+
+
+@pytest.mark.parametrize(("dtype", "device"), STRICT)
+@pytest.mark.parametrize("kind", KINDS)
+def test_strict_matches_numpy(kind, dtype, device):
+    """The whole solver (L-BFGS, rotation, drops) runs on any Array-API device."""
+    prob = Problem(kind)
+    U0 = small_random(DIM, 5, seed=3).astype(dtype)
+    X, y = prob.X.astype(dtype), prob.y.astype(dtype)
+    kwargs = dict(
+        penalty=SmoothGroupLasso(BETA),
+        alpha=0.05,
+        memory=10,
+        max_iter=40,
+        tol=1e-8,
+        drop_ratio=0.1,
+    )
+    op_class = type(prob.op)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = minimize(op_class(X), y, U0, **kwargs)
+        dev = None if device is None else xps.Device(device)
+        res = minimize(
+            op_class(xps.asarray(X, device=dev)),
+            xps.asarray(y, device=dev),
+            xps.asarray(U0, device=dev),
+            **kwargs,
+        )
+    rtol = 1e-10 if dtype == "float64" else 1e-5
+    assert res.U.device == xps.asarray(X, device=dev).device
+    assert res.n_iter == ref.n_iter
+    assert res.dropped.keys() == ref.dropped.keys()
+    np.testing.assert_array_equal(res.columns, ref.columns)
+    np.testing.assert_allclose(res.objective, ref.objective, rtol=rtol)
+    U = to_numpy(res.U)
+    assert np.linalg.norm(U - ref.U) <= rtol * np.linalg.norm(ref.U)

@@ -1,0 +1,203 @@
+"""Tests for the three-phase pipeline (``sklearn_lowrank._three_phase``)."""
+
+import itertools
+import math
+import warnings
+
+import array_api_strict as xps
+import numpy as np
+import pytest
+from array_api_compat import array_namespace
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
+from sklearn_lowrank._three_phase import data_scale, default_n_columns, fit_three_phase
+from sklearn_lowrank.datasets import make_low_rank_sensing
+
+KINDS = ["rank_one", "matrix"]
+
+
+def problem(kind, n=200, d=6, rank=2, seed=0, noise=0.0):
+    X, y, truth = make_low_rank_sensing(
+        n, d, rank, measurement=kind, noise=noise, random_state=seed
+    )
+    op = RankOneOperator(X) if kind == "rank_one" else MatrixOperator(X)
+    return op, X, y, truth
+
+
+def dense_sensing_matrix(kind, X, y):
+    n = X.shape[0]
+    if kind == "rank_one":
+        A = np.einsum("ni,nj->nij", X, X)
+    else:
+        d = math.isqrt(X.shape[1])
+        A = X.reshape(n, d, d)
+    sym = 0.5 * (A + np.transpose(A, (0, 2, 1)))
+    return np.einsum("n,nij->ij", y, sym) / n
+
+
+# ---------------------------------------------------------------------- data_scale
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_data_scale_is_top_eigenvalue_minus_median(kind):
+    op, X, y, _ = problem(kind, noise=0.1)
+    eigenvalues = np.linalg.eigvalsh(dense_sensing_matrix(kind, X, y))
+    expected = eigenvalues[-1] - np.median(eigenvalues)
+    assert expected > 0
+    assert data_scale(op.xp, op, y) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("c", [1e-4, 0.5, 7.0, 1e5])
+@pytest.mark.parametrize("kind", KINDS)
+def test_data_scale_is_scale_equivariant(kind, c):
+    op, _, y, _ = problem(kind, noise=0.1)
+    s = data_scale(op.xp, op, y)
+    assert isinstance(s, float)
+    assert data_scale(op.xp, op, c * y) == pytest.approx(c * s, rel=1e-10)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_data_scale_falls_back_to_one_for_zero_y(kind):
+    op, _, y, _ = problem(kind)
+    assert data_scale(op.xp, op, np.zeros_like(y)) == 1.0
+
+
+@pytest.mark.parametrize("c", [-3.0, 0.25])
+def test_data_scale_falls_back_to_largest_magnitude_for_isotropic_s0(c):
+    """``Aᵢ = I`` for all i makes ``S₀ = mean(y)·I``: no spread, so ``s = |mean(y)|``."""
+    d, n = 4, 10
+    X = np.tile(np.eye(d).reshape(1, -1), (n, 1))
+    op = MatrixOperator(X)
+    y = np.full(n, c)
+    assert data_scale(op.xp, op, y) == pytest.approx(abs(c), rel=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.inf, np.nan, 1e308])
+def test_data_scale_non_finite_raises(bad):
+    op, _, y, _ = problem("rank_one")
+    y = y.copy()
+    y[3] = bad  # 1e308 overflows once multiplied by xᵢxᵢᵀ and summed
+    with pytest.raises(FloatingPointError, match="not finite"):
+        data_scale(op.xp, op, y)
+
+
+# --------------------------------------------------------------- default_n_columns
+
+
+@pytest.mark.parametrize(
+    ("d", "expected"),
+    [
+        (1, 1),  # capped at d
+        (10, 10),  # 10 + 2·4 = 18 > 10: capped
+        (16, 16),  # 10 + 2·4 = 18 > 16: capped
+        (25, 20),  # 10 + 2·5
+        (100, 30),  # 10 + 2·10
+        (101, 32),  # 10 + 2·⌈10.05⌉
+    ],
+)
+def test_default_n_columns_values(d, expected):
+    assert default_n_columns(d) == expected
+
+
+def test_default_n_columns_properties():
+    widths = [default_n_columns(d) for d in range(1, 500)]
+    assert all(1 <= w <= d for d, w in zip(range(1, 500), widths, strict=True))
+    assert all(b >= a for a, b in itertools.pairwise(widths))
+    assert all(isinstance(w, int) for w in widths)
+
+
+# ------------------------------------------------------------------ fit_three_phase
+
+
+FIT_KWARGS = dict(n_columns=5, max_iter=300, finetune_iter=300, random_state=0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_callback_sees_both_phases_in_units_of_y(kind):
+    op, X, y, _ = problem(kind)
+    calls = []
+    result = fit_three_phase(
+        op,
+        y,
+        callback=lambda phase, U: calls.append((phase, np.array(U, copy=True))),
+        **FIT_KWARGS,
+    )
+    phases = [phase for phase, _ in calls]
+    assert set(phases) == {"regularized fit", "fine-tuning"}
+    n_regularized = phases.count("regularized fit")
+    # All regularised-fit calls come first, then one call per fine-tuning iteration.
+    assert phases == ["regularized fit"] * n_regularized + ["fine-tuning"] * (
+        len(phases) - n_regularized
+    )
+    assert phases.count("fine-tuning") == result.n_iter_finetune
+    assert len(calls) == len(result.objective)
+    # Fine-tuning minimises the plain loss; the callback's factor is in the units of y,
+    # so its loss is the recorded objective (which is also in the units of y).
+    n = X.shape[0]
+    A = np.einsum("ni,nj->nij", X, X) if kind == "rank_one" else X.reshape(n, 6, 6)
+    for (_, U), value in list(zip(calls, result.objective, strict=True))[n_regularized:]:
+        r = np.einsum("nij,ij->n", A, U @ U.T) - y
+        assert r @ r / (2 * n) == pytest.approx(value, rel=1e-8)
+    np.testing.assert_allclose(calls[-1][1], result.factor, rtol=1e-12)
+    # The support is what fine-tuning started from.
+    assert calls[-1][1].shape[1] == result.support.sum() == result.factor.shape[1]
+    assert calls[0][1].shape == (6, FIT_KWARGS["n_columns"])
+
+
+def test_no_fine_tuning_calls_when_finetune_iter_is_zero():
+    op, _, y, _ = problem("rank_one")
+    phases = []
+    result = fit_three_phase(
+        op,
+        y,
+        callback=lambda phase, U: phases.append(phase),
+        **{**FIT_KWARGS, "finetune_iter": 0},
+    )
+    assert phases and set(phases) == {"regularized fit"}
+    assert result.n_iter_finetune == 0
+
+
+@pytest.mark.parametrize("c", [1e-3, 50.0])
+def test_fit_is_scale_equivariant(c):
+    """Scaling y by c scales the scale by c and the factor by √c (same normalised run)."""
+    op, _, y, _ = problem("rank_one", noise=0.01)
+    base = fit_three_phase(op, y, **FIT_KWARGS)
+    scaled = fit_three_phase(op, c * y, **FIT_KWARGS)
+    assert scaled.scale == pytest.approx(c * base.scale, rel=1e-10)
+    np.testing.assert_array_equal(scaled.support, base.support)
+    # Rounding differs between the two runs; compare norm-wise, not entry by entry.
+    expected = math.sqrt(c) * base.factor
+    assert np.linalg.norm(scaled.factor - expected) <= 1e-6 * np.linalg.norm(expected)
+    norms = math.sqrt(c) * base.column_norms
+    assert np.linalg.norm(scaled.column_norms - norms) <= 1e-6 * np.linalg.norm(norms)
+
+
+STRICT = [
+    pytest.param(None, id="strict-float64"),
+    pytest.param("device1", id="strict-float64-device1"),
+]
+
+
+@pytest.mark.parametrize("device", STRICT)
+@pytest.mark.parametrize("kind", KINDS)
+def test_strict_matches_numpy(kind, device):
+    """The whole pipeline runs on any Array-API device and matches NumPy."""
+    op, X, y, _ = problem(kind)
+    kwargs = {**FIT_KWARGS, "max_iter": 60, "finetune_iter": 30}
+    dev = None if device is None else xps.Device(device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = fit_three_phase(op, y, **kwargs)
+        Xs, ys = xps.asarray(X, device=dev), xps.asarray(y, device=dev)
+        op_strict = RankOneOperator(Xs) if kind == "rank_one" else MatrixOperator(Xs)
+        res = fit_three_phase(op_strict, ys, **kwargs)
+    assert array_namespace(res.factor) is array_namespace(ys)
+    assert res.factor.device == ys.device
+    assert res.scale == pytest.approx(ref.scale, rel=1e-10)
+    np.testing.assert_array_equal(res.support, ref.support)
+    factor = np.asarray(res.factor.to_device(xps.Device("CPU_DEVICE")))
+    assert np.linalg.norm(factor - ref.factor) <= 1e-10 * np.linalg.norm(ref.factor)
+    np.testing.assert_allclose(res.objective, ref.objective, rtol=1e-10)
