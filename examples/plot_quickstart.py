@@ -56,3 +56,9 @@ ax.legend()
 fig.tight_layout()
 fig.savefig("quickstart_column_norms.png", dpi=100)
 print("saved the column-norm plot to quickstart_column_norms.png")
+
+# %%
+# Where next: :ref:`sphx_glr_auto_examples_plot_regularizer_vs_none.py` shows why the
+# gap needs the group lasso, :ref:`sphx_glr_auto_examples_plot_finetune_linear_rate.py`
+# the fast convergence of the fine-tuning, and the :ref:`user_guide` how to choose the
+# parameters.

@@ -100,7 +100,7 @@ class PrunedFactorSensing(
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components_, d)
+    components_ : ndarray of shape (`n_components_`, d)
         ``Uᵀ`` after fine-tuning (PCA's convention); the estimate is
         ``components_.T @ components_``.
     n_components_ : int
@@ -119,12 +119,12 @@ class PrunedFactorSensing(
         Iterations of both phases together.
     n_iter_finetune_ : int
         Iterations of the fine-tuning phase (the last ones of ``loss_curve_``).
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (`n_iter_`,)
         Objective after each iteration, in the units of ``y``: penalised during the
         regularised phase, the plain loss during fine-tuning.
     n_features_in_ : int
         Number of features seen during fit (``d`` or ``d*d``).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
