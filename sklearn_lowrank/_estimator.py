@@ -86,8 +86,9 @@ class PrunedFactorSensing(
     max_iter : int, default=1000
         Maximum iterations of the regularised phase.
     tol : float, default=1e-10
-        Fine-tuning stops when ``‖∇f(V)‖_F ≤ tol·max(‖V‖_F, 1)`` in the normalised units;
-        the regularised phase, which only has to find the support, stops at ``√tol``.
+        Fine-tuning stops when ``‖∇f(V)‖_F ≤ tol·max(‖V‖_F, 1)`` in the normalised units.
+        The regularised phase, which only has to find the support when fine-tuning
+        follows, stops at ``max(√tol, 1e-3)``, or at ``√tol`` when ``finetune_iter=0``.
         Either phase also stops when the objective stops decreasing.
     init_scale : float, default=1e-3
         Norm of each column of the random start, relative to the data scale.

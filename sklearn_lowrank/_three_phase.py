@@ -23,6 +23,10 @@ __all__ = ["ThreePhaseResult", "data_scale", "default_n_columns", "fit_three_pha
 
 # L-BFGS memory of the regularised phase.
 _LBFGS_MEMORY = 10
+# When fine-tuning follows, the regularised phase only has to find the support: it stops
+# at this relative gradient (measured: same support and error as at 1e-5, 20-40% fewer
+# iterations; 1e-2 lost the support on noisy, ill-conditioned problems).
+_SUPPORT_TOL = 1e-3
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
@@ -122,7 +126,7 @@ def fit_three_phase(
         alpha=alpha,
         memory=_LBFGS_MEMORY,
         max_iter=max_iter,
-        tol=math.sqrt(tol),
+        tol=math.sqrt(tol) if finetune_iter == 0 else max(math.sqrt(tol), _SUPPORT_TOL),
         drop_ratio=drop_ratio if alpha > 0 else None,
         verbose=verbose,
         phase="regularized fit",
