@@ -102,7 +102,7 @@ def iteration_ms(op, y, k, regularized, n_iter):
     )
     kwargs = dict(max_iter=n_iter, tol=0.0)
     if regularized:
-        kwargs.update(penalty=SmoothGroupLasso(1e-2), alpha=5e-3, memory=10)
+        kwargs.update(penalty=SmoothGroupLasso(1e-2), alpha=5e-3, memory=5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         minimize(op, y / scale, U, **dict(kwargs, max_iter=3))  # warm-up: compile kernels

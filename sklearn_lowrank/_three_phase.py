@@ -21,8 +21,10 @@ from ._solvers import minimize
 
 __all__ = ["ThreePhaseResult", "data_scale", "default_n_columns", "fit_three_phase"]
 
-# L-BFGS memory of the regularised phase.
-_LBFGS_MEMORY = 10
+# L-BFGS memory of the regularised phase. The alignment step resets the history every 10
+# iterations, so a memory of 10 was never full: 5 gives the same iteration counts
+# (measured on the acceptance problems) with half the worst-case two-loop work.
+_LBFGS_MEMORY = 5
 # When fine-tuning follows, the regularised phase only has to find the support: it stops
 # at this relative gradient (measured: same support and error as at 1e-5, 20-40% fewer
 # iterations; 1e-2 lost the support on noisy, ill-conditioned problems).
