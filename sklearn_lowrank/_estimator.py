@@ -78,9 +78,10 @@ class PrunedFactorSensing(
         Smoothing ``β > 0`` of the group lasso (relative to the data scale): columns with
         ``‖uⱼ‖² ≫ β`` feel a group lasso, smaller ones a weight decay.
     threshold : float in [0, 1] or "auto", default="auto"
-        Pruning threshold relative to the largest column norm. ``"auto"`` cuts at the
-        widest gap (largest ratio) between consecutive sorted column norms when that gap
-        exceeds a factor 10, and keeps every column otherwise (with a warning).
+        Pruning threshold relative to the largest column norm. ``"auto"`` sorts the
+        column norms from the largest down and cuts at the first drop by more than a
+        factor 10 between consecutive norms; without such a drop it keeps every column
+        (with a warning).
     finetune_iter : int, default=2000
         Maximum gradient steps of the fine-tuning phase; ``0`` skips it.
     max_iter : int, default=1000
@@ -135,11 +136,13 @@ class PrunedFactorSensing(
 
     Notes
     -----
-    Each iteration reads the measurements twice (one pass prices a search direction, one
-    applies the adjoint for the gradient). Every 10 iterations of the regularised phase,
-    the columns are rotated to the orthogonal basis that minimises the penalty at
-    unchanged ``UUᵀ`` (an exact, free descent step) and collapsed columns are dropped,
-    so the remaining work runs at the cost of the final rank. Matrix measurements are
+    Each iteration prices its search direction with one pass over the data and applies
+    the adjoint with another (for matrix measurements the direction takes two
+    matrix-vector products, which BLAS runs faster than one two-column product). Every
+    10 iterations of the regularised phase, the columns are rotated to the orthogonal
+    basis that minimises the penalty at unchanged ``UUᵀ`` (an exact, free descent step)
+    and collapsed columns are dropped, so the remaining work runs at the cost of the
+    final rank. Matrix measurements are
     stored as the upper triangle of ``Aᵢ + Aᵢᵀ`` (diagonal halved), halving the bytes
     per pass. Inputs in float32 are computed in float32.
 

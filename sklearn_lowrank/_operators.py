@@ -1,9 +1,10 @@
 """Measurement operators: how ⟨Aᵢ, UUᵀ⟩ and its adjoint are computed per kind.
 
 An operator turns a factor ``U`` (d, k) into predictions ``𝒜(UUᵀ)`` (n,) and applies the
-adjoint, ``(1/n) Σᵢ wᵢ sym(Aᵢ) U``. Solvers talk to it through a small state so that each
-iteration reads the measurements exactly twice: once to price a search direction
-(:meth:`directional`) and once for the gradient (:meth:`adjoint_times`).
+adjoint, ``(1/n) Σᵢ wᵢ sym(Aᵢ) U``. Solvers talk to it through a small state so that an
+iteration touches the measurements only to price a search direction (:meth:`directional`,
+one pass; two matrix-vector products for matrix measurements) and for the gradient
+(:meth:`adjoint_times`, one pass).
 
 All methods use only Array-API operations of the namespace ``xp`` the data lives in.
 """
@@ -165,11 +166,14 @@ class MatrixOperator:
         return self.sensing_matrix(weights) @ U
 
     def directional(self, U, state: OperatorState, D):
-        xp = self.xp
         UD = U @ D.T
-        both = xp.stack([self._pack(UD + UD.T), self._pack(D @ D.T)], axis=1)
-        ab = self.packed @ both  # one pass prices both terms
-        return ab[:, 0], ab[:, 1], None
+        # Two matrix-vector products rather than one two-column product: BLAS runs the
+        # latter far below bandwidth (measured on OpenBLAS, d=100, n=20000: 158 ms for
+        # the product against 102 ms for the two matvecs in float64, 69 vs 51 ms in
+        # float32).
+        a = self.packed @ self._pack(UD + UD.T)
+        b = self.packed @ self._pack(D @ D.T)
+        return a, b, None
 
     def advance(self, state: OperatorState, a, b, extra, step) -> OperatorState:
         return OperatorState(state.predictions - step * a + (step * step) * b)

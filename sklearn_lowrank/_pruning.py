@@ -1,10 +1,13 @@
 """Greedy pruning: which columns of the regularised factor survive.
 
 A column survives when its ℓ2 norm is at least ``threshold`` times the largest column
-norm. With ``threshold="auto"`` the cut is placed in the widest gap (largest ratio)
-between consecutive sorted norms, provided that gap is wider than ``AUTO_MIN_GAP``; the
-group lasso drives the columns it does not need towards zero, so a wide gap is the
-signature of a found support. Without such a gap every column is kept.
+norm. With ``threshold="auto"`` the norms are sorted from the largest down and the cut is
+placed in the first gap where consecutive norms differ by more than ``AUTO_MIN_GAP``; the
+group lasso drives the columns it does not need towards zero, so such a drop is the
+signature of a found support. The first drop, not the widest: below the support the
+tail mixes columns still shrinking with columns already dropped (at the norm they had
+then), whose gaps can be wider but say nothing about the support. Without such a drop
+every column is kept.
 """
 
 from __future__ import annotations
@@ -20,16 +23,16 @@ AUTO_MIN_GAP = 10.0
 
 
 def auto_threshold(norms: np.ndarray) -> float:
-    """Relative threshold in the widest gap of ``norms``, or 0 if there is no wide gap."""
+    """Relative threshold in the first wide gap of sorted ``norms``, or 0 if none."""
     ordered = np.sort(np.asarray(norms, dtype=float))[::-1]
     if ordered.size < 2 or ordered[0] <= 0:
         return 0.0
     floor = ordered[0] * np.finfo(float).eps
     logs = np.log(np.maximum(ordered, floor))
-    gaps = logs[:-1] - logs[1:]
-    cut = int(np.argmax(gaps))
-    if gaps[cut] < np.log(AUTO_MIN_GAP):
+    wide = np.flatnonzero(logs[:-1] - logs[1:] >= np.log(AUTO_MIN_GAP))
+    if wide.size == 0:
         return 0.0
+    cut = int(wide[0])
     # Geometric middle of the gap, relative to the largest norm.
     return float(np.exp(0.5 * (logs[cut] + logs[cut + 1]) - logs[0]))
 

@@ -7,8 +7,9 @@
 every step exact along its direction: with the penalty, by
 :func:`~sklearn_lowrank._line_search.exact_step` inside the array module; without it, by
 :func:`~sklearn_lowrank._line_search.quartic_step` from six scalars. Each iteration reads
-the data twice (one directional pass, one adjoint pass) and copies three scalars to the
-host for its stopping test; everything else stays in the array module.
+the data only to price its direction and to apply the adjoint (see the operators) and
+copies three scalars to the host for its stopping test; everything else stays in the
+array module.
 """
 
 from __future__ import annotations

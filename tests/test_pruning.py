@@ -15,15 +15,25 @@ def geometric_middle(upper, lower, largest):
 # ------------------------------------------------------------------ auto_threshold
 
 
-def test_auto_threshold_cuts_in_the_widest_gap():
+def test_auto_threshold_cuts_in_the_first_wide_gap():
     norms = np.array([1e-4, 0.9, 2.0, 1e-3, 0.5])  # unsorted on purpose
-    # Ratios between sorted neighbours: 2.2, 1.8, 500, 10; the widest is 0.5 -> 1e-3.
+    # Ratios between sorted neighbours: 2.2, 1.8, 500, 10; the first >= 10 is 0.5 -> 1e-3.
     t = auto_threshold(norms)
     assert t == pytest.approx(geometric_middle(0.5, 1e-3, 2.0), rel=1e-12)
     assert 1e-3 / 2.0 < t < 0.5 / 2.0
     support, relative = select_columns(norms, "auto")
     assert relative == t
     np.testing.assert_array_equal(support, norms >= 0.5)
+
+
+def test_auto_threshold_prefers_the_first_wide_gap_over_a_wider_one_below():
+    """Columns still shrinking sit above dropped ones: the tail's gaps say nothing."""
+    # Ratios 2.6, 105, 1.6, 2300: the support ends at the first tenfold drop.
+    norms = np.array([1.0, 0.38, 3.6e-3, 2.3e-3, 1e-6])
+    t = auto_threshold(norms)
+    assert t == pytest.approx(geometric_middle(0.38, 3.6e-3, 1.0), rel=1e-12)
+    support, _ = select_columns(norms, "auto")
+    assert support.sum() == 2
 
 
 def test_auto_threshold_picks_ratio_not_difference():
