@@ -4,12 +4,11 @@
 
     f(U) = (1/2n)·‖𝒜(UUᵀ) - y‖² + α·R_β(U),
 
-every step exact along its direction: with the penalty, by
-:func:`~sklearn_lowrank._line_search.exact_step` inside the array module; without it, by
-:func:`~sklearn_lowrank._line_search.quartic_step` from six scalars. Each iteration reads
-the data only to price its direction and to apply the adjoint (see the operators) and
-copies three scalars to the host for its stopping test; everything else stays in the
-array module.
+every step exact along its direction (:func:`~sklearn_lowrank._line_search.exact_step`).
+Each iteration reads the data only to price its direction and to apply the adjoint (see
+the operators). Two small transfers cross to the host per iteration: the line search's
+``6 + 3k`` reduced coefficients (k columns) and three scalars for the stopping test;
+everything with a dimension n or d stays in the array module.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from array_api_compat import device
 from sklearn.exceptions import ConvergenceWarning
 
 from ._backend import to_host
-from ._line_search import exact_step, quartic_step
+from ._line_search import exact_step
 
 __all__ = ["SolverResult", "minimize"]
 
@@ -150,7 +149,7 @@ def minimize(
     start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
     history = deque(maxlen=memory) if memory > 0 else None
     gamma = _one(xp, U)
-    step_guess = _one(xp, U)
+    step_guess = 1.0
     objective = []
     stalled = 0
     converged = False
@@ -163,14 +162,20 @@ def minimize(
             # Fall back to the gradient if the quasi-Newton direction is not downhill.
             direction = xp.where(_frob(xp, grad, direction) > 0, direction, grad)
         a, b, extra = op.directional(U, state, direction)
-        if use_penalty:
-            step, _ = exact_step(
-                xp, residual, a, b, n, U, direction, step_guess, penalty, alpha
-            )
-            # Re-centre the next search on this step, but never on 0.
-            step_guess = xp.where(step > 0, step, 1.0)
-        else:
-            step = quartic_step(xp, residual, a, b, n)
+        step, _ = exact_step(
+            xp,
+            residual,
+            a,
+            b,
+            n,
+            U,
+            direction,
+            step_guess,
+            penalty if use_penalty else None,
+            alpha,
+        )
+        # Centre the next search on this step, but never on 0.
+        step_guess = step if step > 0 else 1.0
         U_new = U - step * direction
         state = op.advance(state, a, b, extra, step)
         residual, value_new, grad_new = evaluate(U_new, state)
