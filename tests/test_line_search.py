@@ -6,9 +6,9 @@ float64; every check runs in NumPy and under ``array_api_strict`` (default and
 non-default device), in float64 and float32.
 """
 
-import array_api_strict as xps
 import numpy as np
 import pytest
+from _backends import BACKENDS, STRICT_BACKENDS, Backend, to_numpy
 from array_api_compat import array_namespace
 from scipy.optimize import minimize_scalar
 
@@ -20,47 +20,6 @@ N_SAMPLES, DIM, RANK = 40, 5, 2
 BETA = 0.05
 # exact_step tries step_guess·4**k for k in -6..6 (and 0).
 GRID_SPAN = 4.0**6
-
-
-class Backend:
-    """How a test builds its input arrays: namespace, dtype and device."""
-
-    def __init__(self, module, dtype, device):
-        self.module, self.dtype, self.device = module, dtype, device
-        self.rtol = 1e-10 if dtype == "float64" else 1e-5
-
-    def asarray(self, values):
-        values = np.asarray(values, dtype=self.dtype)
-        if self.module == "numpy":
-            return values
-        device = None if self.device is None else xps.Device(self.device)
-        return xps.asarray(values, device=device)
-
-    def rounded(self, values):
-        """``values`` as the backend sees them, in float64 for the reference."""
-        return np.asarray(values, dtype=self.dtype).astype(np.float64)
-
-    def numpy_twin(self):
-        """The NumPy backend of the same dtype."""
-        return Backend("numpy", self.dtype, None)
-
-
-BACKENDS = [
-    pytest.param(Backend("numpy", "float64", None), id="numpy-float64"),
-    pytest.param(Backend("numpy", "float32", None), id="numpy-float32"),
-    pytest.param(Backend("strict", "float64", None), id="strict-float64"),
-    pytest.param(Backend("strict", "float32", None), id="strict-float32"),
-    pytest.param(Backend("strict", "float64", "device1"), id="strict-float64-device1"),
-    pytest.param(Backend("strict", "float32", "device1"), id="strict-float32-device1"),
-]
-STRICT_BACKENDS = [p for p in BACKENDS if p.values[0].module == "strict"]
-
-
-def to_numpy(x):
-    """Host float64 copy of a NumPy or array_api_strict array (any device)."""
-    if isinstance(x, np.ndarray | np.generic | float):
-        return np.asarray(x, dtype=np.float64)
-    return np.asarray(x.to_device(xps.Device("CPU_DEVICE"))).astype(np.float64)
 
 
 class Problem:

@@ -4,65 +4,14 @@ Checked against dense NumPy float64 formulas and finite differences, in NumPy an
 ``array_api_strict`` (default and non-default device), in float64 and float32.
 """
 
-import array_api_strict as xps
 import numpy as np
 import pytest
-from array_api_compat import array_namespace, device
+from _backends import BACKENDS, assert_close, assert_same_kind, to_numpy
+from array_api_compat import array_namespace
 
 from sklearn_lowrank._penalty import SmoothGroupLasso
 
 BETA = 0.1
-
-
-class Backend:
-    """How a test builds its input arrays: namespace, dtype and device."""
-
-    def __init__(self, module, dtype, device):
-        self.module, self.dtype, self.device = module, dtype, device
-        self.rtol = 1e-10 if dtype == "float64" else 1e-5
-
-    def asarray(self, values):
-        values = np.asarray(values, dtype=self.dtype)
-        if self.module == "numpy":
-            return values
-        device = None if self.device is None else xps.Device(self.device)
-        return xps.asarray(values, device=device)
-
-    def rounded(self, values):
-        """``values`` as the backend sees them, in float64 for the reference."""
-        return np.asarray(values, dtype=self.dtype).astype(np.float64)
-
-
-BACKENDS = [
-    pytest.param(Backend("numpy", "float64", None), id="numpy-float64"),
-    pytest.param(Backend("numpy", "float32", None), id="numpy-float32"),
-    pytest.param(Backend("strict", "float64", None), id="strict-float64"),
-    pytest.param(Backend("strict", "float32", None), id="strict-float32"),
-    pytest.param(Backend("strict", "float64", "device1"), id="strict-float64-device1"),
-    pytest.param(Backend("strict", "float32", "device1"), id="strict-float32-device1"),
-]
-
-
-def to_numpy(x):
-    """Host float64 copy of a NumPy or array_api_strict array (any device)."""
-    if isinstance(x, np.ndarray | np.generic | float):
-        return np.asarray(x, dtype=np.float64)
-    return np.asarray(x.to_device(xps.Device("CPU_DEVICE"))).astype(np.float64)
-
-
-def assert_close(actual, expected, rtol):
-    """Norm-wise relative comparison."""
-    actual, expected = to_numpy(actual), np.asarray(expected, dtype=np.float64)
-    assert actual.shape == expected.shape
-    scale = max(np.linalg.norm(expected), np.finfo(np.float64).tiny)
-    error = np.linalg.norm(actual - expected) / scale
-    assert error <= rtol, f"relative error {error:.3e} > {rtol:.1e}"
-
-
-def assert_same_kind(out, like):
-    assert array_namespace(out) is array_namespace(like)
-    assert out.dtype == like.dtype
-    assert device(out) == device(like)
 
 
 def factor(seed=0, d=6, k=4):

@@ -1,0 +1,70 @@
+"""Array backends the core's unit tests run on: NumPy and array_api_strict (default and
+non-default device), each in float64 and float32."""
+
+import array_api_strict as xps
+import numpy as np
+import pytest
+from array_api_compat import array_namespace, device
+
+
+class Backend:
+    """How a test builds its input arrays: namespace, dtype and device."""
+
+    def __init__(self, module, dtype, device):
+        self.module, self.dtype, self.device = module, dtype, device
+        self.rtol = 1e-10 if dtype == "float64" else 1e-5
+
+    def _put(self, values):
+        if self.module == "numpy":
+            return values
+        device = None if self.device is None else xps.Device(self.device)
+        return xps.asarray(values, device=device)
+
+    def asarray(self, values):
+        return self._put(np.asarray(values, dtype=self.dtype))
+
+    def index(self, values):
+        return self._put(np.asarray(values, dtype=np.int64))
+
+    def rounded(self, values):
+        """``values`` as the backend sees them, in float64 for the reference."""
+        return np.asarray(values, dtype=self.dtype).astype(np.float64)
+
+    def numpy_twin(self):
+        """The NumPy backend of the same dtype."""
+        return Backend("numpy", self.dtype, None)
+
+
+BACKENDS = [
+    pytest.param(Backend("numpy", "float64", None), id="numpy-float64"),
+    pytest.param(Backend("numpy", "float32", None), id="numpy-float32"),
+    pytest.param(Backend("strict", "float64", None), id="strict-float64"),
+    pytest.param(Backend("strict", "float32", None), id="strict-float32"),
+    pytest.param(Backend("strict", "float64", "device1"), id="strict-float64-device1"),
+    pytest.param(Backend("strict", "float32", "device1"), id="strict-float32-device1"),
+]
+BACKENDS_FLOAT64 = [p for p in BACKENDS if p.values[0].dtype == "float64"]
+STRICT_BACKENDS = [p for p in BACKENDS if p.values[0].module == "strict"]
+
+
+def to_numpy(x):
+    """Host float64 copy of a NumPy or array_api_strict array (any device)."""
+    if isinstance(x, np.ndarray | np.generic | float):
+        return np.asarray(x, dtype=np.float64)
+    return np.asarray(x.to_device(xps.Device("CPU_DEVICE"))).astype(np.float64)
+
+
+def assert_close(actual, expected, rtol):
+    """Norm-wise relative comparison (robust to entries that cancel to ~0)."""
+    actual, expected = to_numpy(actual), np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape
+    scale = max(np.linalg.norm(expected), np.finfo(np.float64).tiny)
+    error = np.linalg.norm(actual - expected) / scale
+    assert error <= rtol, f"relative error {error:.3e} > {rtol:.1e}"
+
+
+def assert_same_kind(out, like):
+    """``out`` lives in the namespace, dtype and device of ``like``."""
+    assert array_namespace(out) is array_namespace(like)
+    assert out.dtype == like.dtype
+    assert device(out) == device(like)
