@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 from array_api_compat import is_numpy_namespace
+from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -266,7 +267,7 @@ class PrunedFactorSensing(
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> PrunedFactorSensing:
         """Fit the factor by regularised fit, greedy pruning and fine-tuning.
 
         Parameters
@@ -344,7 +345,7 @@ class PrunedFactorSensing(
         U = xp.astype(move_to(self.components_, xp, dev), X.dtype)
         return X, xp, U.T
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike):
         """Predict ``⟨Aᵢ, UUᵀ⟩`` for each sample.
 
         Parameters
@@ -363,7 +364,7 @@ class PrunedFactorSensing(
             return xp.sum(XU * XU, axis=1)
         return X @ xp.reshape(U @ U.T, (-1,))
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike):
         """Project the measurements on the recovered factor.
 
         Parameters
@@ -384,7 +385,9 @@ class PrunedFactorSensing(
         projected = U.T @ (xp.reshape(X, (-1, d, d)) @ U)
         return xp.reshape(projected, (X.shape[0], -1))
 
-    def score(self, X, y, sample_weight=None):
+    def score(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> float:
         """Coefficient of determination R² of :meth:`predict` on ``(X, y)``.
 
         Parameters
