@@ -365,6 +365,22 @@ def blas_threads(n):
     return threadpool_limits(n, user_api="blas")
 
 
+def run_arguments(description, repeats):
+    """Argument parser with the options every timing script shares."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--budget", type=float, default=10.0, help="seconds per run")
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="limit BLAS threads (steadier timings)",
+    )
+    return parser
+
+
 def results_path(name):
     os.makedirs(RESULTS, exist_ok=True)
     return os.path.join(RESULTS, name)

@@ -26,7 +26,6 @@ true rank).
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import time
@@ -47,6 +46,7 @@ from _common import (
     model_size,
     paired_ratio,
     results_path,
+    run_arguments,
     table,
 )
 from baselines import run_all
@@ -183,16 +183,8 @@ def plot_column_norms(cases):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=10.0, help="seconds per run")
+    parser = run_arguments(__doc__.splitlines()[0], repeats=3)
     parser.add_argument("--no-large", action="store_true", help="skip the larger case")
-    parser.add_argument(
-        "--blas-threads",
-        type=int,
-        default=None,
-        help="limit BLAS threads (steadier timings)",
-    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)
     cases = CASES[:-1] if args.no_large else CASES

@@ -23,7 +23,6 @@ Target (issue 2): estimator ≤ 3× GD told the true rank.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import warnings
@@ -37,6 +36,7 @@ from _common import (
     header,
     median,
     paired_ratio,
+    run_arguments,
     table,
 )
 from baselines import run_all
@@ -64,15 +64,7 @@ def _cell(runs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--budget", type=float, default=10.0, help="seconds per run")
-    parser.add_argument(
-        "--blas-threads",
-        type=int,
-        default=None,
-        help="limit BLAS threads (steadier timings)",
-    )
+    parser = run_arguments(__doc__.splitlines()[0], repeats=5)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)
 

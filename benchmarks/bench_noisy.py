@@ -20,7 +20,6 @@ Target (issue 4): the estimator's error ≤ 1.05× the rank oracle's (GD told th
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 import warnings
@@ -34,6 +33,7 @@ from _common import (
     median,
     model_size,
     paired_ratio,
+    run_arguments,
     table,
 )
 from bench_baselines import CASES, EST, ORACLE
@@ -83,17 +83,9 @@ def targets(runs, cases):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=10.0, help="seconds per run")
+    parser = run_arguments(__doc__.splitlines()[0], repeats=3)
     parser.add_argument("--noise", type=float, default=0.05, help="σ of the noise")
     parser.add_argument("--no-large", action="store_true", help="skip the larger case")
-    parser.add_argument(
-        "--blas-threads",
-        type=int,
-        default=None,
-        help="limit BLAS threads (steadier timings)",
-    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)
     cases = CASES[:-1] if args.no_large else CASES
