@@ -169,5 +169,4 @@ def quartic_step(xp, residual, a, b, n_samples) -> float:
     The loss along the line is the quartic ``‖r - t·a + t²·b‖²/(2n)``, fixed by six
     scalars; the roots of its cubic derivative give the exact minimiser.
     """
-    gram, _ = _coefficients(xp, residual, a, b, n_samples)
-    return _quartic_minimiser(_Line(gram, None, None, 0.0).quartic)
+    return exact_step(xp, residual, a, b, n_samples, None, None)[0]
