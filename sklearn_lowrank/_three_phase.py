@@ -104,10 +104,7 @@ def fit_three_phase(
     y_scaled = y / scale
     # Drawn on the host so a seed gives the same start on every backend.
     init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))
-    U = xp.asarray(
-        init.astype(np.dtype(str(y.dtype).split(".")[-1])),
-        device=device(y),
-    )
+    U = xp.asarray(init, dtype=y.dtype, device=device(y))
 
     def hook(phase):
         if callback is None:
