@@ -29,6 +29,8 @@ _LBFGS_MEMORY = 5
 # at this relative gradient (measured: same support and error as at 1e-5, 20-40% fewer
 # iterations; 1e-2 lost the support on noisy, ill-conditioned problems).
 _SUPPORT_TOL = 1e-3
+# Cap, in units of √s, of the norm below which pruning never keeps a column.
+_FLOOR_CAP = 1e-2
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
@@ -142,7 +144,11 @@ def fit_three_phase(
     )
 
     # Phase 2: greedy pruning.
-    support, relative = select_columns(norms, threshold, floor=init_scale * root)
+    # A column that never grew past a small random start picked up no signal; with a
+    # large start that test says nothing, so the floor is capped well below the norms
+    # (≥ √(alpha/√beta) of the largest) that signal columns reach.
+    floor = min(init_scale, _FLOOR_CAP) * root
+    support, relative = select_columns(norms, threshold, floor=floor)
     keep = np.flatnonzero(support[regularized.columns])
     V = xp.take(regularized.U, xp.asarray(keep, device=device(y)), axis=1)
     say(

@@ -404,3 +404,13 @@ def test_cupy_requested_without_cupy_is_a_clear_error(small_dense, monkeypatch):
     with pytest.raises(ImportError, match=r"needs CuPy.*\[gpu\]"):
         model.fit(X, y)
     assert not hasattr(model, "components_")
+
+
+@pytest.mark.parametrize("init_scale", [0.5, 3.0])
+def test_large_random_start_still_finds_the_rank(small_dense, init_scale):
+    """The 'never grew past its start' floor must not prune signal after a big start."""
+    X, y, factor = small_dense
+    model = PrunedFactorSensing(measurement="matrix", init_scale=init_scale, random_state=0)
+    model.fit(X, y)
+    assert model.n_components_ == factor.shape[1]
+    assert relative_error(model.components_.T, factor) < 1e-8
