@@ -48,8 +48,9 @@ def select_columns(norms, threshold="auto", floor=0.0):
         Keep columns with ``norm >= threshold * max(norms)``.
     floor : float, default=0.0
         Columns with ``norm <= floor`` are never kept, whatever the threshold (the
-        estimator passes the norm of the random start: a column that never grew past it
-        picked up no signal).
+        estimator passes the norm of the random start, capped at 1e-2 of the data
+        scale's square root: a column that never grew past a small start picked up no
+        signal).
 
     Returns
     -------
@@ -66,7 +67,7 @@ def select_columns(norms, threshold="auto", floor=0.0):
         support = np.zeros(norms.shape, dtype=bool)
         support[int(np.argmax(norms))] = True
         warnings.warn(
-            "Pruning kept no column (no column grew past its random start); keeping the "
+            "Pruning kept no column (none grew past its small random start); keeping the "
             "largest one. The penalty alpha may be too strong for this data, or y carry "
             "no signal.",
             UserWarning,
