@@ -133,17 +133,23 @@ def minimize(
     columns = np.arange(U.shape[1])
     dropped = {}
 
-    def evaluate(U, state):
+    def loss_terms(U, state):
+        """Residual, loss and loss gradient: the one pass over the data (adjoint)."""
         residual = state.predictions - y
-        value = _frob(xp, residual, residual) / (2.0 * n)
-        grad = 2.0 * op.adjoint_times(U, state, residual)
-        if use_penalty:
-            value = value + alpha * penalty.value(xp, U)
-            grad = grad + alpha * penalty.gradient(xp, U)
-        return residual, value, grad
+        loss = _frob(xp, residual, residual) / (2.0 * n)
+        return residual, loss, 2.0 * op.adjoint_times(U, state, residual)
+
+    def with_penalty(U, loss, loss_grad):
+        """Objective and gradient: the loss terms plus the (cheap) penalty terms."""
+        if not use_penalty:
+            return loss, loss_grad
+        return loss + alpha * penalty.value(xp, U), loss_grad + alpha * penalty.gradient(
+            xp, U
+        )
 
     state = op.start(U)
-    residual, value, grad = evaluate(U, state)
+    residual, loss, loss_grad = loss_terms(U, state)
+    value, grad = with_penalty(U, loss, loss_grad)
     value_host = float(value)
     _check_finite(value_host, phase, 0)
     start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
@@ -178,7 +184,8 @@ def minimize(
         step_guess = step if step > 0 else 1.0
         U_new = U - step * direction
         state = op.advance(state, a, b, extra, step)
-        residual, value_new, grad_new = evaluate(U_new, state)
+        residual, loss, loss_grad = loss_terms(U_new, state)
+        value_new, grad_new = with_penalty(U_new, loss, loss_grad)
         if history is not None:
             s_vec, y_vec = U_new - U, grad_new - grad
             sy = _frob(xp, s_vec, y_vec)
@@ -219,17 +226,23 @@ def minimize(
             W = penalty.best_rotation(xp, U)
             U = U @ W
             state = op.rotate(state, W)
-            residual, value, grad = evaluate(U, state)
+            # Residual and loss are unchanged and the loss gradient turns with U
+            # (∇L(UW) = ∇L(U)·W): no pass over the data, only the penalty is re-priced.
+            loss_grad = loss_grad @ W
+            value, grad = with_penalty(U, loss, loss_grad)
             value_host = float(value)
             if history is not None:
                 history.clear()
                 gamma = _one(xp, U)
             if drop_ratio is not None:
+                width = U.shape[1]
                 U, state, columns = _drop_collapsed(
                     xp, op, U, state, columns, drop_ratio, start_norm, dropped
                 )
-                residual, value, grad = evaluate(U, state)
-                value_host = float(value)
+                if U.shape[1] < width:
+                    residual, loss, loss_grad = loss_terms(U, state)
+                    value, grad = with_penalty(U, loss, loss_grad)
+                    value_host = float(value)
 
     if not converged:
         warnings.warn(
