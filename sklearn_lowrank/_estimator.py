@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from ._backend import check_foreign_array, move_to, namespace_and_device, resolve_namespace
 from ._compat import Interval, StrOptions, _fit_context, check_same_namespace, validate_data
-from ._operators import make_operator, square_side
+from ._operators import make_operator, measure, project, square_side
 from ._three_phase import fit_three_phase
 
 __all__ = ["PrunedFactorSensing"]
@@ -334,7 +334,7 @@ class PrunedFactorSensing(
 
     # ------------------------------------------------------------------ inference
     def _factor_for(self, X, method):
-        """Validated ``X``, its namespace, and ``U`` moved next to it in its dtype.
+        """Validated ``X`` and ``U`` moved next to it, in its dtype.
 
         Under ``array_api_dispatch=True`` a namespace or device other than fit's is an
         error, as in scikit-learn; otherwise the (small) factor is moved to ``X``.
@@ -343,7 +343,7 @@ class PrunedFactorSensing(
         check_same_namespace(X, self, attribute="components_", method=method)
         X, _, xp, dev = self._checked_input(X, fitting=False)
         U = xp.astype(move_to(self.components_, xp, dev), X.dtype)
-        return X, xp, U.T
+        return X, U.T
 
     def predict(self, X: ArrayLike):
         """Predict ``⟨Aᵢ, UUᵀ⟩`` for each sample.
@@ -358,11 +358,7 @@ class PrunedFactorSensing(
         y_pred : array of shape (n_samples,)
             Predicted observations, in the namespace and on the device of ``X``.
         """
-        X, xp, U = self._factor_for(X, "predict")
-        if self.measurement == "rank_one":
-            XU = X @ U
-            return xp.sum(XU * XU, axis=1)
-        return X @ xp.reshape(U @ U.T, (-1,))
+        return measure(self.measurement, *self._factor_for(X, "predict"))
 
     def transform(self, X: ArrayLike):
         """Project the measurements on the recovered factor.
@@ -378,12 +374,7 @@ class PrunedFactorSensing(
             ``X·U`` for rank-one measurements; ``UᵀAᵢU`` flattened row-major for matrix
             measurements. In the namespace and on the device of ``X``.
         """
-        X, xp, U = self._factor_for(X, "transform")
-        if self.measurement == "rank_one":
-            return X @ U
-        d = U.shape[0]
-        projected = U.T @ (xp.reshape(X, (-1, d, d)) @ U)
-        return xp.reshape(projected, (X.shape[0], -1))
+        return project(self.measurement, *self._factor_for(X, "transform"))
 
     def score(
         self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None

@@ -23,6 +23,8 @@ __all__ = [
     "OperatorState",
     "RankOneOperator",
     "make_operator",
+    "measure",
+    "project",
     "square_side",
 ]
 
@@ -196,6 +198,30 @@ def square_side(width: int) -> int:
             f"(n_samples, d*d); got {width} columns, which is not a perfect square."
         )
     return d
+
+
+def measure(measurement: str, X, U):
+    """``⟨Aᵢ, UUᵀ⟩`` for data as the estimator receives it, without building an operator.
+
+    ``X`` holds vectors ``xᵢ`` (rank-one) or flattened matrices ``Aᵢ`` (matrix); one
+    pass, no packing, so it suits predicting on new data.
+    """
+    xp = array_namespace(X, U)
+    if measurement == "rank_one":
+        XU = X @ U
+        return xp.sum(XU * XU, axis=1)
+    return X @ xp.reshape(U @ U.T, (-1,))
+
+
+def project(measurement: str, X, U):
+    """The measurements seen through ``U``: ``X·U`` (rank-one) or ``UᵀAᵢU`` flattened
+    row-major to ``(n, r*r)`` (matrix)."""
+    xp = array_namespace(X, U)
+    if measurement == "rank_one":
+        return X @ U
+    d = U.shape[0]
+    projected = U.T @ (xp.reshape(X, (-1, d, d)) @ U)
+    return xp.reshape(projected, (X.shape[0], -1))
 
 
 def make_operator(measurement: str, X):

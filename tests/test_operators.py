@@ -15,6 +15,8 @@ from sklearn_lowrank._operators import (
     OperatorState,
     RankOneOperator,
     make_operator,
+    measure,
+    project,
     square_side,
 )
 
@@ -314,3 +316,23 @@ def test_make_operator():
             make_operator(bad, X1)
     with pytest.raises(ValueError, match="not a perfect square"):
         make_operator("matrix", X1)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["rank_one", "matrix"])
+def test_measure_and_project_on_unpacked_data(kind, backend):
+    """``measure``/``project`` (behind predict/transform) match the dense reference."""
+    _, Xb, A = build(kind, backend)
+    U, _ = factors(seed=13)
+    Ub = backend.asarray(U)
+    U = backend.rounded(U)
+    predictions = measure(kind, Xb, Ub)
+    assert_same_kind(predictions, Xb)
+    assert_close(predictions, dense_predictions(A, U), backend.rtol)
+    projected = project(kind, Xb, Ub)
+    assert_same_kind(projected, Xb)
+    if kind == "rank_one":
+        expected = backend.rounded(PROBLEMS[kind](0)[0]) @ U
+    else:
+        expected = np.einsum("ia,nij,jb->nab", U, A, U).reshape(A.shape[0], -1)
+    assert_close(projected, expected, backend.rtol)
