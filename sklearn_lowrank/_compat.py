@@ -6,11 +6,10 @@ only file to change.
 
 from sklearn.base import _fit_context
 from sklearn.utils._array_api import check_same_namespace
-from sklearn.utils._param_validation import Hidden, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 __all__ = [
-    "Hidden",
     "Interval",
     "StrOptions",
     "_fit_context",

@@ -388,17 +388,7 @@ def test_non_finite_objective_is_reported_not_returned():
     assert not hasattr(model, "components_")
 
 
-def test_cupy_requested_without_cupy_is_a_clear_error(small_dense, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_cupy(name, *args, **kwargs):
-        if name == "cupy" or name.startswith("cupy."):
-            raise ImportError("No module named 'cupy'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_cupy)
+def test_cupy_requested_without_cupy_is_a_clear_error(small_dense, without_cupy):
     X, y, _ = small_dense
     model = PrunedFactorSensing(measurement="matrix", array_module="cupy")
     with pytest.raises(ImportError, match=r"needs CuPy.*\[gpu\]"):
