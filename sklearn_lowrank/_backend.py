@@ -74,6 +74,8 @@ def to_host(x) -> np.ndarray:
     """NumPy copy (or view) of ``x``, from any namespace and device."""
     if isinstance(x, np.ndarray):
         return x
+    if not is_array_api_obj(x):  # lists, DataFrames, scalars
+        return np.asarray(x)
     xp = array_namespace(x)
     if is_numpy_namespace(xp):
         return np.asarray(x)
@@ -89,7 +91,7 @@ def move_to(x, xp, dev=None):
     source, source_device = namespace_and_device(x)
     if source is xp and (dev is None or source_device == dev):
         return x
-    host = to_host(x) if not is_numpy_namespace(source) else np.asarray(x)
+    host = to_host(x)
     return xp.asarray(host) if dev is None else xp.asarray(host, device=dev)
 
 
