@@ -5,7 +5,12 @@ import warnings
 import numpy as np
 import pytest
 
-from sklearn_lowrank._pruning import AUTO_MIN_GAP, auto_threshold, select_columns
+from sklearn_lowrank._pruning import (
+    AUTO_MIN_GAP,
+    SupportWatch,
+    auto_threshold,
+    select_columns,
+)
 
 
 def geometric_middle(upper, lower, largest):
@@ -159,3 +164,77 @@ def test_floor_above_every_column_keeps_largest_with_warning():
     with pytest.warns(UserWarning, match="kept no column"):
         support, _ = select_columns(norms, 0.0, floor=1.0)
     np.testing.assert_array_equal(support, norms == norms.max())
+
+
+# ------------------------------------------------------------------- SupportWatch
+
+
+def test_support_watch_settles_once_the_tail_shrinks_below_a_stable_cut():
+    watch = SupportWatch()
+    assert not watch([1.0, 0.8, 0.5, 0.04, 0.03])  # a cut, but nothing to compare with
+    assert not watch([1.0, 0.8, 0.5, 0.035, 0.025])  # tail mass 0.0025 → 0.0018
+    assert watch([1.0, 0.8, 0.5, 0.02, 0.01])  # tail mass 0.0018 → 0.0005
+
+
+def test_support_watch_needs_a_cut():
+    watch = SupportWatch()
+    assert not watch([1.0, 0.8, 0.5, 0.4, 0.3])
+    assert not watch([1.0, 0.8, 0.5, 0.2, 0.1])  # the tail shrank, but no tenfold drop
+
+
+def test_support_watch_waits_while_a_tail_value_grows():
+    """A weak direction growing below the cut keeps the tail from halving."""
+    watch = SupportWatch()
+    watch([1.0, 0.8, 0.03, 0.02])
+    assert not watch([1.0, 0.8, 0.04, 0.001])  # one value shrank, the other grew
+    assert watch([1.0, 0.8, 0.02, 0.0005])
+
+
+def test_support_watch_waits_while_the_smallest_kept_value_shrinks():
+    """A cut below a column that is still shrinking would keep it: wait."""
+    watch = SupportWatch()
+    watch([1.0, 0.5, 0.3, 0.02])
+    assert not watch([1.0, 0.5, 0.1, 0.005])  # 0.3 → 0.1: a noise column fading out
+    assert watch([1.0, 0.5, 0.03, 0.001])  # the cut moved above it, which held still
+
+
+def test_support_watch_compares_the_same_number_of_smallest_values():
+    watch = SupportWatch()
+    watch([1.0, 0.9, 0.8, 0.7])
+    # Two values now sit below a cut; compared with the two smallest of the last call.
+    assert watch([1.0, 0.92, 0.05, 0.01])
+
+
+def test_support_watch_ignores_values_at_the_floor():
+    """A zero singular value must not make a 'cut' above it (columns that never grew)."""
+    before = [1.0, 0.4, 0.1, 0.07, 0.05, 0.03, 0.0125, 0.001]
+    values = [1.0, 0.4, 0.09, 0.06, 0.04, 0.02, 0.012, 1e-9]  # rounding, not a column
+    watch = SupportWatch(floor=1e-3)
+    watch(before)
+    assert not watch(values)
+    unfloored = SupportWatch()
+    unfloored(before)
+    assert unfloored(values)  # what the floor protects against
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"), [(0.1, True), (0.0, False), (1e-3, False)]
+)
+def test_support_watch_follows_a_numeric_threshold(threshold, expected):
+    watch = SupportWatch(threshold)
+    watch([1.0, 0.5, 0.04, 0.03])
+    assert watch([1.0, 0.5, 0.02, 0.01]) is expected
+
+
+def test_support_watch_restarts_after_the_width_changes():
+    watch = SupportWatch()
+    watch([1.0, 0.5, 0.04, 0.03])
+    assert not watch([1.0, 0.5, 0.01])  # a column was dropped in between
+    assert watch([1.0, 0.5, 0.001])
+
+
+@pytest.mark.parametrize("values", [[1.0], [0.0, 0.0], [1.0, 1.0]])
+def test_support_watch_never_settles_on_degenerate_values(values):
+    watch = SupportWatch()
+    assert not watch(values)
+    assert not watch(values)
