@@ -1,6 +1,7 @@
 """Solvers: descent with an exact line search, written once against the array module.
 
-``minimize`` runs L-BFGS (``memory > 0``) or plain gradient descent (``memory=0``) on
+``minimize`` runs L-BFGS (``memory > 0``) or plain gradient descent (``memory=0``),
+optionally in ScaledGD's metric ``(UᵀU)⁻¹`` (``scaled=True``), on
 
     f(U) = (1/2n)·‖𝒜(UUᵀ) - y‖² + α·R_β(U),
 
@@ -8,7 +9,8 @@ every step exact along its direction (:func:`~sklearn_lowrank._line_search.exact
 Each iteration reads the data only to price its direction and to apply the adjoint (see
 the operators). Two small transfers cross to the host per iteration: the line search's
 ``6 + 3k`` reduced coefficients (k columns) and three scalars for the stopping test;
-everything with a dimension n or d stays in the array module.
+the regularised phase adds the k column norms every ten iterations (the alignment
+check). Everything with a dimension n or d stays in the array module.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _STALL_RTOL = 1e-15
 _STALL_PATIENCE = 5
 # Columns are re-aligned (and collapsed ones dropped) every this many iterations.
 _ALIGN_EVERY = 10
+# The singular values of U are shown to ``support_settled`` every this many iterations.
+_WATCH_EVERY = 5
 # ...and only once the largest column has grown this much from its initial norm, so that
 # the tiny columns of the random start are not mistaken for collapsed ones.
 _ESCAPE_GROWTH = 10.0
@@ -61,17 +65,38 @@ def _one(xp, like):
     return xp.asarray(1.0, dtype=like.dtype, device=device(like))
 
 
-def _two_loop(xp, g, history, gamma):
-    """L-BFGS direction ``H·g`` from ``(s, y, ρ)`` pairs (pairs with ρ = 0 are inert)."""
+def _identity(G):
+    return G
+
+
+def _scaled_metric(xp, U):
+    """Right-multiplication by ``(UᵀU)⁻¹``, the metric of ScaledGD.
+
+    Tong, Ma, Chi (2021): in this metric gradient descent on the factor converges at a
+    rate free of the condition number of ``UUᵀ``. A ridge of relative size ε keeps the
+    inverse finite if a kept column is tiny.
+    """
+    gram = U.T @ U
+    eye = xp.eye(gram.shape[0], dtype=gram.dtype, device=device(gram))
+    ridge = xp.finfo(gram.dtype).eps * xp.sum(U * U)
+    inverse = xp.linalg.inv(gram + ridge * eye)
+    return lambda G: G @ inverse
+
+
+def _two_loop(xp, g, history, gamma, metric):
+    """L-BFGS direction ``H·g`` from ``(s, y, ρ)`` pairs (pairs with ρ = 0 are inert).
+
+    ``metric`` applies the initial inverse Hessian, up to the scalar ``gamma``.
+    """
     if not history:
-        return g
+        return metric(g)
     q = g
     coefs = []
     for s, yv, rho in reversed(history):
         c = rho * _frob(xp, s, q)
         q = q - c * yv
         coefs.append(c)
-    r = gamma * q
+    r = gamma * metric(q)
     for (s, yv, rho), c in zip(history, reversed(coefs), strict=True):
         r = r + (c - rho * _frob(xp, yv, r)) * s
     return r
@@ -87,7 +112,9 @@ def minimize(
     memory: int = 0,
     max_iter: int = 100,
     tol: float = 1e-8,
+    scaled: bool = False,
     drop_ratio: float | None = None,
+    support_settled=None,
     verbose: int = 0,
     phase: str = "",
     callback=None,
@@ -108,6 +135,11 @@ def minimize(
         Penalty strength (0 or ``penalty=None`` gives the plain loss).
     memory : int
         L-BFGS memory; 0 is gradient descent.
+    scaled : bool
+        Measure gradients in the metric ``(UᵀU)⁻¹`` (ScaledGD's): the direction of
+        gradient descent, or L-BFGS's initial inverse Hessian. For the plain loss on a
+        factor of full column rank (fine-tuning); it costs a k × k inverse per
+        iteration.
     max_iter : int
         Iteration budget.
     tol : float
@@ -115,6 +147,11 @@ def minimize(
     drop_ratio : float or None
         If set, columns whose norm falls below ``drop_ratio`` times the largest are
         removed during the run (checked every few iterations).
+    support_settled : callable or None
+        With a penalty: called every few iterations with the singular values of ``U``
+        (a host array); when it returns True the columns are aligned with them (the
+        free rotation below) and the run stops as converged (see
+        :class:`~sklearn_lowrank._pruning.SupportWatch`).
     verbose : int
         Print progress every 10 iterations when ``verbose >= 2``.
     phase : str
@@ -155,16 +192,19 @@ def minimize(
     start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
     history = deque(maxlen=memory) if memory > 0 else None
     gamma = _one(xp, U)
+    metric = _identity
     step_guess = 1.0
     objective = []
     stalled = 0
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
+        if scaled:
+            metric = _scaled_metric(xp, U)
         if history is None:
-            direction = grad
+            direction = metric(grad)
         else:
-            direction = _two_loop(xp, grad, history, gamma)
+            direction = _two_loop(xp, grad, history, gamma, metric)
             # Fall back to the gradient if the quasi-Newton direction is not downhill.
             direction = xp.where(_frob(xp, grad, direction) > 0, direction, grad)
         a, b, extra = op.directional(U, state, direction)
@@ -194,7 +234,9 @@ def minimize(
             history.append(
                 (s_vec, y_vec, xp.where(curved, 1.0 / xp.where(curved, sy, 1.0), 0.0))
             )
-            gamma = xp.where(curved, sy / xp.where(yy > 0, yy, 1.0), gamma)
+            # Initial scaling sᵀy / yᵀHy, with H the metric (Nocedal & Wright, 7.20).
+            y_metric = _frob(xp, y_vec, metric(y_vec)) if scaled else yy
+            gamma = xp.where(curved, sy / xp.where(y_metric > 0, y_metric, 1.0), gamma)
         U, grad = U_new, grad_new
 
         # One small transfer per iteration: objective, ‖∇f‖², ‖U‖² for the stopping test.
@@ -221,7 +263,18 @@ def minimize(
             converged = True
             break
 
-        if use_penalty and n_iter % _ALIGN_EVERY == 0 and U.shape[1] > 1:
+        if not use_penalty or U.shape[1] < 2:
+            continue
+        if support_settled is not None and n_iter % _WATCH_EVERY == 0:
+            # U's singular values, from its k × k Gram matrix (k numbers to the host).
+            singular = to_host(xp.sqrt(xp.clip(xp.linalg.eigvalsh(U.T @ U), 0.0)))
+            if singular.max() > _ESCAPE_GROWTH * start_norm and support_settled(singular):
+                # Hand over aligned columns, whose norms are these singular values.
+                W = penalty.best_rotation(xp, U)
+                U, state = U @ W, op.rotate(state, W)
+                converged = True
+                break
+        if n_iter % _ALIGN_EVERY == 0:
             # Free step: best rotation of the columns for the penalty (loss unchanged).
             W = penalty.best_rotation(xp, U)
             U = U @ W
@@ -234,15 +287,26 @@ def minimize(
             if history is not None:
                 history.clear()
                 gamma = _one(xp, U)
-            if drop_ratio is not None:
-                width = U.shape[1]
+            # The columns are now the factor's scaled singular vectors, so their norms
+            # are its singular values. A k-vector crosses to the host at these checks;
+            # the tiny columns of the random start say nothing until the factor grows.
+            norms = to_host(xp.sqrt(xp.sum(U * U, axis=0)))
+            if norms.max() <= _ESCAPE_GROWTH * start_norm:
+                continue
+            if drop_ratio is not None and np.any(norms < drop_ratio * norms.max()):
                 U, state, columns = _drop_collapsed(
-                    xp, op, U, state, columns, drop_ratio, start_norm, dropped
+                    xp,
+                    op,
+                    U,
+                    state,
+                    columns,
+                    norms < drop_ratio * norms.max(),
+                    norms,
+                    dropped,
                 )
-                if U.shape[1] < width:
-                    residual, loss, loss_grad = loss_terms(U, state)
-                    value, grad = with_penalty(U, loss, loss_grad)
-                    value_host = float(value)
+                residual, loss, loss_grad = loss_terms(U, state)
+                value, grad = with_penalty(U, loss, loss_grad)
+                value_host = float(value)
 
     if not converged:
         warnings.warn(
@@ -263,19 +327,11 @@ def minimize(
     )
 
 
-def _drop_collapsed(xp, op, U, state, columns, drop_ratio, start_norm, dropped):
-    """Remove columns below ``drop_ratio`` times the largest, recording their norms."""
-    norms = xp.sqrt(xp.sum(U * U, axis=0))
-    largest = xp.max(norms)
-    collapsed = norms < drop_ratio * largest
-    if float(largest) <= _ESCAPE_GROWTH * start_norm or not bool(xp.any(collapsed)):
-        return U, state, columns
-    # Rare (a handful of times per fit): a k-vector crosses to the host here.
-    host_norms = to_host(norms)
-    host_collapsed = to_host(collapsed)
-    for j in np.flatnonzero(host_collapsed):
-        dropped[int(columns[j])] = float(host_norms[j])
-    keep_host = np.flatnonzero(~host_collapsed)
+def _drop_collapsed(xp, op, U, state, columns, collapsed, norms, dropped):
+    """Remove the ``collapsed`` columns (host mask), recording their ``norms``."""
+    for j in np.flatnonzero(collapsed):
+        dropped[int(columns[j])] = float(norms[j])
+    keep_host = np.flatnonzero(~collapsed)
     keep = xp.asarray(keep_host, device=device(U))
     U = xp.take(U, keep, axis=1)
     return U, op.keep_columns(U, state, keep), columns[keep_host]

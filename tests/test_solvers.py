@@ -23,9 +23,14 @@ MEMORIES = [pytest.param(0, id="gd"), pytest.param(5, id="lbfgs")]
 class Problem:
     """Noiseless data, its operator and a dense float64 objective ``f``."""
 
-    def __init__(self, kind, seed=0, n=N_SAMPLES, d=DIM, rank=RANK):
+    def __init__(self, kind, seed=0, n=N_SAMPLES, d=DIM, rank=RANK, condition_number=2.0):
         X, y, truth = make_low_rank_sensing(
-            n, d, rank, measurement=kind, condition_number=2.0, random_state=seed
+            n,
+            d,
+            rank,
+            measurement=kind,
+            condition_number=condition_number,
+            random_state=seed,
         )
         self.X, self.y, self.truth, self.n = X, y, truth, n
         self.op = RankOneOperator(X) if kind == "rank_one" else MatrixOperator(X)
@@ -120,6 +125,71 @@ def test_lbfgs_needs_fewer_iterations_than_gradient_descent():
     lbfgs = minimize(prob.op, prob.y, U0, memory=5, max_iter=3000, tol=1e-10)
     assert gd.converged and lbfgs.converged
     assert lbfgs.n_iter < gd.n_iter
+
+
+@pytest.mark.parametrize("memory", MEMORIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_scaled_metric_removes_the_condition_number_slowdown(kind, memory):
+    """ScaledGD's metric (UᵀU)⁻¹: far fewer iterations on an ill-conditioned M*."""
+    prob = Problem(kind, n=400, condition_number=30.0)
+    U0 = near_truth(prob, spread=0.05)
+    plain = minimize(prob.op, prob.y, U0, memory=memory, max_iter=5000, tol=1e-10)
+    scaled = minimize(
+        prob.op, prob.y, U0, memory=memory, scaled=True, max_iter=5000, tol=1e-10
+    )
+    assert plain.converged and scaled.converged
+    assert scaled.n_iter * 2 < plain.n_iter
+    assert relative_error(scaled.U, prob.truth) < 1e-8
+
+
+def test_scaled_metric_survives_a_zero_column():
+    """A singular UᵀU must not produce a non-finite direction."""
+    prob = Problem("rank_one")
+    U0 = np.hstack([near_truth(prob), np.zeros((DIM, 1))])
+    res = minimize(prob.op, prob.y, U0, memory=5, scaled=True, max_iter=500, tol=1e-10)
+    assert np.all(np.isfinite(res.U))
+    assert res.objective[-1] < 1e-12 * res.objective[0] + 1e-20
+
+
+# ------------------------------------------------------------ support_settled hook
+
+
+def test_support_settled_stops_the_run_at_an_alignment_check():
+    prob = Problem("rank_one")
+    U0 = small_random(DIM, 5, seed=3)
+    seen = []
+
+    def settled(norms):
+        seen.append(np.array(norms))
+        return len(seen) == 2
+
+    res = minimize(
+        prob.op,
+        prob.y,
+        U0,
+        penalty=SmoothGroupLasso(BETA),
+        alpha=0.05,
+        memory=5,
+        max_iter=500,
+        tol=1e-14,
+        support_settled=settled,
+    )
+    assert res.converged
+    assert res.n_iter % 10 == 0 and res.n_iter <= 50
+    # Called with the column norms of the rotated factor (its singular values).
+    np.testing.assert_allclose(
+        np.sort(seen[-1]), np.sort(np.linalg.svd(res.U, compute_uv=False)), rtol=1e-10
+    )
+
+
+def test_support_never_settled_runs_to_tolerance():
+    prob = Problem("rank_one")
+    kwargs = dict(penalty=SmoothGroupLasso(BETA), alpha=0.05, memory=5, max_iter=500)
+    U0 = small_random(DIM, 5, seed=3)
+    ref = minimize(prob.op, prob.y, U0, tol=1e-6, **kwargs)
+    res = minimize(prob.op, prob.y, U0, tol=1e-6, support_settled=lambda n: False, **kwargs)
+    assert res.n_iter == ref.n_iter
+    np.testing.assert_allclose(res.U, ref.U)
 
 
 # ----------------------------------------------------------------------- callback
@@ -338,5 +408,29 @@ def test_strict_matches_numpy(kind, dtype, device):
     assert res.dropped.keys() == ref.dropped.keys()
     np.testing.assert_array_equal(res.columns, ref.columns)
     np.testing.assert_allclose(res.objective, ref.objective, rtol=rtol)
+
+
+@pytest.mark.parametrize(("dtype", "device"), STRICT)
+@pytest.mark.parametrize("kind", KINDS)
+def test_strict_matches_numpy_scaled_lbfgs(kind, dtype, device):
+    """The fine-tuning solver (L-BFGS in the ScaledGD metric) on any Array-API device."""
+    prob = Problem(kind)
+    U0 = near_truth(prob).astype(dtype)
+    X, y = prob.X.astype(dtype), prob.y.astype(dtype)
+    kwargs = dict(memory=5, scaled=True, max_iter=15, tol=0.0)
+    op_class = type(prob.op)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = minimize(op_class(X), y, U0, **kwargs)
+        dev = None if device is None else xps.Device(device)
+        res = minimize(
+            op_class(xps.asarray(X, device=dev)),
+            xps.asarray(y, device=dev),
+            xps.asarray(U0, device=dev),
+            **kwargs,
+        )
+    rtol = 1e-8 if dtype == "float64" else 1e-4
+    assert res.U.device == xps.asarray(X, device=dev).device
+    np.testing.assert_allclose(to_numpy(res.U), ref.U, rtol=rtol, atol=rtol)
     U = to_numpy(res.U)
     assert np.linalg.norm(U - ref.U) <= rtol * np.linalg.norm(ref.U)
