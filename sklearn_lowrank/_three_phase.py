@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 
 from ._backend import to_host
 from ._penalty import SmoothGroupLasso
-from ._pruning import select_columns
+from ._pruning import SupportWatch, select_columns
 from ._solvers import minimize
 
 __all__ = ["ThreePhaseResult", "data_scale", "default_n_columns", "fit_three_phase"]
@@ -84,6 +84,7 @@ def fit_three_phase(
     beta=1e-2,
     threshold="auto",
     finetune_iter=2000,
+    finetune_solver="lbfgs",
     max_iter=1000,
     tol=1e-10,
     init_scale=1e-3,
@@ -117,7 +118,10 @@ def fit_three_phase(
         if verbose >= 1:
             print(f"[PrunedFactorSensing] {message}")
 
-    # Phase 1: regularised fit (plain loss when alpha == 0).
+    # Phase 1: regularised fit (plain loss when alpha == 0), in units where the random
+    # start's columns have norm init_scale.
+    floor = min(init_scale, _FLOOR_CAP)
+    watch = SupportWatch(threshold, floor=floor)
     drop_ratio = _DROP_RATIO if threshold == "auto" else min(_DROP_RATIO, 0.1 * threshold)
     regularized = minimize(
         op,
@@ -129,6 +133,7 @@ def fit_three_phase(
         max_iter=max_iter,
         tol=math.sqrt(tol) if finetune_iter == 0 else max(math.sqrt(tol), _SUPPORT_TOL),
         drop_ratio=drop_ratio if alpha > 0 else None,
+        support_settled=watch if finetune_iter > 0 and alpha > 0 else None,
         verbose=verbose,
         phase="regularized fit",
         callback=hook("regularized fit"),
@@ -147,8 +152,7 @@ def fit_three_phase(
     # A column that never grew past a small random start picked up no signal; with a
     # large start that test says nothing, so the floor is capped well below the norms
     # (≥ √(alpha/√beta) of the largest) that signal columns reach.
-    floor = min(init_scale, _FLOOR_CAP) * root
-    support, relative = select_columns(norms, threshold, floor=floor)
+    support, relative = select_columns(norms, threshold, floor=floor * root)
     keep = np.flatnonzero(support[regularized.columns])
     V = xp.take(regularized.U, xp.asarray(keep, device=device(y)), axis=1)
     say(
@@ -164,6 +168,8 @@ def fit_three_phase(
             op,
             y_scaled,
             V,
+            memory=_LBFGS_MEMORY if finetune_solver == "lbfgs" else 0,
+            scaled=finetune_solver == "lbfgs",
             max_iter=finetune_iter,
             tol=tol,
             verbose=verbose,

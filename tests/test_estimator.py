@@ -103,10 +103,32 @@ def test_without_regularizer_column_norms_stay_comparable(problem):
     assert np.mean(regularized.column_norms_ >= 0.3 * regularized.column_norms_.max()) < 0.5
 
 
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_finetune_solvers_agree_and_lbfgs_needs_far_fewer_iterations(problem):
+    measurement, X, y, factor = make_problem(problem, 10)
+    lbfgs = fit(measurement, X, y)
+    gd = fit(measurement, X, y, finetune_solver="gd")
+    for model in (lbfgs, gd):
+        assert model.n_components_ == factor.shape[1]
+        assert relative_error(model.components_.T, factor) <= 1e-8
+    assert 3 * lbfgs.n_iter_finetune_ < gd.n_iter_finetune_
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_weaker_penalty_recovers_condition_number_50(problem):
+    """The documented recipe; the regularised phase's early stop must not cut the
+    weakest direction while it is still growing."""
+    measurement, X, y, factor = make_problem(problem, 50)
+    model = fit(measurement, X, y, alpha=1e-3)
+    assert model.n_components_ == factor.shape[1]
+    assert relative_error(model.components_.T, factor) <= 1e-8
+
+
 def test_finetuning_converges_linearly():
-    """Fine-tuning's loss falls geometrically: the log-loss decreases about linearly."""
+    """Gradient-descent fine-tuning (the seed paper's) converges linearly: the log-loss
+    decreases about linearly."""
     measurement, X, y, _ = make_problem("dense", 10)
-    model = fit(measurement, X, y)
+    model = fit(measurement, X, y, finetune_solver="gd")
     tail = model.loss_curve_[-model.n_iter_finetune_ :]
     logs = np.log10(tail[tail > 1e-24 * tail[0]])
     assert logs[-1] < logs[0] - 8  # many orders of magnitude
