@@ -155,13 +155,14 @@ class PrunedFactorSensing(
     10 iterations of the regularised phase, the columns are rotated to the orthogonal
     basis that minimises the penalty at unchanged ``UUᵀ`` (an exact, free descent step)
     and collapsed columns are dropped, so the remaining work runs at the cost of the
-    final rank. When fine-tuning follows, the regularised phase also stops at such a
-    check once the pruning rule cuts somewhere and the squared norm of the columns below
-    the cut has at least halved since the previous check: the penalty is removing them,
-    and the fine-tuning, not the penalised fit, sets the final accuracy. Matrix
-    measurements are
-    stored as the upper triangle of ``Aᵢ + Aᵢᵀ`` (diagonal halved), halving the bytes
-    per pass. Inputs in float32 are computed in float32.
+    final rank. When fine-tuning follows, the regularised phase also stops as soon as
+    the pruning decision has settled, judged every 5 iterations on the singular values
+    of ``U``: the rule cuts somewhere, the squared norm below the cut has at least halved
+    since the previous look (the penalty is removing those directions) and the smallest
+    kept value moved by at most a quarter; the fine-tuning, not the penalised fit, sets
+    the final accuracy. Matrix measurements are stored as the upper triangle of
+    ``Aᵢ + Aᵢᵀ`` (diagonal halved), halving the bytes per pass. Inputs in float32 are
+    computed in float32.
 
     References
     ----------

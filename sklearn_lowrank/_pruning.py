@@ -67,12 +67,12 @@ class SupportWatch:
         Values at or below this are ignored when looking for the cut.
     shrink : float, default=2.0
         Factor by which the tail's squared norm must fall between two calls.
-    drift : float, default=0.1
+    drift : float, default=0.25
         Largest relative change of the smallest kept value between two calls.
     """
 
     def __init__(
-        self, threshold="auto", floor: float = 0.0, shrink: float = 2.0, drift: float = 0.1
+        self, threshold="auto", floor: float = 0.0, shrink: float = 2.0, drift: float = 0.25
     ):
         self.threshold = threshold
         self.floor = floor
