@@ -24,10 +24,16 @@ __all__ = [
     "move_to",
     "namespace_and_device",
     "resolve_namespace",
+    "row_block",
     "to_host",
 ]
 
 _NUMPY = array_namespace(np.empty(0))
+# Bytes of stored data a CPU pass reads per block when it needs two products with the
+# same rows: about what a core's L2 plus its share of L3 hold, and large enough that
+# the per-block call overhead stays small (measured on d=100, n=20000 packed data:
+# 1.1-1.3 passes for both products, against 2.0 unblocked and 1.7-2.0 at 1 MiB).
+_HOST_BLOCK_BYTES = 4 * 2**20
 
 
 def namespace_and_device(x):
@@ -68,6 +74,19 @@ def resolve_namespace(array_module: str, input_namespace):
     raise ValueError(
         f"array_module must be 'auto', 'numpy' or 'cupy'; got {array_module!r}."
     )
+
+
+def row_block(xp, row_bytes: int) -> int | None:
+    """Rows per block for a pass that multiplies the same rows by two vectors.
+
+    On NumPy the two products run block by block, so the second finds its rows in the
+    CPU cache: BLAS runs one two-column product far below bandwidth, and two full
+    matrix-vector products read the data twice. Elsewhere (a GPU, or another namespace)
+    ``None``: blocks would only multiply kernel launches, and device memory is fast.
+    """
+    if is_numpy_namespace(xp):
+        return max(1, _HOST_BLOCK_BYTES // max(1, row_bytes))
+    return None
 
 
 def to_host(x) -> np.ndarray:

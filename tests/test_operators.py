@@ -285,6 +285,31 @@ def test_matrix_chunked_packing_equals_unchunked(backend, chunk_size):
     assert_close(chunked.predict(Ub), to_numpy(whole.predict(Ub)), backend.rtol)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("row_block", [1, 5, N_SAMPLES, N_SAMPLES + 1])
+def test_matrix_blocked_directional_matches_dense(backend, row_block):
+    """The row-blocked pass (the NumPy default) gives the same parabola on every backend."""
+    op, Xb, A = build("matrix", backend, row_block=row_block)
+    assert op.row_block == row_block
+    U, D = factors(seed=13)
+    Ub, Db = backend.asarray(U), backend.asarray(D)
+    U, D = backend.rounded(U), backend.rounded(D)
+    a, b, _ = op.directional(Ub, op.start(Ub), Db)
+    assert_same_kind(a, Xb)
+    assert_same_kind(b, Xb)
+    assert_close(a, np.einsum("nij,ij->n", A, U @ D.T + D @ U.T), backend.rtol)
+    assert_close(b, dense_predictions(A, D), backend.rtol)
+
+
+def test_matrix_row_block_auto_blocks_only_on_numpy():
+    X, _ = matrix_problem(seed=14, n=3000, d=40)
+    auto = MatrixOperator(X)
+    # About 4 MiB of packed float64 rows (820 numbers each) per block.
+    assert auto.row_block == (4 * 2**20) // (820 * 8)
+    assert MatrixOperator(xps.asarray(X)).row_block is None
+    assert MatrixOperator(X, row_block=None).row_block is None
+
+
 # ---------------------------------------------------------------------- errors
 
 
