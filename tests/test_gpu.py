@@ -24,13 +24,16 @@ CASES = {
 TOLERANCE = {"float64": 1e-8, "float32": 1e-3}
 
 
+@pytest.mark.parametrize("finetune_solver", ["lbfgs", "gd"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES)
-def test_cupy_input_fits_like_numpy(case, dtype):
+def test_cupy_input_fits_like_numpy(case, dtype, finetune_solver):
     spec = CASES[case]
     X, y, factor = make_low_rank_sensing(**spec, condition_number=10, random_state=0)
     X, y = X.astype(dtype), y.astype(dtype)
-    params = dict(measurement=spec["measurement"], random_state=0)
+    params = dict(
+        measurement=spec["measurement"], finetune_solver=finetune_solver, random_state=0
+    )
     on_cpu = PrunedFactorSensing(**params).fit(X, y)
     on_gpu = PrunedFactorSensing(**params).fit(cupy.asarray(X), cupy.asarray(y))
     assert isinstance(on_gpu.components_, cupy.ndarray)
