@@ -9,7 +9,8 @@ every step exact along its direction (:func:`~sklearn_lowrank._line_search.exact
 Each iteration reads the data only to price its direction and to apply the adjoint (see
 the operators). Two small transfers cross to the host per iteration: the line search's
 ``6 + 3k`` reduced coefficients (k columns) and three scalars for the stopping test;
-the regularised phase adds the k column norms every ten iterations (the alignment
+the regularised phase adds k singular values every five iterations (when a
+``support_settled`` watch is given) and the k column norms every ten (the alignment
 check). Everything with a dimension n or d stays in the array module.
 """
 
@@ -35,11 +36,12 @@ _STALL_RTOL = 1e-15
 _STALL_PATIENCE = 5
 # Columns are re-aligned (and collapsed ones dropped) every this many iterations.
 _ALIGN_EVERY = 10
-# The singular values of U are shown to ``support_settled`` every this many iterations.
-_WATCH_EVERY = 5
 # ...and only once the largest column has grown this much from its initial norm, so that
 # the tiny columns of the random start are not mistaken for collapsed ones.
 _ESCAPE_GROWTH = 10.0
+# The singular values of U are shown to ``support_settled`` every this many iterations
+# (also only after that growth).
+_WATCH_EVERY = 5
 
 
 @dataclass
@@ -66,6 +68,7 @@ def _one(xp, like):
 
 
 def _identity(G):
+    """The Euclidean metric: plain gradients."""
     return G
 
 
@@ -287,22 +290,18 @@ def minimize(
             if history is not None:
                 history.clear()
                 gamma = _one(xp, U)
+            if drop_ratio is None:
+                continue
             # The columns are now the factor's scaled singular vectors, so their norms
             # are its singular values. A k-vector crosses to the host at these checks;
             # the tiny columns of the random start say nothing until the factor grows.
             norms = to_host(xp.sqrt(xp.sum(U * U, axis=0)))
             if norms.max() <= _ESCAPE_GROWTH * start_norm:
                 continue
-            if drop_ratio is not None and np.any(norms < drop_ratio * norms.max()):
+            collapsed = norms < drop_ratio * norms.max()
+            if np.any(collapsed):
                 U, state, columns = _drop_collapsed(
-                    xp,
-                    op,
-                    U,
-                    state,
-                    columns,
-                    norms < drop_ratio * norms.max(),
-                    norms,
-                    dropped,
+                    xp, op, U, state, columns, collapsed, norms, dropped
                 )
                 residual, loss, loss_grad = loss_terms(U, state)
                 value, grad = with_penalty(U, loss, loss_grad)
