@@ -157,12 +157,13 @@ class PrunedFactorSensing(
     and collapsed columns are dropped, so the remaining work runs at the cost of the
     final rank. When fine-tuning follows, the regularised phase also stops as soon as
     the pruning decision has settled, judged every 5 iterations on the singular values
-    of ``U``: the rule cuts somewhere, the squared norm below the cut has at least halved
-    since the previous look (the penalty is removing those directions) and the smallest
-    kept value moved by at most a quarter; the fine-tuning, not the penalised fit, sets
-    the final accuracy. Matrix measurements are stored as the upper triangle of
-    ``Aᵢ + Aᵢᵀ`` (diagonal halved), halving the bytes per pass. Inputs in float32 are
-    computed in float32.
+    of ``U``: when the rule cuts somewhere, the squared norm below the cut has at least
+    halved since the previous look (the penalty is removing those directions) and no
+    kept value shrank by more than 10%, the columns below the cut are dropped; if the
+    next look finds no further cut and nothing fading, the phase stops (the
+    fine-tuning, not the penalised fit, sets the final accuracy). Matrix measurements
+    are stored as the upper triangle of ``Aᵢ + Aᵢᵀ`` (diagonal halved), halving the
+    bytes per pass. Inputs in float32 are computed in float32.
 
     References
     ----------

@@ -43,11 +43,11 @@ def relative_threshold(norms, threshold="auto") -> float:
 
 
 class SupportWatch:
-    """Says when the pruning decision has settled, so the regularised phase can stop.
+    """Decides, during the regularised phase, when the pruning decision has settled.
 
     Called every few iterations with the factor's singular values (the column norms it
-    would have after the alignment rotation). The decision has settled when, compared
-    with the previous call,
+    has once aligned), it compares them with those of the previous call and answers
+    with a number of columns to keep, or ``None`` to go on. It proposes a cut when
 
     - the rule cuts somewhere among the values above ``floor`` (values at or below it
       belong to columns that never grew, pruned whatever the rule says);
@@ -55,9 +55,16 @@ class SupportWatch:
       many smallest values held before: the penalty is removing them. A weak direction
       still growing out of the small start would sit below the cut too, but its growth
       keeps the tail from shrinking that fast;
-    - the smallest kept value moved by at most ``drift`` of itself: it is a direction
-      the fit has converged on, not a column still shrinking (a cut above one would
-      keep too many columns).
+    - no kept value shrank by more than ``fade`` of itself: the kept columns are
+      directions the fit has found (they hold still, or still grow), not columns the
+      penalty is still fading out (a cut above one would keep it).
+
+    The solver then drops the columns below the cut and goes on with the rest, so the
+    proposal is checked at the next call at the cost of the smaller factor: if the rule
+    finds no further cut there and the kept values held still, the decision has
+    settled (the call returns the current width and :attr:`settled` becomes True);
+    a further cut is proposed the same way. Near the sample-size threshold a first
+    proposal can keep columns that are still fading; the check lets them go.
 
     Parameters
     ----------
@@ -67,33 +74,52 @@ class SupportWatch:
         Values at or below this are ignored when looking for the cut.
     shrink : float, default=2.0
         Factor by which the tail's squared norm must fall between two calls.
-    drift : float, default=0.25
-        Largest relative change of the smallest kept value between two calls.
+    fade : float, default=0.1
+        Largest relative decrease of a kept value between two calls.
+
+    Attributes
+    ----------
+    settled : bool
+        Whether a proposal has been confirmed.
+    cut : float or None
+        The last cut proposed, relative to the largest value.
     """
 
     def __init__(
-        self, threshold="auto", floor: float = 0.0, shrink: float = 2.0, drift: float = 0.25
+        self, threshold="auto", floor: float = 0.0, shrink: float = 2.0, fade: float = 0.1
     ):
         self.threshold = threshold
         self.floor = floor
         self.shrink = shrink
-        self.drift = drift
+        self.fade = fade
+        self.settled = False
+        self.cut = None
         self._previous = None
+        self._proposed = False
 
-    def __call__(self, values) -> bool:
+    def __call__(self, values) -> int | None:
         ordered = np.sort(np.asarray(values, dtype=float))[::-1]
         previous, self._previous = self._previous, ordered
+        proposed, self._proposed = self._proposed, False
         above = ordered[ordered > self.floor]
-        if above.size < 2 or previous is None or previous.size != ordered.size:
-            return False
-        n_kept = int(np.sum(above >= relative_threshold(above, self.threshold) * above[0]))
-        if n_kept == above.size:
-            return False
-        tail_shrank = np.sum(ordered[n_kept:] ** 2) * self.shrink <= np.sum(
-            previous[n_kept:] ** 2
-        )
-        smallest, before = ordered[n_kept - 1], previous[n_kept - 1]
-        return bool(tail_shrank and abs(smallest - before) <= self.drift * before)
+        # After a drop, the previous call's largest values are the same columns.
+        if above.size == 0 or previous is None or previous.size < ordered.size:
+            return None
+        relative = relative_threshold(above, self.threshold)
+        n_keep = int(np.sum(above >= relative * above[0]))
+        if n_keep == 0:
+            return None
+        if np.any(ordered[:n_keep] < (1.0 - self.fade) * previous[:n_keep]):
+            return None
+        if n_keep == ordered.size:
+            self.settled = proposed
+            return n_keep if proposed else None
+        tail = np.sum(ordered[n_keep:] ** 2)
+        if tail * self.shrink > np.sum(previous[n_keep : ordered.size] ** 2):
+            return None
+        self._proposed = True
+        self.cut = relative
+        return n_keep
 
 
 def select_columns(norms, threshold="auto", floor=0.0):

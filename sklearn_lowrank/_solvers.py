@@ -152,9 +152,11 @@ def minimize(
         removed during the run (checked every few iterations).
     support_settled : callable or None
         With a penalty: called every few iterations with the singular values of ``U``
-        (a host array); when it returns True the columns are aligned with them (the
-        free rotation below) and the run stops as converged (see
-        :class:`~sklearn_lowrank._pruning.SupportWatch`).
+        (a host array, once the factor has grown). It returns ``None`` to go on, or a
+        number of columns to keep: the columns are then aligned with the singular
+        vectors, largest first (the free rotation below), and the others dropped (and
+        recorded as such); returning the current width stops the run as converged
+        (see :class:`~sklearn_lowrank._pruning.SupportWatch`).
     verbose : int
         Print progress every 10 iterations when ``verbose >= 2``.
     phase : str
@@ -186,6 +188,11 @@ def minimize(
         return loss + alpha * penalty.value(xp, U), loss_grad + alpha * penalty.gradient(
             xp, U
         )
+
+    def align(U, state, loss_grad):
+        """Free step: the rotation of the columns best for the penalty (same ``UUᵀ``)."""
+        W = penalty.best_rotation(xp, U)
+        return U @ W, op.rotate(state, W), loss_grad @ W
 
     state = op.start(U)
     residual, loss, loss_grad = loss_terms(U, state)
@@ -268,44 +275,47 @@ def minimize(
 
         if not use_penalty or U.shape[1] < 2:
             continue
+        aligned, drop = False, None
         if support_settled is not None and n_iter % _WATCH_EVERY == 0:
             # U's singular values, from its k × k Gram matrix (k numbers to the host).
             singular = to_host(xp.sqrt(xp.clip(xp.linalg.eigvalsh(U.T @ U), 0.0)))
-            if singular.max() > _ESCAPE_GROWTH * start_norm and support_settled(singular):
-                # Hand over aligned columns, whose norms are these singular values.
-                W = penalty.best_rotation(xp, U)
-                U, state = U @ W, op.rotate(state, W)
-                converged = True
-                break
-        if n_iter % _ALIGN_EVERY == 0:
-            # Free step: best rotation of the columns for the penalty (loss unchanged).
-            W = penalty.best_rotation(xp, U)
-            U = U @ W
-            state = op.rotate(state, W)
-            # Residual and loss are unchanged and the loss gradient turns with U
-            # (∇L(UW) = ∇L(U)·W): no pass over the data, only the penalty is re-priced.
-            loss_grad = loss_grad @ W
+            n_keep = None
+            if singular.max() > _ESCAPE_GROWTH * start_norm:
+                n_keep = support_settled(singular)
+            if n_keep is not None:
+                # Columns along the singular vectors, largest first (the free step below).
+                U, state, loss_grad = align(U, state, loss_grad)
+                aligned = True
+                if n_keep >= U.shape[1]:
+                    converged = True
+                    break
+                drop = np.arange(U.shape[1]) >= n_keep
+        if drop is None and n_iter % _ALIGN_EVERY == 0:
+            if not aligned:
+                U, state, loss_grad = align(U, state, loss_grad)
+                aligned = True
+            if drop_ratio is not None:
+                # The columns are now the factor's scaled singular vectors, so their
+                # norms are its singular values (a k-vector to the host); the tiny
+                # columns of the random start say nothing until the factor grows.
+                norms = to_host(xp.sqrt(xp.sum(U * U, axis=0)))
+                if norms.max() > _ESCAPE_GROWTH * start_norm:
+                    collapsed = norms < drop_ratio * norms.max()
+                    drop = collapsed if np.any(collapsed) else None
+        if drop is not None:
+            norms = to_host(xp.sqrt(xp.sum(U * U, axis=0)))
+            U, state, columns = _drop_collapsed(
+                xp, op, U, state, columns, drop, norms, dropped
+            )
+            residual, loss, loss_grad = loss_terms(U, state)
+        if aligned or drop is not None:
+            # After a rotation the residual and loss are unchanged and the loss gradient
+            # has turned with U (∇L(UW) = ∇L(U)·W): only the penalty is re-priced.
             value, grad = with_penalty(U, loss, loss_grad)
             value_host = float(value)
             if history is not None:
                 history.clear()
                 gamma = _one(xp, U)
-            if drop_ratio is None:
-                continue
-            # The columns are now the factor's scaled singular vectors, so their norms
-            # are its singular values. A k-vector crosses to the host at these checks;
-            # the tiny columns of the random start say nothing until the factor grows.
-            norms = to_host(xp.sqrt(xp.sum(U * U, axis=0)))
-            if norms.max() <= _ESCAPE_GROWTH * start_norm:
-                continue
-            collapsed = norms < drop_ratio * norms.max()
-            if np.any(collapsed):
-                U, state, columns = _drop_collapsed(
-                    xp, op, U, state, columns, collapsed, norms, dropped
-                )
-                residual, loss, loss_grad = loss_terms(U, state)
-                value, grad = with_penalty(U, loss, loss_grad)
-                value_host = float(value)
 
     if not converged:
         warnings.warn(

@@ -152,7 +152,13 @@ def fit_three_phase(
     # A column that never grew past a small random start picked up no signal; with a
     # large start that test says nothing, so the floor is capped well below the norms
     # (≥ √(alpha/√beta) of the largest) that signal columns reach.
-    support, relative = select_columns(norms, threshold, floor=floor * root)
+    if watch.settled:
+        # The watch already applied the rule and dropped the rest during phase 1.
+        support = np.zeros(k, dtype=bool)
+        support[regularized.columns] = True
+        relative = watch.cut
+    else:
+        support, relative = select_columns(norms, threshold, floor=floor * root)
     keep = np.flatnonzero(support[regularized.columns])
     V = xp.take(regularized.U, xp.asarray(keep, device=device(y)), axis=1)
     say(

@@ -124,6 +124,33 @@ def test_weaker_penalty_recovers_condition_number_50(problem):
     assert relative_error(model.components_.T, factor) <= 1e-8
 
 
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_early_stop_keeps_the_rank_near_the_sample_size_threshold(seed):
+    """n = 150 ≈ 1.3 × the degrees of freedom: columns fade slowly above the first cut.
+
+    Regression: stopping the regularised phase at the first cut kept 7, 7 and 4 columns
+    on these seeds (errors 0.4, 0.44, 0.06); running it to its tolerance kept 3.
+    """
+    X, y, factor = make_low_rank_sensing(
+        150, 40, 3, measurement="matrix", random_state=seed
+    )
+    model = fit("matrix", X, y)
+    assert model.n_components_ == 3
+    assert relative_error(model.components_.T, factor) <= 1e-8
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_support_threshold_and_norms_agree_after_the_early_stop(problem):
+    measurement, X, y, factor = make_problem(problem, 10)
+    model = fit(measurement, X, y)
+    norms, largest = model.column_norms_, model.column_norms_.max()
+    assert model.support_.sum() == model.n_components_ == factor.shape[1]
+    assert np.all(norms[model.support_] >= model.threshold_ * largest)
+    assert np.all(norms[~model.support_] < model.threshold_ * largest)
+    # A tenfold gap separates what was kept from what was pruned.
+    assert norms[model.support_].min() >= 10 * norms[~model.support_].max()
+
+
 def test_finetuning_converges_linearly():
     """Gradient-descent fine-tuning (the seed paper's) converges linearly: the log-loss
     decreases about linearly."""

@@ -169,72 +169,89 @@ def test_floor_above_every_column_keeps_largest_with_warning():
 # ------------------------------------------------------------------- SupportWatch
 
 
-def test_support_watch_settles_once_the_tail_shrinks_below_a_stable_cut():
+def test_support_watch_proposes_a_cut_then_confirms_it():
     watch = SupportWatch()
-    assert not watch([1.0, 0.8, 0.5, 0.04, 0.03])  # a cut, but nothing to compare with
-    assert not watch([1.0, 0.8, 0.5, 0.035, 0.025])  # tail mass 0.0025 → 0.0018
-    assert watch([1.0, 0.8, 0.5, 0.02, 0.01])  # tail mass 0.0018 → 0.0005
+    assert watch([1.0, 0.8, 0.5, 0.04, 0.03]) is None  # a cut, nothing to compare with
+    assert watch([1.0, 0.8, 0.5, 0.035, 0.025]) is None  # tail mass 0.0025 → 0.0018
+    assert watch([1.0, 0.8, 0.5, 0.02, 0.01]) == 3  # halved: keep 3, drop the rest
+    assert watch.cut == pytest.approx(np.sqrt(0.5 * 0.02))
+    assert not watch.settled
+    # The solver dropped the two columns; no further cut and nothing fading: settled.
+    assert watch([1.0, 0.81, 0.52]) == 3
+    assert watch.settled
 
 
 def test_support_watch_needs_a_cut():
     watch = SupportWatch()
-    assert not watch([1.0, 0.8, 0.5, 0.4, 0.3])
-    assert not watch([1.0, 0.8, 0.5, 0.2, 0.1])  # the tail shrank, but no tenfold drop
+    assert watch([1.0, 0.8, 0.5, 0.4, 0.3]) is None
+    assert watch([1.0, 0.8, 0.5, 0.2, 0.1]) is None  # the tail shrank, but no tenfold drop
 
 
 def test_support_watch_waits_while_a_tail_value_grows():
     """A weak direction growing below the cut keeps the tail from halving."""
     watch = SupportWatch()
     watch([1.0, 0.8, 0.03, 0.02])
-    assert not watch([1.0, 0.8, 0.04, 0.001])  # one value shrank, the other grew
-    assert watch([1.0, 0.8, 0.02, 0.0005])
+    assert watch([1.0, 0.8, 0.04, 0.001]) is None  # one value shrank, the other grew
+    assert watch([1.0, 0.8, 0.02, 0.0005]) == 2
 
 
-def test_support_watch_waits_while_the_smallest_kept_value_shrinks():
-    """A cut below a column that is still shrinking would keep it: wait."""
+def test_support_watch_waits_while_a_kept_value_fades():
+    """Near the sample-size threshold noise columns fade slowly above the cut."""
+    watch = SupportWatch()
+    watch([1.0, 0.5, 0.3, 0.02, 0.01])
+    assert watch([1.0, 0.5, 0.26, 0.005, 0.002]) is None  # 0.3 → 0.26: still fading
+    assert watch([1.0, 0.52, 0.25, 0.001, 0.0005]) == 3  # growth and ≤ 10% are fine
+
+
+def test_support_watch_confirmation_fails_if_a_kept_value_fades():
     watch = SupportWatch()
     watch([1.0, 0.5, 0.3, 0.02])
-    assert not watch([1.0, 0.5, 0.1, 0.005])  # 0.3 → 0.1: a noise column fading out
-    assert watch([1.0, 0.5, 0.03, 0.001])  # the cut moved above it, which held still
+    assert watch([1.0, 0.5, 0.3, 0.005]) == 3
+    assert watch([1.0, 0.5, 0.2]) is None  # the third one fades after all
+    assert not watch.settled
+    assert watch([1.0, 0.5, 0.03]) == 2  # a new cut, below a halved tail: proposed
+    assert watch([1.0, 0.5]) == 2  # and confirmed
+    assert watch.settled
 
 
 def test_support_watch_compares_the_same_number_of_smallest_values():
     watch = SupportWatch()
     watch([1.0, 0.9, 0.8, 0.7])
     # Two values now sit below a cut; compared with the two smallest of the last call.
-    assert watch([1.0, 0.92, 0.05, 0.01])
+    assert watch([1.0, 0.92, 0.05, 0.01]) == 2
 
 
 def test_support_watch_ignores_values_at_the_floor():
     """A zero singular value must not make a 'cut' above it (columns that never grew)."""
-    before = [1.0, 0.4, 0.1, 0.07, 0.05, 0.03, 0.0125, 0.001]
-    values = [1.0, 0.4, 0.09, 0.06, 0.04, 0.02, 0.012, 1e-9]  # rounding, not a column
-    watch = SupportWatch(floor=1e-3)
-    watch(before)
-    assert not watch(values)
+    before = [1.0, 0.4, 0.1, 0.09, 0.08, 0.07, 0.06, 0.001]
+    values = [1.0, 0.4, 0.095, 0.085, 0.075, 0.065, 0.055, 1e-9]  # rounding, not a column
+    floored = SupportWatch(floor=1e-3)
+    floored(before)
+    assert floored(values) == 7  # only the column at the floor goes
     unfloored = SupportWatch()
     unfloored(before)
-    assert unfloored(values)  # what the floor protects against
+    assert unfloored(values) == 7  # same count, but as a cut at the rounding value
+    assert unfloored.cut > 0 and floored.cut == 0.0
 
 
-@pytest.mark.parametrize(
-    ("threshold", "expected"), [(0.1, True), (0.0, False), (1e-3, False)]
-)
+@pytest.mark.parametrize(("threshold", "expected"), [(0.1, 2), (0.0, None), (1e-3, None)])
 def test_support_watch_follows_a_numeric_threshold(threshold, expected):
     watch = SupportWatch(threshold)
     watch([1.0, 0.5, 0.04, 0.03])
-    assert watch([1.0, 0.5, 0.02, 0.01]) is expected
+    assert watch([1.0, 0.5, 0.02, 0.01]) == expected
 
 
-def test_support_watch_restarts_after_the_width_changes():
+def test_support_watch_never_confirms_without_a_proposal():
     watch = SupportWatch()
-    watch([1.0, 0.5, 0.04, 0.03])
-    assert not watch([1.0, 0.5, 0.01])  # a column was dropped in between
-    assert watch([1.0, 0.5, 0.001])
+    watch([1.0, 0.9, 0.8])
+    assert watch([1.0, 0.9, 0.8]) is None
+    assert watch([1.0, 0.9]) is None  # narrower (a drop_ratio drop), not a proposal
+    assert not watch.settled
 
 
 @pytest.mark.parametrize("values", [[1.0], [0.0, 0.0], [1.0, 1.0]])
 def test_support_watch_never_settles_on_degenerate_values(values):
     watch = SupportWatch()
-    assert not watch(values)
-    assert not watch(values)
+    assert watch(values) is None
+    assert watch(values) is None
+    assert not watch.settled

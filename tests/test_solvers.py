@@ -154,14 +154,15 @@ def test_scaled_metric_survives_a_zero_column():
 # ------------------------------------------------------------ support_settled hook
 
 
-def test_support_settled_stops_the_run_and_aligns_the_columns():
+def test_support_settled_prunes_then_stops_with_aligned_columns():
     prob = Problem("rank_one")
     U0 = small_random(DIM, 5, seed=3)
     seen = []
 
-    def settled(norms):
-        seen.append(np.array(norms))
-        return len(seen) == 2
+    def watch(values):
+        seen.append(np.array(values))
+        # Second look: keep the two largest directions; third: confirm.
+        return {2: 2, 3: len(values)}.get(len(seen))
 
     res = minimize(
         prob.op,
@@ -172,14 +173,22 @@ def test_support_settled_stops_the_run_and_aligns_the_columns():
         memory=5,
         max_iter=500,
         tol=1e-14,
-        support_settled=settled,
+        support_settled=watch,
     )
     assert res.converged
-    assert res.n_iter % 5 == 0 and res.n_iter <= 50
+    assert len(seen) == 3 and res.n_iter % 5 == 0
+    assert [v.size for v in seen] == [5, 5, 2]
+    # The three smallest directions were dropped at the second look, with their norms.
+    assert res.U.shape == (DIM, 2) and len(res.dropped) == 3
+    np.testing.assert_allclose(
+        sorted(res.dropped.values(), reverse=True), np.sort(seen[1])[::-1][2:], rtol=1e-6
+    )
     # Called with U's singular values; the returned columns are aligned with them.
     singular = np.linalg.svd(res.U, compute_uv=False)
     np.testing.assert_allclose(np.sort(seen[-1]), np.sort(singular), rtol=1e-8)
     np.testing.assert_allclose(np.linalg.norm(res.U, axis=0), singular, rtol=1e-8)
+    # The objective was re-priced after the drop: the run ends near the rank-2 truth.
+    assert relative_error(res.U, prob.truth) < 0.2
 
 
 def test_support_never_settled_runs_to_tolerance():
@@ -187,7 +196,7 @@ def test_support_never_settled_runs_to_tolerance():
     kwargs = dict(penalty=SmoothGroupLasso(BETA), alpha=0.05, memory=5, max_iter=500)
     U0 = small_random(DIM, 5, seed=3)
     ref = minimize(prob.op, prob.y, U0, tol=1e-6, **kwargs)
-    res = minimize(prob.op, prob.y, U0, tol=1e-6, support_settled=lambda n: False, **kwargs)
+    res = minimize(prob.op, prob.y, U0, tol=1e-6, support_settled=lambda v: None, **kwargs)
     assert res.n_iter == ref.n_iter
     np.testing.assert_allclose(res.U, ref.U)
 
