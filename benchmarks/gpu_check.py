@@ -190,9 +190,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     args = parser.parse_args()
-    import cupy
+    try:
+        import cupy
 
-    props = cupy.cuda.runtime.getDeviceProperties(0)
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+    except Exception as exc:  # CuPy missing, or no CUDA device / driver
+        raise SystemExit(f"gpu_check.py needs CuPy and a visible GPU: {exc!r}") from None
     print(
         f"device: {props['name'].decode()}, CuPy {cupy.__version__}, NumPy {np.__version__}"
     )
