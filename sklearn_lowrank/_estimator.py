@@ -101,8 +101,7 @@ class PrunedFactorSensing(
     tol : float, default=1e-10
         Fine-tuning stops when ``‖∇f(V)‖_F ≤ tol·max(‖V‖_F, 1)`` in the normalised units.
         The regularised phase, which only has to find the support when fine-tuning
-        follows, stops at ``max(√tol, 1e-3)``, or earlier once the pruning decision has
-        settled (see Notes); at ``√tol`` when ``finetune_iter=0``.
+        follows, stops at ``max(√tol, 1e-3)``, or at ``√tol`` when ``finetune_iter=0``.
         Either phase also stops when the objective stops decreasing.
     init_scale : float, default=1e-3
         Norm of each column of the random start, relative to the data scale.
@@ -155,13 +154,13 @@ class PrunedFactorSensing(
     10 iterations of the regularised phase, the columns are rotated to the orthogonal
     basis that minimises the penalty at unchanged ``UUᵀ`` (an exact, free descent step)
     and collapsed columns are dropped, so the remaining work runs at the cost of the
-    final rank. When fine-tuning follows, the regularised phase also stops as soon as
-    the pruning decision has settled, judged every 5 iterations on the singular values
-    of ``U``: when the rule cuts somewhere, the squared norm below the cut has at least
-    halved since the previous look (the penalty is removing those directions) and no
-    kept value shrank by more than 10%, the columns below the cut are dropped; if the
-    next look finds no further cut and nothing fading, the phase stops (the
-    fine-tuning, not the penalised fit, sets the final accuracy). Matrix measurements
+    final rank. Every 5 iterations the singular values of ``U`` are also compared with
+    the previous ones: once the pruning rule cuts somewhere among them, the squared
+    norm below the cut has at least halved (the penalty is removing those directions)
+    and no kept value shrank by more than 10%, the columns below the cut are dropped
+    at once (early pruning). The phase still runs to its tolerance and the final
+    pruning still applies the rule; the iterations left cost what the kept columns
+    cost. Matrix measurements
     are stored as the upper triangle of ``Aᵢ + Aᵢᵀ`` (diagonal halved), halving the
     bytes per pass. Inputs in float32 are computed in float32.
 

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["AUTO_MIN_GAP", "SupportWatch", "select_columns"]
+__all__ = ["AUTO_MIN_GAP", "EarlyPruning", "select_columns"]
 
 #: ``threshold="auto"`` cuts only where consecutive sorted norms differ by this factor.
 AUTO_MIN_GAP = 10.0
@@ -42,12 +42,12 @@ def relative_threshold(norms, threshold="auto") -> float:
     return auto_threshold(norms) if threshold == "auto" else float(threshold)
 
 
-class SupportWatch:
-    """Decides, during the regularised phase, when the pruning decision has settled.
+class EarlyPruning:
+    """Drops, during the regularised phase, the columns the pruning rule will cut.
 
     Called every few iterations with the factor's singular values (the column norms it
     has once aligned), it compares them with those of the previous call and answers
-    with a number of columns to keep, or ``None`` to go on. It proposes a cut when
+    with a number of columns to keep, or ``None``. It proposes a cut when
 
     - the rule cuts somewhere among the values above ``floor`` (values at or below it
       belong to columns that never grew, pruned whatever the rule says);
@@ -55,16 +55,14 @@ class SupportWatch:
       many smallest values held before: the penalty is removing them. A weak direction
       still growing out of the small start would sit below the cut too, but its growth
       keeps the tail from shrinking that fast;
-    - no kept value shrank by more than ``fade`` of itself: the kept columns are
-      directions the fit has found (they hold still, or still grow), not columns the
-      penalty is still fading out (a cut above one would keep it).
+    - no kept value shrank by more than ``fade`` of itself (a column still fading
+      would rather be cut later, with the rest).
 
-    The solver then drops the columns below the cut and goes on with the rest, so the
-    proposal is checked at the next call at the cost of the smaller factor: if the rule
-    finds no further cut there and the kept values held still, the decision has
-    settled (the call returns the current width and :attr:`settled` becomes True);
-    a further cut is proposed the same way. Near the sample-size threshold a first
-    proposal can keep columns that are still fading; the check lets them go.
+    The solver aligns the columns and drops those below the cut, then goes on with the
+    rest: the phase still runs to its tolerance and the final pruning still applies the
+    rule, but the remaining iterations cost what the kept columns cost. Stopping the
+    phase at such a cut instead was tried and kept too many columns near the
+    sample-size threshold, where columns fade slowly above the first cut.
 
     Parameters
     ----------
@@ -76,13 +74,6 @@ class SupportWatch:
         Factor by which the tail's squared norm must fall between two calls.
     fade : float, default=0.1
         Largest relative decrease of a kept value between two calls.
-
-    Attributes
-    ----------
-    settled : bool
-        Whether a proposal has been confirmed.
-    cut : float or None
-        The last cut proposed, relative to the largest value.
     """
 
     def __init__(
@@ -92,37 +83,28 @@ class SupportWatch:
         self.floor = floor
         self.shrink = shrink
         self.fade = fade
-        self.settled = False
-        self.cut = None
         self._previous = None
-        self._proposed = False
 
     def __call__(self, values) -> int | None:
         ordered = np.sort(np.asarray(values, dtype=float))[::-1]
         previous, self._previous = self._previous, ordered
-        proposed, self._proposed = self._proposed, False
         above = ordered[ordered > self.floor]
         # After a drop, the previous call's largest values are the same columns.
         if above.size == 0 or previous is None or previous.size < ordered.size:
             return None
         relative = relative_threshold(above, self.threshold)
         n_keep = int(np.sum(above >= relative * above[0]))
-        if n_keep == 0:
+        if n_keep == 0 or n_keep == ordered.size:
             return None
         if np.any(ordered[:n_keep] < (1.0 - self.fade) * previous[:n_keep]):
             return None
-        if n_keep == ordered.size:
-            self.settled = proposed
-            return n_keep if proposed else None
         tail = np.sum(ordered[n_keep:] ** 2)
         if tail * self.shrink > np.sum(previous[n_keep : ordered.size] ** 2):
             return None
-        self._proposed = True
-        self.cut = relative
         return n_keep
 
 
-def select_columns(norms, threshold="auto", floor=0.0):
+def select_columns(norms, threshold="auto", floor=0.0, alive=None):
     """Boolean mask of kept columns and the relative threshold that was applied.
 
     Parameters
@@ -136,6 +118,9 @@ def select_columns(norms, threshold="auto", floor=0.0):
         estimator passes the norm of the random start, capped at 1e-2 of the data
         scale's square root: a column that never grew past a small start picked up no
         signal).
+    alive : array-like of bool, shape (k,), or None
+        Columns that may be kept; the others (dropped during the regularised phase, at
+        the norms given) are pruned whatever the rule says. ``None``: all.
 
     Returns
     -------
@@ -147,10 +132,11 @@ def select_columns(norms, threshold="auto", floor=0.0):
     norms = np.asarray(norms, dtype=float)
     relative = relative_threshold(norms, threshold)
     largest = norms.max() if norms.size else 0.0
-    support = (norms >= relative * largest) & (norms > floor)
+    alive = np.ones(norms.shape, dtype=bool) if alive is None else np.asarray(alive)
+    support = (norms >= relative * largest) & (norms > floor) & alive
     if not support.any():
         support = np.zeros(norms.shape, dtype=bool)
-        support[int(np.argmax(norms))] = True
+        support[int(np.argmax(np.where(alive, norms, -np.inf)))] = True
         warnings.warn(
             "Pruning kept no column (none grew past its small random start); keeping the "
             "largest one. The penalty alpha may be too strong for this data, or y carry "

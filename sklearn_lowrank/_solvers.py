@@ -9,9 +9,9 @@ every step exact along its direction (:func:`~sklearn_lowrank._line_search.exact
 Each iteration reads the data only to price its direction and to apply the adjoint (see
 the operators). Two small transfers cross to the host per iteration: the line search's
 ``6 + 3k`` reduced coefficients (k columns) and three scalars for the stopping test;
-the regularised phase adds k singular values every five iterations (when a
-``support_settled`` watch is given) and the k column norms every ten (the alignment
-check). Everything with a dimension n or d stays in the array module.
+the regularised phase adds k singular values every five iterations (with
+``early_pruning``) and the k column norms every ten (the alignment check). Everything
+with a dimension n or d stays in the array module.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _ALIGN_EVERY = 10
 # ...and only once the largest column has grown this much from its initial norm, so that
 # the tiny columns of the random start are not mistaken for collapsed ones.
 _ESCAPE_GROWTH = 10.0
-# The singular values of U are shown to ``support_settled`` every this many iterations
+# The singular values of U are shown to ``early_pruning`` every this many iterations
 # (also only after that growth).
 _WATCH_EVERY = 5
 
@@ -117,7 +117,7 @@ def minimize(
     tol: float = 1e-8,
     scaled: bool = False,
     drop_ratio: float | None = None,
-    support_settled=None,
+    early_pruning=None,
     verbose: int = 0,
     phase: str = "",
     callback=None,
@@ -150,13 +150,12 @@ def minimize(
     drop_ratio : float or None
         If set, columns whose norm falls below ``drop_ratio`` times the largest are
         removed during the run (checked every few iterations).
-    support_settled : callable or None
+    early_pruning : callable or None
         With a penalty: called every few iterations with the singular values of ``U``
-        (a host array, once the factor has grown). It returns ``None`` to go on, or a
-        number of columns to keep: the columns are then aligned with the singular
-        vectors, largest first (the free rotation below), and the others dropped (and
-        recorded as such); returning the current width stops the run as converged
-        (see :class:`~sklearn_lowrank._pruning.SupportWatch`).
+        (a host array, once the factor has grown). It returns ``None``, or a number of
+        columns to keep: the columns are then aligned with the singular vectors,
+        largest first (the free rotation below), and the others dropped and recorded
+        in ``dropped`` (see :class:`~sklearn_lowrank._pruning.EarlyPruning`).
     verbose : int
         Print progress every 10 iterations when ``verbose >= 2``.
     phase : str
@@ -276,19 +275,16 @@ def minimize(
         if not use_penalty or U.shape[1] < 2:
             continue
         aligned, drop = False, None
-        if support_settled is not None and n_iter % _WATCH_EVERY == 0:
+        if early_pruning is not None and n_iter % _WATCH_EVERY == 0:
             # U's singular values, from its k × k Gram matrix (k numbers to the host).
             singular = to_host(xp.sqrt(xp.clip(xp.linalg.eigvalsh(U.T @ U), 0.0)))
             n_keep = None
             if singular.max() > _ESCAPE_GROWTH * start_norm:
-                n_keep = support_settled(singular)
-            if n_keep is not None:
+                n_keep = early_pruning(singular)
+            if n_keep is not None and n_keep < U.shape[1]:
                 # Columns along the singular vectors, largest first (the free step below).
                 U, state, loss_grad = align(U, state, loss_grad)
                 aligned = True
-                if n_keep >= U.shape[1]:
-                    converged = True
-                    break
                 drop = np.arange(U.shape[1]) >= n_keep
         if drop is None and n_iter % _ALIGN_EVERY == 0:
             if not aligned:

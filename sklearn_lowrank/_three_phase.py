@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 
 from ._backend import to_host
 from ._penalty import SmoothGroupLasso
-from ._pruning import SupportWatch, select_columns
+from ._pruning import EarlyPruning, select_columns
 from ._solvers import minimize
 
 __all__ = ["ThreePhaseResult", "data_scale", "default_n_columns", "fit_three_phase"]
@@ -121,7 +121,6 @@ def fit_three_phase(
     # Phase 1: regularised fit (plain loss when alpha == 0), in units where the random
     # start's columns have norm init_scale.
     floor = min(init_scale, _FLOOR_CAP)
-    watch = SupportWatch(threshold, floor=floor)
     drop_ratio = _DROP_RATIO if threshold == "auto" else min(_DROP_RATIO, 0.1 * threshold)
     regularized = minimize(
         op,
@@ -133,7 +132,7 @@ def fit_three_phase(
         max_iter=max_iter,
         tol=math.sqrt(tol) if finetune_iter == 0 else max(math.sqrt(tol), _SUPPORT_TOL),
         drop_ratio=drop_ratio if alpha > 0 else None,
-        support_settled=watch if finetune_iter > 0 and alpha > 0 else None,
+        early_pruning=EarlyPruning(threshold, floor=floor) if alpha > 0 else None,
         verbose=verbose,
         phase="regularized fit",
         callback=hook("regularized fit"),
@@ -152,13 +151,10 @@ def fit_three_phase(
     # A column that never grew past a small random start picked up no signal; with a
     # large start that test says nothing, so the floor is capped well below the norms
     # (≥ √(alpha/√beta) of the largest) that signal columns reach.
-    if watch.settled:
-        # The watch already applied the rule and dropped the rest during phase 1.
-        support = np.zeros(k, dtype=bool)
-        support[regularized.columns] = True
-        relative = watch.cut
-    else:
-        support, relative = select_columns(norms, threshold, floor=floor * root)
+    # Columns dropped during phase 1 stay pruned, whatever the rule says of their norms.
+    alive = np.zeros(k, dtype=bool)
+    alive[regularized.columns] = True
+    support, relative = select_columns(norms, threshold, floor=floor * root, alive=alive)
     keep = np.flatnonzero(support[regularized.columns])
     V = xp.take(regularized.U, xp.asarray(keep, device=device(y)), axis=1)
     say(

@@ -7,7 +7,7 @@ import pytest
 
 from sklearn_lowrank._pruning import (
     AUTO_MIN_GAP,
-    SupportWatch,
+    EarlyPruning,
     auto_threshold,
     select_columns,
 )
@@ -166,92 +166,93 @@ def test_floor_above_every_column_keeps_largest_with_warning():
     np.testing.assert_array_equal(support, norms == norms.max())
 
 
-# ------------------------------------------------------------------- SupportWatch
+# ------------------------------------------------------------------- EarlyPruning
 
 
-def test_support_watch_proposes_a_cut_then_confirms_it():
-    watch = SupportWatch()
-    assert watch([1.0, 0.8, 0.5, 0.04, 0.03]) is None  # a cut, nothing to compare with
-    assert watch([1.0, 0.8, 0.5, 0.035, 0.025]) is None  # tail mass 0.0025 → 0.0018
-    assert watch([1.0, 0.8, 0.5, 0.02, 0.01]) == 3  # halved: keep 3, drop the rest
-    assert watch.cut == pytest.approx(np.sqrt(0.5 * 0.02))
-    assert not watch.settled
-    # The solver dropped the two columns; no further cut and nothing fading: settled.
-    assert watch([1.0, 0.81, 0.52]) == 3
-    assert watch.settled
+def test_early_pruning_proposes_a_cut_once_the_tail_shrinks():
+    prune = EarlyPruning()
+    assert prune([1.0, 0.8, 0.5, 0.04, 0.03]) is None  # a cut, nothing to compare with
+    assert prune([1.0, 0.8, 0.5, 0.035, 0.025]) is None  # tail mass 0.0025 → 0.0018
+    assert prune([1.0, 0.8, 0.5, 0.02, 0.01]) == 3  # halved: keep 3
+    # After the drop, nothing more to cut.
+    assert prune([1.0, 0.81, 0.52]) is None
 
 
-def test_support_watch_needs_a_cut():
-    watch = SupportWatch()
-    assert watch([1.0, 0.8, 0.5, 0.4, 0.3]) is None
-    assert watch([1.0, 0.8, 0.5, 0.2, 0.1]) is None  # the tail shrank, but no tenfold drop
+def test_early_pruning_needs_a_cut():
+    prune = EarlyPruning()
+    assert prune([1.0, 0.8, 0.5, 0.4, 0.3]) is None
+    assert prune([1.0, 0.8, 0.5, 0.2, 0.1]) is None  # the tail shrank, but no tenfold drop
 
 
-def test_support_watch_waits_while_a_tail_value_grows():
+def test_early_pruning_waits_while_a_tail_value_grows():
     """A weak direction growing below the cut keeps the tail from halving."""
-    watch = SupportWatch()
-    watch([1.0, 0.8, 0.03, 0.02])
-    assert watch([1.0, 0.8, 0.04, 0.001]) is None  # one value shrank, the other grew
-    assert watch([1.0, 0.8, 0.02, 0.0005]) == 2
+    prune = EarlyPruning()
+    prune([1.0, 0.8, 0.03, 0.02])
+    assert prune([1.0, 0.8, 0.04, 0.001]) is None  # one value shrank, the other grew
+    assert prune([1.0, 0.8, 0.02, 0.0005]) == 2
 
 
-def test_support_watch_waits_while_a_kept_value_fades():
-    """Near the sample-size threshold noise columns fade slowly above the cut."""
-    watch = SupportWatch()
-    watch([1.0, 0.5, 0.3, 0.02, 0.01])
-    assert watch([1.0, 0.5, 0.26, 0.005, 0.002]) is None  # 0.3 → 0.26: still fading
-    assert watch([1.0, 0.52, 0.25, 0.001, 0.0005]) == 3  # growth and ≤ 10% are fine
+def test_early_pruning_waits_while_a_kept_value_fades():
+    prune = EarlyPruning()
+    prune([1.0, 0.5, 0.3, 0.02, 0.01])
+    assert prune([1.0, 0.5, 0.26, 0.005, 0.002]) is None  # 0.3 → 0.26: still fading
+    assert prune([1.0, 0.52, 0.25, 0.001, 0.0005]) == 3  # growth and ≤ 10% are fine
 
 
-def test_support_watch_confirmation_fails_if_a_kept_value_fades():
-    watch = SupportWatch()
-    watch([1.0, 0.5, 0.3, 0.02])
-    assert watch([1.0, 0.5, 0.3, 0.005]) == 3
-    assert watch([1.0, 0.5, 0.2]) is None  # the third one fades after all
-    assert not watch.settled
-    assert watch([1.0, 0.5, 0.03]) == 2  # a new cut, below a halved tail: proposed
-    assert watch([1.0, 0.5]) == 2  # and confirmed
-    assert watch.settled
+def test_early_pruning_cuts_again_after_a_drop():
+    prune = EarlyPruning()
+    prune([1.0, 0.5, 0.3, 0.02])
+    assert prune([1.0, 0.5, 0.3, 0.005]) == 3
+    assert prune([1.0, 0.5, 0.2]) is None  # the third one fades after all
+    assert prune([1.0, 0.5, 0.03]) == 2  # now below a cut, its mass falling
 
 
-def test_support_watch_compares_the_same_number_of_smallest_values():
-    watch = SupportWatch()
-    watch([1.0, 0.9, 0.8, 0.7])
+def test_early_pruning_compares_the_same_number_of_smallest_values():
+    prune = EarlyPruning()
+    prune([1.0, 0.9, 0.8, 0.7])
     # Two values now sit below a cut; compared with the two smallest of the last call.
-    assert watch([1.0, 0.92, 0.05, 0.01]) == 2
+    assert prune([1.0, 0.92, 0.05, 0.01]) == 2
 
 
-def test_support_watch_ignores_values_at_the_floor():
-    """A zero singular value must not make a 'cut' above it (columns that never grew)."""
+def test_early_pruning_ignores_values_at_the_floor():
+    """A value at rounding level must not make a 'cut' above it."""
     before = [1.0, 0.4, 0.1, 0.09, 0.08, 0.07, 0.06, 0.001]
     values = [1.0, 0.4, 0.095, 0.085, 0.075, 0.065, 0.055, 1e-9]  # rounding, not a column
-    floored = SupportWatch(floor=1e-3)
+    floored = EarlyPruning(floor=1e-3)
     floored(before)
-    assert floored(values) == 7  # only the column at the floor goes
-    unfloored = SupportWatch()
+    assert floored(values) == 7  # only the column at the floor goes (no cut above it)
+    unfloored = EarlyPruning()
     unfloored(before)
-    assert unfloored(values) == 7  # same count, but as a cut at the rounding value
-    assert unfloored.cut > 0 and floored.cut == 0.0
+    assert unfloored(values) == 7  # the same column, but through a 'cut' at 1e-9
 
 
 @pytest.mark.parametrize(("threshold", "expected"), [(0.1, 2), (0.0, None), (1e-3, None)])
-def test_support_watch_follows_a_numeric_threshold(threshold, expected):
-    watch = SupportWatch(threshold)
-    watch([1.0, 0.5, 0.04, 0.03])
-    assert watch([1.0, 0.5, 0.02, 0.01]) == expected
+def test_early_pruning_follows_a_numeric_threshold(threshold, expected):
+    prune = EarlyPruning(threshold)
+    prune([1.0, 0.5, 0.04, 0.03])
+    assert prune([1.0, 0.5, 0.02, 0.01]) == expected
 
 
-def test_support_watch_never_confirms_without_a_proposal():
-    watch = SupportWatch()
-    watch([1.0, 0.9, 0.8])
-    assert watch([1.0, 0.9, 0.8]) is None
-    assert watch([1.0, 0.9]) is None  # narrower (a drop_ratio drop), not a proposal
-    assert not watch.settled
+def test_early_pruning_ignores_a_narrower_factor_than_last_time():
+    prune = EarlyPruning()
+    prune([1.0, 0.9])
+    assert prune([1.0, 0.9, 0.01]) is None  # wider than last time: no comparison
 
 
 @pytest.mark.parametrize("values", [[1.0], [0.0, 0.0], [1.0, 1.0]])
-def test_support_watch_never_settles_on_degenerate_values(values):
-    watch = SupportWatch()
-    assert watch(values) is None
-    assert watch(values) is None
-    assert not watch.settled
+def test_early_pruning_never_cuts_degenerate_values(values):
+    prune = EarlyPruning()
+    assert prune(values) is None
+    assert prune(values) is None
+
+
+def test_select_columns_never_keeps_a_dropped_column():
+    norms = np.array([1.0, 0.5, 0.4, 0.001])
+    alive = np.array([True, True, False, True])
+    support, _ = select_columns(norms, 0.1, alive=alive)
+    np.testing.assert_array_equal(support, [True, True, False, False])
+    with pytest.warns(UserWarning, match="kept no column"):
+        support, _ = select_columns(
+            norms, 0.1, alive=[False, False, False, True], floor=0.01
+        )
+    np.testing.assert_array_equal(support, [False, False, False, True])

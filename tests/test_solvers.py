@@ -151,18 +151,17 @@ def test_scaled_metric_survives_a_zero_column():
     assert res.objective[-1] < 1e-12 * res.objective[0] + 1e-20
 
 
-# ------------------------------------------------------------ support_settled hook
+# -------------------------------------------------------------- early_pruning hook
 
 
-def test_support_settled_prunes_then_stops_with_aligned_columns():
+def test_early_pruning_drops_columns_and_the_run_goes_on():
     prob = Problem("rank_one")
     U0 = small_random(DIM, 5, seed=3)
     seen = []
 
-    def watch(values):
+    def prune(values):
         seen.append(np.array(values))
-        # Second look: keep the two largest directions; third: confirm.
-        return {2: 2, 3: len(values)}.get(len(seen))
+        return 2 if len(seen) == 2 else None  # second look: keep the two largest
 
     res = minimize(
         prob.op,
@@ -172,31 +171,28 @@ def test_support_settled_prunes_then_stops_with_aligned_columns():
         alpha=0.05,
         memory=5,
         max_iter=500,
-        tol=1e-14,
-        support_settled=watch,
+        tol=1e-6,
+        early_pruning=prune,
     )
     assert res.converged
-    assert len(seen) == 3 and res.n_iter % 5 == 0
-    assert [v.size for v in seen] == [5, 5, 2]
+    assert [v.size for v in seen[:3]] == [5, 5, 2]
     # The three smallest directions were dropped at the second look, with their norms.
     assert res.U.shape == (DIM, 2) and len(res.dropped) == 3
     np.testing.assert_allclose(
         sorted(res.dropped.values(), reverse=True), np.sort(seen[1])[::-1][2:], rtol=1e-6
     )
-    # Called with U's singular values; the returned columns are aligned with them.
-    singular = np.linalg.svd(res.U, compute_uv=False)
-    np.testing.assert_allclose(np.sort(seen[-1]), np.sort(singular), rtol=1e-8)
-    np.testing.assert_allclose(np.linalg.norm(res.U, axis=0), singular, rtol=1e-8)
-    # The objective was re-priced after the drop: the run ends near the rank-2 truth.
+    # The objective was re-priced after the drop and the run went on to its tolerance:
+    # the rank-2 truth, up to the penalty's shrinkage.
+    assert res.n_iter > 10
     assert relative_error(res.U, prob.truth) < 0.2
 
 
-def test_support_never_settled_runs_to_tolerance():
+def test_early_pruning_that_never_cuts_changes_nothing():
     prob = Problem("rank_one")
     kwargs = dict(penalty=SmoothGroupLasso(BETA), alpha=0.05, memory=5, max_iter=500)
     U0 = small_random(DIM, 5, seed=3)
     ref = minimize(prob.op, prob.y, U0, tol=1e-6, **kwargs)
-    res = minimize(prob.op, prob.y, U0, tol=1e-6, support_settled=lambda v: None, **kwargs)
+    res = minimize(prob.op, prob.y, U0, tol=1e-6, early_pruning=lambda v: None, **kwargs)
     assert res.n_iter == ref.n_iter
     np.testing.assert_allclose(res.U, ref.U)
 
