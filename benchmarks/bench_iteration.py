@@ -44,7 +44,12 @@ from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._operators import make_operator
 from sklearn_lowrank._penalty import SmoothGroupLasso
 from sklearn_lowrank._solvers import minimize
-from sklearn_lowrank._three_phase import _LBFGS_MEMORY, data_scale, default_n_columns
+from sklearn_lowrank._three_phase import (
+    _LBFGS_MEMORY,
+    FINETUNE_SOLVERS,
+    data_scale,
+    default_n_columns,
+)
 from sklearn_lowrank.datasets import make_low_rank_sensing
 
 N_ITER = 20
@@ -84,11 +89,11 @@ def seconds_per_iteration(op, y, k, regularized, repeats=3):
     scale = data_scale(op.xp, op, y)
     d = op.dim
     U = check_random_state(0).standard_normal((d, k)) / math.sqrt(d)
-    kwargs = {"max_iter": N_ITER + 1, "tol": 0.0, "memory": _LBFGS_MEMORY}
+    kwargs = {"max_iter": N_ITER + 1, "tol": 0.0}
     if regularized:
-        kwargs.update(penalty=SmoothGroupLasso(1e-2), alpha=5e-3)
+        kwargs.update(penalty=SmoothGroupLasso(1e-2), alpha=5e-3, memory=_LBFGS_MEMORY)
     else:
-        kwargs.update(scaled=True)
+        kwargs.update(FINETUNE_SOLVERS["lbfgs"])
     best = math.inf
     for _ in range(repeats):
         stamps = []

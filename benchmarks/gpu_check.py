@@ -41,7 +41,12 @@ from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._operators import make_operator
 from sklearn_lowrank._penalty import SmoothGroupLasso
 from sklearn_lowrank._solvers import minimize
-from sklearn_lowrank._three_phase import _LBFGS_MEMORY, data_scale, default_n_columns
+from sklearn_lowrank._three_phase import (
+    _LBFGS_MEMORY,
+    FINETUNE_SOLVERS,
+    data_scale,
+    default_n_columns,
+)
 from sklearn_lowrank.metrics import relative_error
 
 ROWS = []
@@ -100,11 +105,11 @@ def iteration_ms(op, y, k, regularized, n_iter):
     U = xp.asarray(
         (rng.standard_normal((op.dim, k)) / math.sqrt(op.dim)).astype(str(y.dtype))
     )
-    kwargs = dict(max_iter=n_iter, tol=0.0, memory=_LBFGS_MEMORY)
+    kwargs = dict(max_iter=n_iter, tol=0.0)
     if regularized:
-        kwargs.update(penalty=SmoothGroupLasso(1e-2), alpha=5e-3)
+        kwargs.update(penalty=SmoothGroupLasso(1e-2), alpha=5e-3, memory=_LBFGS_MEMORY)
     else:
-        kwargs.update(scaled=True)  # the default fine-tuning solver
+        kwargs.update(FINETUNE_SOLVERS["lbfgs"])  # the default fine-tuning solver
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         minimize(op, y / scale, U, **dict(kwargs, max_iter=3))  # warm-up: compile kernels
@@ -156,8 +161,7 @@ def check_case(label, kind, n, d, r, dtype, bandwidth, numpy_full_fit, n_iter):
                     U,
                     max_iter=3,
                     tol=0.0,
-                    memory=_LBFGS_MEMORY,
-                    scaled=True,
+                    **FINETUNE_SOLVERS["lbfgs"],
                 ),
                 device=False,
             )

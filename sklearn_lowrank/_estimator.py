@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, check_X_y
 from ._backend import check_foreign_array, move_to, namespace_and_device, resolve_namespace
 from ._compat import Interval, StrOptions, _fit_context, check_same_namespace, validate_data
 from ._operators import make_operator, measure, project, square_side
-from ._three_phase import fit_three_phase
+from ._three_phase import FINETUNE_SOLVERS, fit_three_phase
 
 __all__ = ["PrunedFactorSensing"]
 
@@ -190,7 +190,7 @@ class PrunedFactorSensing(
         "beta": [Interval(Real, 0, None, closed="neither")],
         "threshold": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
         "finetune_iter": [Interval(Integral, 0, None, closed="left")],
-        "finetune_solver": [StrOptions({"lbfgs", "gd"})],
+        "finetune_solver": [StrOptions(set(FINETUNE_SOLVERS))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "init_scale": [Interval(Real, 0, None, closed="neither")],
