@@ -41,7 +41,7 @@ _ALIGN_EVERY = 10
 _ESCAPE_GROWTH = 10.0
 # The singular values of U are shown to ``early_pruning`` every this many iterations
 # (also only after that growth).
-_WATCH_EVERY = 5
+_EARLY_PRUNING_EVERY = 5
 
 
 @dataclass
@@ -275,16 +275,18 @@ def minimize(
         if not use_penalty or U.shape[1] < 2:
             continue
         aligned, drop = False, None
-        if early_pruning is not None and n_iter % _WATCH_EVERY == 0:
+        if early_pruning is not None and n_iter % _EARLY_PRUNING_EVERY == 0:
             # U's singular values, from its k × k Gram matrix (k numbers to the host).
             singular = to_host(xp.sqrt(xp.clip(xp.linalg.eigvalsh(U.T @ U), 0.0)))
             n_keep = None
             if singular.max() > _ESCAPE_GROWTH * start_norm:
                 n_keep = early_pruning(singular)
             if n_keep is not None and n_keep < U.shape[1]:
-                # Columns along the singular vectors, largest first (the free step below).
+                # Columns along the singular vectors, largest first (the free step
+                # below): their norms are the singular values, in decreasing order.
                 U, state, loss_grad = align(U, state, loss_grad)
                 aligned = True
+                norms = np.sort(singular)[::-1]
                 drop = np.arange(U.shape[1]) >= n_keep
         if drop is None and n_iter % _ALIGN_EVERY == 0:
             if not aligned:
@@ -299,7 +301,6 @@ def minimize(
                     collapsed = norms < drop_ratio * norms.max()
                     drop = collapsed if np.any(collapsed) else None
         if drop is not None:
-            norms = to_host(xp.sqrt(xp.sum(U * U, axis=0)))
             U, state, columns = _drop_collapsed(
                 xp, op, U, state, columns, drop, norms, dropped
             )

@@ -129,8 +129,8 @@ def fit_three_phase(
         if verbose >= 1:
             print(f"[PrunedFactorSensing] {message}")
 
-    # Phase 1: regularised fit (plain loss when alpha == 0), in units where the random
-    # start's columns have norm init_scale.
+    # Phase 1: regularised fit (plain loss when alpha == 0, and then no column is
+    # dropped during it), in units where the random start's columns have norm init_scale.
     floor = min(init_scale, _FLOOR_CAP)
     drop_ratio = _DROP_RATIO if threshold == "auto" else min(_DROP_RATIO, 0.1 * threshold)
     regularized = minimize(
@@ -142,8 +142,8 @@ def fit_three_phase(
         memory=_LBFGS_MEMORY,
         max_iter=max_iter,
         tol=math.sqrt(tol) if finetune_iter == 0 else max(math.sqrt(tol), _SUPPORT_TOL),
-        drop_ratio=drop_ratio if alpha > 0 else None,
-        early_pruning=EarlyPruning(threshold, floor=floor) if alpha > 0 else None,
+        drop_ratio=drop_ratio,
+        early_pruning=EarlyPruning(threshold, floor=floor),
         verbose=verbose,
         phase="regularized fit",
         callback=hook("regularized fit"),
