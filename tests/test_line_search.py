@@ -12,7 +12,7 @@ from _backends import BACKENDS, STRICT_BACKENDS, Backend, to_numpy
 from array_api_compat import array_namespace
 from scipy.optimize import minimize_scalar
 
-from sklearn_lowrank._line_search import exact_step
+from sklearn_lowrank._line_search import _coefficients, _Line, exact_step
 from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
 from sklearn_lowrank._penalty import SmoothGroupLasso
 
@@ -241,6 +241,25 @@ def test_reference_line_objective_is_consistent(kind):
     ts = np.array([0.0, 1e-3, 0.05, 0.7, 3.0])
     expected = [prob.along(t) for t in ts]
     np.testing.assert_allclose(prob.along_many(ts), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_newton_terms_match_the_line_objective(kind, alpha):
+    """The value and derivatives Newton uses agree with the true objective along the
+    line (derivatives by central differences)."""
+    prob = Problem(kind, Backend("numpy", "float64", None), alpha, "random", seed=7)
+    coefficients = _coefficients(
+        np, prob.residual, prob.a, prob.b, prob.n, prob.Ub, prob.Db
+    )
+    line = _Line(*coefficients, prob.penalty, alpha)
+    h = 1e-4
+    for t in (0.0, 0.03, 0.4):
+        value, first, second = line.value_and_derivatives(t)
+        low, mid, high = prob.along(t - h), prob.along(t), prob.along(t + h)
+        assert value == pytest.approx(mid, rel=1e-12)
+        assert first == pytest.approx((high - low) / (2 * h), rel=1e-6)
+        assert second == pytest.approx((high - 2 * mid + low) / h**2, rel=1e-4)
 
 
 # ------------------------------------------------------------------ quartic_step
