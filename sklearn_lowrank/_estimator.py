@@ -101,7 +101,9 @@ class PrunedFactorSensing(
     tol : float, default=1e-10
         Fine-tuning stops when ``‖∇f(V)‖_F ≤ tol·max(‖V‖_F, 1)`` in the normalised units.
         The regularised phase, which only has to find the support when fine-tuning
-        follows, stops at ``max(√tol, 1e-3)``, or at ``√tol`` when ``finetune_iter=0``.
+        follows, stops at ``max(√tol, 1e-3)`` (going on to ``√tol`` if, with
+        ``threshold="auto"``, the column norms show no tenfold gap yet), or at ``√tol``
+        when ``finetune_iter=0``.
         Either phase also stops when the objective stops decreasing.
     init_scale : float, default=1e-3
         Norm of each column of the random start, relative to the data scale.

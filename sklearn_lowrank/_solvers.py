@@ -118,6 +118,7 @@ def minimize(
     scaled: bool = False,
     drop_ratio: float | None = None,
     early_pruning=None,
+    start_norm: float | None = None,
     verbose: int = 0,
     phase: str = "",
     callback=None,
@@ -156,6 +157,10 @@ def minimize(
         columns to keep: the columns are then aligned with the singular vectors,
         largest first (the free rotation below), and the others dropped and recorded
         in ``dropped`` (see :class:`~sklearn_lowrank._pruning.EarlyPruning`).
+    start_norm : float or None
+        Largest column norm of the start the factor grew from, against which the
+        growth that enables ``drop_ratio`` and ``early_pruning`` is measured; ``None``
+        takes ``U``'s (pass the original start's when resuming a run).
     verbose : int
         Print progress every 10 iterations when ``verbose >= 2``.
     phase : str
@@ -198,7 +203,8 @@ def minimize(
     value, grad = with_penalty(U, loss, loss_grad)
     value_host = float(value)
     _check_finite(value_host, phase, 0)
-    start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
+    if start_norm is None:
+        start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
     history = deque(maxlen=memory) if memory > 0 else None
     gamma = _one(xp, U)
     metric = _identity

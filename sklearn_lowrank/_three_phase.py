@@ -16,8 +16,8 @@ from sklearn.utils import check_random_state
 
 from ._backend import to_host
 from ._penalty import SmoothGroupLasso
-from ._pruning import EarlyPruning, select_columns
-from ._solvers import minimize
+from ._pruning import EarlyPruning, relative_threshold, select_columns
+from ._solvers import SolverResult, minimize
 
 __all__ = [
     "FINETUNE_SOLVERS",
@@ -58,6 +58,33 @@ class ThreePhaseResult:
     scale: float
     objective: np.ndarray
     n_iter_finetune: int
+
+
+def _column_norms(xp, result: SolverResult, k: int) -> np.ndarray:
+    """Host norms of all ``k`` columns: current ones, and dropped ones as recorded."""
+    norms = np.zeros(k)
+    norms[result.columns] = to_host(xp.sqrt(xp.sum(result.U**2, axis=0)))
+    for column, norm in result.dropped.items():
+        norms[column] = norm
+    return norms
+
+
+def _resumed(first: SolverResult, second: SolverResult) -> SolverResult:
+    """One result for a run of ``second`` resumed from ``first.U``.
+
+    ``second`` numbers the columns of ``first.U``; they are mapped back to the start's.
+    """
+    dropped = dict(first.dropped)
+    dropped.update({int(first.columns[j]): v for j, v in second.dropped.items()})
+    return SolverResult(
+        U=second.U,
+        n_iter=first.n_iter + second.n_iter,
+        converged=second.converged,
+        objective=first.objective + second.objective,
+        dropped=dropped,
+        columns=first.columns[second.columns],
+        seconds=first.seconds + second.seconds,
+    )
 
 
 def default_n_columns(n_features: int) -> int:
@@ -133,25 +160,44 @@ def fit_three_phase(
     # dropped during it), in units where the random start's columns have norm init_scale.
     floor = min(init_scale, _FLOOR_CAP)
     drop_ratio = _DROP_RATIO if threshold == "auto" else min(_DROP_RATIO, 0.1 * threshold)
-    regularized = minimize(
-        op,
-        y_scaled,
-        U,
-        penalty=SmoothGroupLasso(beta),
-        alpha=alpha,
-        memory=_LBFGS_MEMORY,
-        max_iter=max_iter,
-        tol=math.sqrt(tol) if finetune_iter == 0 else max(math.sqrt(tol), _SUPPORT_TOL),
-        drop_ratio=drop_ratio,
-        early_pruning=EarlyPruning(threshold, floor=floor),
-        verbose=verbose,
-        phase="regularized fit",
-        callback=hook("regularized fit"),
-    )
-    norms = np.zeros(k)
-    norms[regularized.columns] = to_host(xp.sqrt(xp.sum(regularized.U**2, axis=0)))
-    for column, norm in regularized.dropped.items():
-        norms[column] = norm
+    early_pruning = EarlyPruning(threshold, floor=floor)
+    start_norm = float(np.max(np.linalg.norm(init, axis=0)))
+
+    def regularized_fit(V, tol, max_iter):
+        return minimize(
+            op,
+            y_scaled,
+            V,
+            penalty=SmoothGroupLasso(beta),
+            alpha=alpha,
+            memory=_LBFGS_MEMORY,
+            max_iter=max_iter,
+            tol=tol,
+            drop_ratio=drop_ratio,
+            early_pruning=early_pruning,
+            start_norm=start_norm,
+            verbose=verbose,
+            phase="regularized fit",
+            callback=hook("regularized fit"),
+        )
+
+    final_tol = math.sqrt(tol)
+    support_tol = final_tol if finetune_iter == 0 else max(final_tol, _SUPPORT_TOL)
+    regularized = regularized_fit(U, support_tol, max_iter)
+    norms = _column_norms(xp, regularized, k)
+    if (
+        threshold == "auto"
+        and alpha > 0
+        and support_tol > final_tol
+        and regularized.n_iter < max_iter
+        and relative_threshold(norms) == 0.0
+    ):
+        # No gap among the norms yet (weak penalty, ill-conditioned M*): the support is
+        # not found, so the phase goes on to the tolerance it has without fine-tuning.
+        say("regularized fit: no gap among the column norms yet; going on")
+        more = regularized_fit(regularized.U, final_tol, max_iter - regularized.n_iter)
+        regularized = _resumed(regularized, more)
+        norms = _column_norms(xp, regularized, k)
     norms *= root
     say(
         f"regularized fit: {regularized.n_iter} iterations, objective "

@@ -293,6 +293,27 @@ def test_no_drop_before_columns_grow():
     np.testing.assert_array_equal(res.columns, np.arange(U0.shape[1]))
 
 
+def test_growth_is_measured_from_the_given_start_norm():
+    """Resuming a run: the same start counts as grown when the original start was
+    small, and the collapsed columns go."""
+    prob = Problem("rank_one")
+    U0 = np.hstack([prob.truth, small_random(DIM, 3, seed=4)])
+    res = minimize(
+        prob.op,
+        prob.y,
+        U0,
+        penalty=SmoothGroupLasso(BETA),
+        alpha=0.05,
+        memory=10,
+        max_iter=100,
+        tol=1e-8,
+        drop_ratio=0.1,
+        start_norm=1e-3,
+    )
+    assert sorted(res.dropped) == [2, 3, 4]
+    np.testing.assert_array_equal(res.columns, [0, 1])
+
+
 def test_no_drop_without_drop_ratio():
     prob = Problem("rank_one")
     U0 = small_random(DIM, 5, seed=3)

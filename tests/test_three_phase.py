@@ -10,8 +10,17 @@ import pytest
 from array_api_compat import array_namespace
 from sklearn.exceptions import ConvergenceWarning
 
+from sklearn_lowrank import _three_phase as three_phase
 from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
-from sklearn_lowrank._three_phase import data_scale, default_n_columns, fit_three_phase
+from sklearn_lowrank._penalty import SmoothGroupLasso
+from sklearn_lowrank._solvers import SolverResult, minimize
+from sklearn_lowrank._three_phase import (
+    _column_norms,
+    _resumed,
+    data_scale,
+    default_n_columns,
+    fit_three_phase,
+)
 from sklearn_lowrank.datasets import make_low_rank_sensing
 
 KINDS = ["rank_one", "matrix"]
@@ -158,6 +167,62 @@ def test_no_fine_tuning_calls_when_finetune_iter_is_zero():
     )
     assert phases and set(phases) == {"regularized fit"}
     assert result.n_iter_finetune == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_regularized_fit_goes_on_while_no_gap_separates_the_norms(kind, monkeypatch):
+    """A support tolerance so loose that the phase stops before any gap has formed:
+    the phase goes on (to √tol) and the support is found."""
+    monkeypatch.setattr(three_phase, "_SUPPORT_TOL", 0.5)
+    op, _, y, truth = problem(kind)
+    phases = []
+    kwargs = dict(FIT_KWARGS, callback=lambda phase, U: phases.append(phase))
+    result = fit_three_phase(op, y, **kwargs)
+    first_stop = minimize(
+        op,
+        y / result.scale,
+        np.random.RandomState(0).standard_normal((6, 5)) * 1e-3 / math.sqrt(6),
+        penalty=SmoothGroupLasso(1e-2),
+        alpha=5e-3,
+        memory=5,
+        tol=0.5,
+    )
+    assert phases.count("regularized fit") > first_stop.n_iter
+    assert result.threshold > 0 and result.support.sum() == truth.shape[1]
+    # With a numeric threshold there is no gap to wait for.
+    phases.clear()
+    with pytest.warns(UserWarning, match="kept all 5 columns"):
+        fit_three_phase(op, y, **dict(kwargs, threshold=0.1))
+    assert phases.count("regularized fit") == first_stop.n_iter
+
+
+def test_resumed_run_maps_columns_back_to_the_start():
+    """A regularised fit resumed from a factor that had lost columns: the second run's
+    columns and drops are numbered in that factor and are mapped back."""
+    U = np.arange(12.0).reshape(3, 4)
+    first = SolverResult(
+        U=U,
+        n_iter=7,
+        converged=True,
+        objective=[3.0, 2.0],
+        dropped={1: 0.1, 4: 0.2},
+        columns=np.array([0, 2, 3, 5]),
+    )
+    second = SolverResult(
+        U=U[:, [0, 2]],
+        n_iter=4,
+        converged=False,
+        objective=[1.0],
+        dropped={1: 0.3, 3: 0.4},
+        columns=np.array([0, 2]),
+    )
+    result = _resumed(first, second)
+    np.testing.assert_array_equal(result.columns, [0, 3])
+    assert result.dropped == {1: 0.1, 4: 0.2, 2: 0.3, 5: 0.4}
+    assert (result.n_iter, result.converged, result.objective) == (11, False, [3, 2, 1])
+    norms = _column_norms(np, result, 6)
+    np.testing.assert_allclose(norms[[0, 3]], np.linalg.norm(U[:, [0, 2]], axis=0))
+    np.testing.assert_allclose(norms[[1, 4, 2, 5]], [0.1, 0.2, 0.3, 0.4])
 
 
 @pytest.mark.parametrize("c", [1e-3, 50.0])
