@@ -160,11 +160,11 @@ class PrunedFactorSensing(
     the previous ones: once the pruning rule cuts somewhere among them, the squared
     norm below the cut has at least halved (the penalty is removing those directions)
     and no kept value shrank by more than 10%, the columns below the cut are dropped
-    at once (early pruning). The phase still runs to its tolerance and the final
-    pruning still applies the rule; the iterations left cost what the kept columns
-    cost. Matrix measurements
-    are stored as the upper triangle of ``Aᵢ + Aᵢᵀ`` (diagonal halved), halving the
-    bytes per pass. Inputs in float32 are computed in float32.
+    at once (early pruning). The phase still runs to its tolerance, now in ScaledGD's
+    metric ``(UᵀU)⁻¹`` since every kept column carries signal, and the final pruning
+    still applies the rule; the iterations left cost what the kept columns cost.
+    Matrix measurements are stored as the upper triangle of ``Aᵢ + Aᵢᵀ`` (diagonal
+    halved), halving the bytes per pass. Inputs in float32 are computed in float32.
 
     References
     ----------

