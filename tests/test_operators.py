@@ -190,6 +190,12 @@ def test_advance_matches_fresh_start(kind, backend, as_array):
         to_numpy(op.adjoint_times(Vb, fresh, wb)),
         backend.rtol,
     )
+    # ``advance`` may reuse the direction's buffers but leaves the old state intact.
+    assert_close(
+        op.adjoint_times(Ub, state, wb),
+        to_numpy(op.adjoint_times(Ub, op.start(Ub), wb)),
+        backend.rtol,
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
