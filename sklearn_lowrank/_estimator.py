@@ -156,13 +156,14 @@ class PrunedFactorSensing(
     10 iterations of the regularised phase, the columns are rotated to the orthogonal
     basis that minimises the penalty at unchanged ``UUᵀ`` (an exact, free descent step)
     and collapsed columns are dropped, so the remaining work runs at the cost of the
-    final rank. Every 5 iterations the singular values of ``U`` are also compared with
-    the previous ones: once the pruning rule cuts somewhere among them, the squared
-    norm below the cut has at least halved (the penalty is removing those directions)
-    and no kept value shrank by more than 10%, the columns below the cut are dropped
-    at once (early pruning). The phase still runs to its tolerance, now in ScaledGD's
-    metric ``(UᵀU)⁻¹`` since every kept column carries signal, and the final pruning
-    still applies the rule; the iterations left cost what the kept columns cost.
+    final rank. Every iteration the singular values of ``U`` are also compared with
+    those of 5 iterations earlier: once the pruning rule cuts somewhere among them, the
+    squared norm below the cut has at least halved (the penalty is removing those
+    directions) and no kept value shrank by more than 10%, the columns below the cut
+    are dropped at once (early pruning). The phase still runs to its tolerance, now in
+    ScaledGD's metric ``(UᵀU)⁻¹`` since every kept column carries signal, and the final
+    pruning still applies the rule; the iterations left cost what the kept columns
+    cost.
     Matrix measurements are stored as the upper triangle of ``Aᵢ + Aᵢᵀ`` (diagonal
     halved), halving the bytes per pass. Inputs in float32 are computed in float32.
 

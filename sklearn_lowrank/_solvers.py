@@ -9,8 +9,8 @@ every step exact along its direction (:func:`~sklearn_lowrank._line_search.exact
 Each iteration reads the data only to price its direction and to apply the adjoint (see
 the operators). Two small transfers cross to the host per iteration: the line search's
 ``6 + 3k`` reduced coefficients (k columns) and three scalars for the stopping test;
-the regularised phase adds k singular values every five iterations (with
-``early_pruning``) and the k column norms every ten (the alignment check). Everything
+the regularised phase adds k singular values (with ``early_pruning``) and, every ten
+iterations, the k column norms (the alignment check). Everything
 with a dimension n or d stays in the array module.
 """
 
@@ -40,9 +40,6 @@ _ALIGN_EVERY = 10
 # the tiny columns of the random start are not mistaken for collapsed ones. A step that
 # grows ‖U‖ this much is an escape too: L-BFGS forgets its curvature pair.
 _ESCAPE_GROWTH = 10.0
-# The singular values of U are shown to ``early_pruning`` every this many iterations
-# (also only after that growth).
-_EARLY_PRUNING_EVERY = 5
 
 
 @dataclass
@@ -155,14 +152,15 @@ def minimize(
         If set, columns whose norm falls below ``drop_ratio`` times the largest are
         removed during the run (checked every few iterations).
     early_pruning : callable or None
-        With a penalty: called every few iterations with the singular values of ``U``
-        (a host array, once the factor has grown). It returns ``None``, or a number of
-        columns to keep: the columns are then aligned with the singular vectors,
-        largest first (the free rotation below), and the others dropped and recorded
-        in ``dropped`` (see :class:`~sklearn_lowrank._pruning.EarlyPruning`). Every
-        kept column then carries signal, so the run goes on in the metric of
-        ``scaled=True``, which removes the slowdown of an ill-conditioned ``UUᵀ``
-        (measured: 3–4 fewer iterations after the cut at condition number 10).
+        With a penalty: called every iteration with the singular values of ``U`` (a
+        host array, once the factor has grown; a k × k ``eigvalsh``). It returns
+        ``None``, or a number of columns to keep: the columns are then aligned with
+        the singular vectors, largest first (the free rotation below), and the others
+        dropped and recorded in ``dropped`` (see
+        :class:`~sklearn_lowrank._pruning.EarlyPruning`). Every kept column then
+        carries signal, so the run goes on in the metric of ``scaled=True``, which
+        removes the slowdown of an ill-conditioned ``UUᵀ`` (measured: 3–4 fewer
+        iterations after the cut at condition number 10).
     start_norm : float or None
         Largest column norm of the start the factor grew from, against which the
         growth that enables ``drop_ratio`` and ``early_pruning`` is measured; ``None``
@@ -296,7 +294,7 @@ def minimize(
         if not use_penalty or U.shape[1] < 2:
             continue
         aligned, drop = False, None
-        if early_pruning is not None and n_iter % _EARLY_PRUNING_EVERY == 0:
+        if early_pruning is not None:
             # U's singular values, from its k × k Gram matrix (k numbers to the host).
             singular = to_host(xp.sqrt(xp.clip(xp.linalg.eigvalsh(U.T @ U), 0.0)))
             n_keep = None

@@ -42,6 +42,8 @@ FINETUNE_SOLVERS = {
 _SUPPORT_TOL = 1e-3
 # Cap, in units of √s, of the norm below which pruning never keeps a column.
 _FLOOR_CAP = 1e-2
+# Early pruning compares the singular values with those this many iterations earlier.
+_EARLY_PRUNING_WINDOW = 5
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
@@ -160,7 +162,7 @@ def fit_three_phase(
     # dropped during it), in units where the random start's columns have norm init_scale.
     floor = min(init_scale, _FLOOR_CAP)
     drop_ratio = _DROP_RATIO if threshold == "auto" else min(_DROP_RATIO, 0.1 * threshold)
-    early_pruning = EarlyPruning(threshold, floor=floor)
+    early_pruning = EarlyPruning(threshold, floor=floor, window=_EARLY_PRUNING_WINDOW)
     start_norm = float(np.max(np.linalg.norm(init, axis=0)))
 
     def regularized_fit(V, tol, max_iter):

@@ -233,6 +233,21 @@ def test_early_pruning_follows_a_numeric_threshold(threshold, expected):
     assert prune([1.0, 0.5, 0.02, 0.01]) == expected
 
 
+def test_early_pruning_compares_over_its_window():
+    """With ``window=3`` each call is compared with the values of three calls earlier:
+    a tail that shrinks slowly per call can still have halved over the window."""
+    tails = [0.03, 0.026, 0.023, 0.02, 0.017, 0.015]  # -13% per call: 0.66x over three
+    one, three = EarlyPruning(window=1), EarlyPruning(window=3)
+    answers = {1: [], 3: []}
+    for t in tails:
+        values = [1.0, 0.6, 0.5, t, t / 2]
+        answers[1].append(one(values))
+        answers[3].append(three(values))
+    assert answers[1] == [None] * 6  # never halves from one call to the next
+    # Squared norm over three calls: (0.02/0.03)² = 0.44 ≤ 1/2 from the fourth call on.
+    assert answers[3] == [None, None, None, 3, 3, 3]
+
+
 def test_early_pruning_ignores_a_narrower_factor_than_last_time():
     prune = EarlyPruning()
     prune([1.0, 0.9])
