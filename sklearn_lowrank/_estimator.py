@@ -163,9 +163,9 @@ class PrunedFactorSensing(
     are dropped at once (early pruning). The phase still runs to its tolerance, now in
     ScaledGD's metric ``(UᵀU)⁻¹`` since every kept column carries signal, and the final
     pruning still applies the rule; the iterations left cost what the kept columns
-    cost.
-    Matrix measurements are stored as the upper triangle of ``Aᵢ + Aᵢᵀ`` (diagonal
-    halved), halving the bytes per pass. Inputs in float32 are computed in float32.
+    cost. Matrix measurements are stored as the upper triangle of ``Aᵢ + Aᵢᵀ``
+    (diagonal halved), halving the bytes per pass. Inputs in float32 are computed in
+    float32.
 
     References
     ----------

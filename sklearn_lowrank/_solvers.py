@@ -10,8 +10,8 @@ Each iteration reads the data only to price its direction and to apply the adjoi
 the operators). Two small transfers cross to the host per iteration: the line search's
 ``6 + 3k`` reduced coefficients (k columns) and three scalars for the stopping test;
 the regularised phase adds k singular values (with ``early_pruning``) and, every ten
-iterations, the k column norms (the alignment check). Everything
-with a dimension n or d stays in the array module.
+iterations, the k column norms (the alignment check). Everything with a dimension n or
+d stays in the array module.
 """
 
 from __future__ import annotations
