@@ -41,7 +41,8 @@ class PrunedFactorSensing(
            f(U) = \frac{1}{2n}\sum_{i=1}^n \big(\langle A_i, UU^\top\rangle - y_i\big)^2
                   + \lambda \sum_{j=1}^k \frac{\|u_j\|^2}{\sqrt{\|u_j\|^2 + \beta}}
 
-       with L-BFGS and an exact line search. The smooth group lasso behaves like
+       with L-BFGS in PrecGD's damped metric ``(UᵀU + 0.1‖U‖²_F·I)⁻¹`` and an exact
+       line search. The smooth group lasso behaves like
        ``λ‖uⱼ‖`` on large columns (favouring few columns) and like weight decay
        ``λ‖uⱼ‖²/√β`` on small ones (keeping ``f`` smooth).
     2. **Greedy pruning.** Keep the columns whose norm is at least ``threshold`` times the

@@ -42,6 +42,12 @@ FINETUNE_SOLVERS = {
 _SUPPORT_TOL = 1e-3
 # Cap, in units of √s, of the norm below which pruning never keeps a column.
 _FLOOR_CAP = 1e-2
+# The regularised phase runs L-BFGS in the metric (UᵀU + δ‖U‖²_F·I)⁻¹ with this δ (PrecGD's
+# damped metric): the columns the penalty is removing, far smaller than the rest, move
+# up to 1/δ times faster. Measured: 20-30% fewer iterations to the support (a third
+# fewer with alpha=1e-3), same ranks on every problem of a near-threshold sweep;
+# δ = 0.05 was as fast, δ = 0.01 slower on the large rank-one problem.
+_DAMPING = 0.1
 # Early pruning compares the singular values with those this many iterations earlier.
 _EARLY_PRUNING_WINDOW = 5
 # During the regularised phase, columns below this fraction of the largest norm are
@@ -173,6 +179,8 @@ def fit_three_phase(
             penalty=SmoothGroupLasso(beta),
             alpha=alpha,
             memory=_LBFGS_MEMORY,
+            scaled=True,
+            damping=_DAMPING,
             max_iter=max_iter,
             tol=tol,
             drop_ratio=drop_ratio,

@@ -143,6 +143,23 @@ def test_scaled_metric_removes_the_condition_number_slowdown(kind, memory):
     assert relative_error(scaled.U, prob.truth) < 1e-8
 
 
+@pytest.mark.parametrize("damping", [0.0, 0.1])
+def test_scaled_metric_is_the_damped_inverse_gram(damping):
+    """``G ↦ G(UᵀU + δ‖U‖²_F·I)⁻¹``, δ at least machine epsilon; damped, it moves a tiny
+    column at most ``1/(δ‖U‖²_F)`` per unit gradient."""
+    rng = np.random.default_rng(0)
+    U = rng.standard_normal((6, 3)) * np.array([1.0, 0.5, 1e-6])
+    G = rng.standard_normal((6, 3))
+    ridge = max(damping, np.finfo(float).eps) * np.sum(U * U)
+    expected = G @ np.linalg.inv(U.T @ U + ridge * np.eye(3))
+    np.testing.assert_allclose(solvers._scaled_metric(np, U, damping)(G), expected)
+    gain = np.linalg.norm(expected[:, 2]) / np.linalg.norm(G[:, 2])
+    if damping:
+        assert gain == pytest.approx(1 / ridge, rel=1e-3)
+    else:
+        assert gain > 1e6 / np.sum(U * U)
+
+
 def test_scaled_metric_survives_a_zero_column():
     """A singular UᵀU must not produce a non-finite direction."""
     prob = Problem("rank_one")
@@ -188,15 +205,17 @@ def test_early_pruning_drops_columns_and_the_run_goes_on():
     assert relative_error(res.U, prob.truth) < 0.2
 
 
-def test_scaled_metric_after_an_early_pruning_cut(monkeypatch):
+@pytest.mark.parametrize(("scaled", "damping"), [(False, 0.0), (True, 0.1)])
+def test_scaled_metric_after_an_early_pruning_cut(monkeypatch, scaled, damping):
     """Once early pruning has cut, every kept column carries signal: the run goes on in
-    ScaledGD's metric (whose inverse would blow up on the tiny columns before)."""
-    widths = []
+    ScaledGD's metric, undamped (its inverse would blow up on the tiny columns before;
+    a damped metric is bounded there)."""
+    metrics = []
     original = solvers._scaled_metric
 
-    def spy(xp, U):
-        widths.append(U.shape[1])
-        return original(xp, U)
+    def spy(xp, U, damping=0.0):
+        metrics.append((U.shape[1], damping))
+        return original(xp, U, damping)
 
     monkeypatch.setattr(solvers, "_scaled_metric", spy)
     prob = Problem("rank_one")
@@ -214,6 +233,8 @@ def test_scaled_metric_after_an_early_pruning_cut(monkeypatch):
         penalty=SmoothGroupLasso(BETA),
         alpha=0.05,
         memory=5,
+        scaled=scaled,
+        damping=damping,
         max_iter=500,
         tol=1e-6,
         early_pruning=prune,
@@ -221,7 +242,8 @@ def test_scaled_metric_after_an_early_pruning_cut(monkeypatch):
     )
     assert res.converged
     cut = iterations.index(2)  # first iteration run at the kept width
-    assert cut > 0 and widths == [2] * (len(iterations) - cut)
+    before = [(5, damping)] * cut if scaled else []
+    assert cut > 0 and metrics == before + [(2, 0.0)] * (len(iterations) - cut)
 
 
 @pytest.mark.parametrize("kind", KINDS)
