@@ -42,13 +42,12 @@ from sklearn.utils import check_random_state
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._operators import make_operator
-from sklearn_lowrank._penalty import SmoothGroupLasso
 from sklearn_lowrank._solvers import minimize
 from sklearn_lowrank._three_phase import (
-    _LBFGS_MEMORY,
     FINETUNE_SOLVERS,
     data_scale,
     default_n_columns,
+    regularized_solver,
 )
 from sklearn_lowrank.datasets import make_low_rank_sensing
 
@@ -91,7 +90,7 @@ def seconds_per_iteration(op, y, k, regularized, repeats=3):
     U = check_random_state(0).standard_normal((d, k)) / math.sqrt(d)
     kwargs = {"max_iter": N_ITER + 1, "tol": 0.0}
     if regularized:
-        kwargs.update(penalty=SmoothGroupLasso(1e-2), alpha=5e-3, memory=_LBFGS_MEMORY)
+        kwargs.update(regularized_solver())  # the estimator's defaults
     else:
         kwargs.update(FINETUNE_SOLVERS["lbfgs"])
     best = math.inf

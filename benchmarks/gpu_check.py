@@ -39,13 +39,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._operators import make_operator
-from sklearn_lowrank._penalty import SmoothGroupLasso
 from sklearn_lowrank._solvers import minimize
 from sklearn_lowrank._three_phase import (
-    _LBFGS_MEMORY,
     FINETUNE_SOLVERS,
     data_scale,
     default_n_columns,
+    regularized_solver,
 )
 from sklearn_lowrank.metrics import relative_error
 
@@ -107,7 +106,7 @@ def iteration_ms(op, y, k, regularized, n_iter):
     )
     kwargs = dict(max_iter=n_iter, tol=0.0)
     if regularized:
-        kwargs.update(penalty=SmoothGroupLasso(1e-2), alpha=5e-3, memory=_LBFGS_MEMORY)
+        kwargs.update(regularized_solver())  # the estimator's defaults
     else:
         kwargs.update(FINETUNE_SOLVERS["lbfgs"])  # the default fine-tuning solver
     with warnings.catch_warnings():

@@ -10,6 +10,7 @@ import pytest
 from array_api_compat import array_namespace
 from sklearn.exceptions import ConvergenceWarning
 
+from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank import _three_phase as three_phase
 from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
 from sklearn_lowrank._solvers import SolverResult
@@ -184,6 +185,15 @@ def test_regularized_fit_goes_on_while_no_gap_separates_the_norms(kind, monkeypa
     result = fit_three_phase(op, y, **kwargs)
     assert phases.count("regularized fit") > first_stop
     assert result.threshold > 0 and result.support.sum() == truth.shape[1]
+
+
+def test_regularized_solver_has_the_estimators_defaults():
+    """The settings benchmarks time are those a default fit runs."""
+    model = PrunedFactorSensing()
+    settings = three_phase.regularized_solver()
+    assert settings["alpha"] == model.alpha
+    assert settings["penalty"].beta == model.beta
+    assert settings["scaled"] and 0 < settings["damping"] < 1
 
 
 def test_resumed_run_maps_columns_back_to_the_start():
