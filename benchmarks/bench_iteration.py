@@ -11,7 +11,7 @@ written (STREAM "copy" convention, as ``gpu_check.py`` does on the GPU); the rea
 a BLAS matrix-vector product over an array of the same size is printed beside it. An
 iteration's time is the mean interval between the solver's callbacks over 20 iterations
 (so the one-off start-up passes are not counted, the periodic column alignment of the
-regularised phase is), best of 3 runs as the bandwidth is best of 5, for the regularised
+regularised phase is), best of 5 runs as the bandwidth is, for the regularised
 phase (k = default width, L-BFGS, penalty) and the fine-tuning phase (k = r, L-BFGS in
 the ScaledGD metric, the default ``finetune_solver``). Target: ≤ 1.1× the floor.
 
@@ -79,7 +79,7 @@ def gemv_bandwidth(rows, cols, dtype, repeats=5):
     return A.nbytes / best
 
 
-def seconds_per_iteration(op, y, k, regularized, repeats=3):
+def seconds_per_iteration(op, y, k, regularized, repeats=5):
     """Mean interval between callbacks over ``N_ITER`` iterations, best of ``repeats``.
 
     ``tol=0`` so no run stops early; the best of a few runs, like the bandwidth's, keeps
