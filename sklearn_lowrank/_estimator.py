@@ -308,11 +308,12 @@ class PrunedFactorSensing(
         self : PrunedFactorSensing
             The fitted estimator.
         """
-        # 2-D view of X (3-D sensing matrices flattened) for n_features_in_.
+        # 2-D view of X (3-D sensing matrices flattened) for n_features_in_; checked
+        # as is, since _checked_input leaves 2-D input to be flattened as it is.
         fitted_on = X
         if self.measurement == "matrix":
             fitted_on = _flatten_matrices(X, namespace_and_device(X)[0])
-        X, y, xp_in, dev_in = self._checked_input(X, y, fitting=True)
+        X, y, xp_in, dev_in = self._checked_input(fitted_on, y, fitting=True)
         xp = resolve_namespace(self.array_module, xp_in)
         dev = dev_in if xp is xp_in else None
         op = make_operator(self.measurement, move_to(X, xp, dev))
