@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from sklearn_lowrank import PrunedFactorSensing
-from sklearn_lowrank._operators import make_operator
+from sklearn_lowrank._operators import make_operator, measure
 from sklearn_lowrank._solvers import minimize
 from sklearn_lowrank._three_phase import (
     FINETUNE_SOLVERS,
@@ -85,14 +85,9 @@ def make_problem(kind, n, d, r, dtype, seed=0):
 
     rng = np.random.default_rng(seed)
     factor, _ = np.linalg.qr(rng.standard_normal((d, r)))
-    gen = cupy.random.default_rng(seed)
-    F = cupy.asarray(factor)
-    if kind == "matrix":
-        X = gen.standard_normal((n, d * d), dtype=cupy.float64)
-        y = X @ (F @ F.T).reshape(-1)
-    else:
-        X = gen.standard_normal((n, d), dtype=cupy.float64)
-        y = cupy.sum((X @ F) ** 2, axis=1)
+    width = d * d if kind == "matrix" else d
+    X = cupy.random.default_rng(seed).standard_normal((n, width), dtype=cupy.float64)
+    y = measure(kind, X, cupy.asarray(factor))
     return X.astype(dtype), y.astype(dtype), factor
 
 

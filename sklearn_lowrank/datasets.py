@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._operators import measure
+
 __all__ = ["make_low_rank_sensing"]
 
 
@@ -90,12 +92,8 @@ def make_low_rank_sensing(
     basis, _ = np.linalg.qr(rng.standard_normal((d, rank)))
     eigenvalues = np.geomspace(1.0, 1.0 / condition_number, rank)
     factor = basis * np.sqrt(eigenvalues)
-    if measurement == "matrix":
-        X = rng.standard_normal((n_samples, d * d))
-        y = X @ (factor @ factor.T).reshape(-1)
-    else:
-        X = rng.standard_normal((n_samples, d))
-        y = np.sum((X @ factor) ** 2, axis=1)
+    X = rng.standard_normal((n_samples, d * d if measurement == "matrix" else d))
+    y = measure(measurement, X, factor)
     if noise > 0:
         y = y + noise * rng.standard_normal(n_samples)
     return X.astype(dtype, copy=False), y.astype(dtype, copy=False), factor.astype(dtype)
