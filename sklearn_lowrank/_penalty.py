@@ -21,8 +21,11 @@ class SmoothGroupLasso:
         """Penalty of columns with squared norms ``z`` (summed over the last axis)."""
         return xp.sum(z / xp.sqrt(z + self.beta), axis=-1)
 
-    def value(self, xp, U):
-        return self.value_from_sq_norms(xp, xp.sum(U * U, axis=0))
+    def value_and_gradient(self, xp, U):
+        """``R_β(U)`` and ``∇R_β(U)``, whose column j is ``2h'(‖uⱼ‖²)·uⱼ``."""
+        z = xp.sum(U * U, axis=0)
+        first, _ = self.derivative(xp, z)
+        return self.value_from_sq_norms(xp, z), U * (2.0 * first)
 
     def derivative(self, xp, z):
         """``h'(z)`` and ``h''(z)`` of ``h(z) = z / √(z + β)``."""
@@ -44,8 +47,3 @@ class SmoothGroupLasso:
         """
         _, vectors = xp.linalg.eigh(U.T @ U)
         return xp.flip(vectors, axis=1)
-
-    def gradient(self, xp, U):
-        """``∇R_β(U)``: column j is scaled by ``2h'(‖uⱼ‖²)``."""
-        first, _ = self.derivative(xp, xp.sum(U * U, axis=0))
-        return U * (2.0 * first)

@@ -201,9 +201,8 @@ def minimize(
         """Objective and gradient: the loss terms plus the (cheap) penalty terms."""
         if not use_penalty:
             return loss, loss_grad
-        return loss + alpha * penalty.value(xp, U), loss_grad + alpha * penalty.gradient(
-            xp, U
-        )
+        value, gradient = penalty.value_and_gradient(xp, U)
+        return loss + alpha * value, loss_grad + alpha * gradient
 
     def align(U, state, loss_grad):
         """Free step: the rotation of the columns best for the penalty (same ``UUᵀ``)."""
