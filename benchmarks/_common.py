@@ -322,19 +322,15 @@ def machine_info():
 def code_version():
     """Commit of the checkout, marked when the package has uncommitted changes."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def git(*args):
+        run = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True)
+        run.check_returncode()
+        return run.stdout.strip()
+
     try:
-        head = subprocess.run(
-            ["git", "-C", root, "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", root, "status", "--porcelain", "sklearn_lowrank"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "sklearn_lowrank")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + (" + uncommitted changes to sklearn_lowrank/" if dirty else "")
