@@ -63,14 +63,17 @@ class _Line:
         if self.penalty is not None:
             self.p, self.q, self.s = columns
 
+    def _sq_norms(self, t):
+        """``‖uⱼ - t·dⱼ‖²`` along the last axis, at one step or an array of steps."""
+        tt = np.asarray(t)[..., None]
+        return np.maximum(self.p - tt * (2.0 * self.q - tt * self.s), 0.0)
+
     def value(self, t):
         """φ at the steps ``t`` (shape (m,))."""
         c0, c1, c2, c3, c4 = self.quartic
         val = c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
         if self.penalty is not None:
-            tt = t[:, None]
-            z = np.maximum(self.p - tt * (2.0 * self.q - tt * self.s), 0.0)
-            val = val + self.alpha * self.penalty.value_from_sq_norms(np, z)
+            val = val + self.alpha * self.penalty.value_from_sq_norms(np, self._sq_norms(t))
         return val
 
     def value_and_derivatives(self, t: float):
@@ -80,7 +83,7 @@ class _Line:
         d1 = c1 + t * (2.0 * c2 + t * (3.0 * c3 + t * (4.0 * c4)))
         d2 = 2.0 * c2 + t * (6.0 * c3 + t * (12.0 * c4))
         if self.penalty is not None:
-            z = np.maximum(self.p - t * (2.0 * self.q - t * self.s), 0.0)
+            z = self._sq_norms(t)
             dz = 2.0 * (t * self.s - self.q)
             h1, h2 = self.penalty.derivative(np, z)
             val += self.alpha * float(self.penalty.value_from_sq_norms(np, z))
