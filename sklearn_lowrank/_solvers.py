@@ -267,11 +267,14 @@ def minimize(
             gamma = xp.where(curved, sy / xp.where(y_metric > 0, y_metric, 1.0), gamma)
         U, grad = U_new, grad_new
 
-        # One small transfer per iteration: objective, ‖∇f‖², ‖U‖² for the stopping test.
-        new_value, grad_sq, u_sq = (
-            float(v)
-            for v in to_host(xp.stack([value_new, _frob(xp, grad, grad), _frob(xp, U, U)]))
-        )
+        # One small transfer per iteration: objective, ‖∇f‖², ‖U‖² for the stopping test
+        # and, for early pruning, the eigenvalues of the k × k Gram matrix UᵀU.
+        reported = xp.stack([value_new, _frob(xp, grad, grad), _frob(xp, U, U)])
+        looking = early_pruning is not None and use_penalty and U.shape[1] > 1
+        if looking:
+            reported = xp.concat([reported, xp.linalg.eigvalsh(U.T @ U)])
+        reported = to_host(reported)
+        new_value, grad_sq, u_sq = (float(v) for v in reported[:3])
         _check_finite(new_value, phase, n_iter)
         if history is not None and u_sq > _ESCAPE_GROWTH**2 * u_sq_host:
             # The step escaped the small start: its pair measured no curvature near the
@@ -301,9 +304,8 @@ def minimize(
         if not use_penalty or U.shape[1] < 2:
             continue
         aligned, drop = False, None
-        if early_pruning is not None:
-            # U's singular values, from its k × k Gram matrix (k numbers to the host).
-            singular = to_host(xp.sqrt(xp.clip(xp.linalg.eigvalsh(U.T @ U), 0.0)))
+        if looking:
+            singular = np.sqrt(np.clip(reported[3:], 0.0, None))
             n_keep = None
             if singular.max() > _ESCAPE_GROWTH * start_norm:
                 n_keep = early_pruning(singular)

@@ -272,6 +272,36 @@ def test_step_after_escaping_the_small_start_follows_the_gradient(kind):
         assert (cosine > 1 - 1e-8) == escapes, cosine
 
 
+def test_one_solver_transfer_per_iteration_with_early_pruning(monkeypatch):
+    """The singular values early pruning looks at travel with the stopping test's
+    scalars: one transfer per iteration from the solver (the line search has its own)."""
+    transfers = []
+    original = solvers.to_host
+
+    def counting(x):
+        transfers.append(x.shape)
+        return original(x)
+
+    monkeypatch.setattr(solvers, "to_host", counting)
+    looks = []
+    prob = Problem("rank_one")
+    with pytest.warns(ConvergenceWarning):
+        res = minimize(
+            prob.op,
+            prob.y,
+            small_random(DIM, 5, seed=3),
+            penalty=SmoothGroupLasso(BETA),
+            alpha=0.05,
+            memory=5,
+            max_iter=9,  # no alignment (every 10 iterations)
+            tol=0.0,
+            early_pruning=lambda values: looks.append(values.size),
+        )
+    assert res.n_iter == 9
+    assert transfers == [(3 + 5,)] * 9
+    assert looks and set(looks) == {5}
+
+
 def test_early_pruning_that_never_cuts_changes_nothing():
     prob = Problem("rank_one")
     kwargs = dict(penalty=SmoothGroupLasso(BETA), alpha=0.05, memory=5, max_iter=500)
