@@ -9,10 +9,10 @@ optionally in ScaledGD's metric ``(UᵀU)⁻¹`` or its damped form
 every step exact along its direction (:func:`~sklearn_lowrank._line_search.exact_step`).
 Each iteration reads the data only to price its direction and to apply the adjoint (see
 the operators). Two small transfers cross to the host per iteration: the line search's
-``6 + 3k`` reduced coefficients (k columns) and three scalars for the stopping test;
-the regularised phase adds k singular values (with ``early_pruning``) and, every ten
-iterations, the k column norms (the alignment check). Everything with a dimension n or
-d stays in the array module.
+``6 + 3k`` reduced coefficients (k columns) and three scalars for the stopping test,
+joined by the k eigenvalues of ``UᵀU`` when ``early_pruning`` looks at them; every ten
+iterations the regularised phase adds the k column norms (the alignment check).
+Everything with a dimension n or d stays in the array module.
 """
 
 from __future__ import annotations
