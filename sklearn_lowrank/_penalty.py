@@ -8,6 +8,8 @@ line search can price trial steps from three numbers per column.
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["SmoothGroupLasso"]
 
 
@@ -24,26 +26,29 @@ class SmoothGroupLasso:
     def value_and_gradient(self, xp, U):
         """``R_β(U)`` and ``∇R_β(U)``, whose column j is ``2h'(‖uⱼ‖²)·uⱼ``."""
         z = xp.sum(U * U, axis=0)
-        first, _ = self.derivative(xp, z)
-        return self.value_from_sq_norms(xp, z), U * (2.0 * first)
+        return self.value_from_sq_norms(xp, z), U * (2.0 * self._first(xp, z + self.beta))
+
+    def _first(self, xp, zb):
+        """``h'(z)`` from ``zb = z + β``."""
+        return (zb + self.beta) / (2.0 * zb * xp.sqrt(zb))
 
     def derivative(self, xp, z):
         """``h'(z)`` and ``h''(z)`` of ``h(z) = z / √(z + β)``."""
-        beta = self.beta
-        zb = z + beta
-        first = (z + 2.0 * beta) / (2.0 * zb * xp.sqrt(zb))
-        second = -(z + 4.0 * beta) / (4.0 * zb * zb * xp.sqrt(zb))
-        return first, second
+        zb = z + self.beta
+        second = -(zb + 3.0 * self.beta) / (4.0 * zb * zb * xp.sqrt(zb))
+        return self._first(xp, zb), second
 
-    def best_rotation(self, xp, U):
-        """Orthogonal ``W`` minimising ``R_β(U·W)``; ``UW`` has orthogonal columns.
+    def best_rotation(self, gram):
+        """Orthogonal ``W`` minimising ``R_β(U·W)``, from ``gram = UᵀU`` (NumPy).
 
-        The loss depends on ``U`` only through ``UUᵀ``, which every ``U·Q`` (``Q``
-        orthogonal) shares, so this step lowers the objective for free. It is exact:
-        the squared column norms of ``U·Q`` are the diagonal of ``QᵀUᵀUQ``, which the
-        eigenvalues of ``UᵀU`` majorise (Schur-Horn), and ``h`` is concave, so the sum
-        is smallest when the columns are the scaled singular vectors. Columns come out
-        sorted by decreasing norm.
+        ``UW`` has orthogonal columns. The loss depends on ``U`` only through ``UUᵀ``,
+        which every ``U·Q`` (``Q`` orthogonal) shares, so this step lowers the objective
+        for free. It is exact: the squared column norms of ``U·Q`` are the diagonal of
+        ``QᵀUᵀUQ``, which the eigenvalues of ``UᵀU`` majorise (Schur-Horn), and ``h`` is
+        concave, so the sum is smallest when the columns are the scaled singular
+        vectors. Columns come out sorted by decreasing norm. It takes the k × k Gram
+        matrix, which the solvers hold on the host, rather than ``U``: a k × k
+        eigensolver is microseconds there and a slow library call on a GPU.
         """
-        _, vectors = xp.linalg.eigh(U.T @ U)
-        return xp.flip(vectors, axis=1)
+        _, vectors = np.linalg.eigh(np.asarray(gram, dtype=np.float64))
+        return vectors[:, ::-1]

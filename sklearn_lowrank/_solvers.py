@@ -8,18 +8,27 @@ optionally in ScaledGD's metric ``(UᵀU)⁻¹`` or its damped form
 
 every step exact along its direction (:func:`~sklearn_lowrank._line_search.exact_step`).
 Each iteration reads the data only to price its direction and to apply the adjoint (see
-the operators). Two small transfers cross to the host per iteration: the line search's
-``6 + 3k`` reduced coefficients (k columns) and three scalars for the stopping test,
-joined by the k eigenvalues of ``UᵀU`` when ``early_pruning`` looks at them; every ten
-iterations the regularised phase adds the k column norms (the alignment check).
-Everything with a dimension n or d stays in the array module.
+the operators). Everything with a dimension n or d stays in the array module; what is
+k × k or m × m (k columns, m curvature pairs) runs on the host in float64, where it
+costs microseconds, while each such call on a GPU (a cuSOLVER inverse or eigensolver,
+or one of the two-loop recursion's 10·m small reductions) costs tens to hundreds of
+microseconds of kernel launches (measured on an H200). Per iteration, three small
+transfers cross:
+
+- after the step, one report: the objective, the Gram matrix ``UᵀU`` (from which the
+  host takes the metric's inverse, the singular values early pruning looks at and the
+  best rotation) and the Gram matrix of the L-BFGS pairs and the gradient;
+- the line search's ``6 + 3k`` reduced coefficients;
+- with L-BFGS in a metric, the ``(m+1)²`` inner products of the metric-scaled pairs.
+
+The matrices going up to the device are the k × k inverse and rotation and the
+``2m + 1`` weights that combine the stored pairs into the L-BFGS direction.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,8 +48,10 @@ _STALL_PATIENCE = 5
 _ALIGN_EVERY = 10
 # ...and only once the largest column has grown this much from its initial norm, so that
 # the tiny columns of the random start are not mistaken for collapsed ones. A step that
-# grows ‖U‖ this much is an escape too: L-BFGS forgets its curvature pair.
+# grows ‖U‖ this much is an escape too: L-BFGS forgets its curvature pairs.
 _ESCAPE_GROWTH = 10.0
+# A pair (s, y) carries curvature when sᵀy exceeds this fraction of ‖s‖‖y‖.
+_CURVATURE_RTOL = 1e-12
 
 
 @dataclass
@@ -57,22 +68,13 @@ class SolverResult:
     seconds: float = 0.0
 
 
-def _frob(xp, A, B):
-    return xp.sum(A * B)
+def _rows(xp, A):
+    """``A`` of shape (..., d, k) as rows of length d·k."""
+    return xp.reshape(A, (-1, A.shape[-2] * A.shape[-1]))
 
 
-def _one(xp, like):
-    """A 0-d array holding 1 with the dtype and device of ``like``."""
-    return xp.asarray(1.0, dtype=like.dtype, device=device(like))
-
-
-def _identity(G):
-    """The Euclidean metric: plain gradients."""
-    return G
-
-
-def _scaled_metric(xp, U, damping=0.0):
-    """Right-multiplication by ``(UᵀU + δ‖U‖²_F·I)⁻¹``, ``δ = max(damping, ε)``.
+def _metric_inverse(gram, damping, eps):
+    """``(UᵀU + δ‖U‖²_F·I)⁻¹`` from ``gram = UᵀU`` (host), ``δ = max(damping, eps)``.
 
     Undamped, the metric of ScaledGD (Tong, Ma, Chi 2021): in it gradient descent on the
     factor converges at a rate free of the condition number of ``UUᵀ``, and the ridge
@@ -81,30 +83,120 @@ def _scaled_metric(xp, U, damping=0.0):
     directions with singular values far below ``√δ·‖U‖_F`` move ``1/δ`` times faster
     than in the Euclidean metric, not without bound.
     """
-    gram = U.T @ U
-    eye = xp.eye(gram.shape[0], dtype=gram.dtype, device=device(gram))
-    ridge = max(damping, float(xp.finfo(gram.dtype).eps)) * xp.sum(U * U)
-    inverse = xp.linalg.inv(gram + ridge * eye)
-    return lambda G: G @ inverse
+    ridge = max(damping, eps) * np.trace(gram) + np.finfo(np.float64).tiny
+    return np.linalg.inv(gram + ridge * np.eye(gram.shape[0]))
 
 
-def _two_loop(xp, g, history, gamma, metric):
-    """L-BFGS direction ``H·g`` from ``(s, y, ρ)`` pairs (pairs with ρ = 0 are inert).
+class _Memory:
+    """L-BFGS memory: the last ``size`` pairs ``(s, y)``, stacked in the array module."""
 
-    ``metric`` applies the initial inverse Hessian, up to the scalar ``gamma``.
+    def __init__(self, xp, size: int):
+        self.xp, self.size = xp, size
+        self.clear()
+
+    def __len__(self):
+        return 0 if self.S is None else self.S.shape[0]
+
+    def clear(self):
+        self.S = self.Y = None
+
+    def append(self, s, y):
+        if self.S is None:
+            self.S, self.Y = s[None, ...], y[None, ...]
+            return
+        first = max(0, len(self) + 1 - self.size)
+        self.S = self.xp.concat([self.S[first:, ...], s[None, ...]])
+        self.Y = self.xp.concat([self.Y[first:, ...], y[None, ...]])
+
+
+@dataclass
+class _Report:
+    """The host's view of an iterate, fetched in one transfer by :func:`_report`."""
+
+    value: float
+    gram: np.ndarray  # UᵀU
+    # Gram matrix of ``rows``: the flattened pairs s₁…s_m, y₁…y_m and the gradient.
+    pairs: np.ndarray
+    rows: object  # in the array module
+
+    @property
+    def grad_sq(self) -> float:
+        return float(self.pairs[-1, -1])
+
+    @property
+    def u_sq(self) -> float:
+        return float(np.trace(self.gram))
+
+
+def _report(xp, value, U, grad, memory) -> _Report:
+    """Objective, ``UᵀU`` and the Gram matrix of ``[S; Y; ∇f]``: one transfer."""
+    rows = _rows(xp, grad)
+    if memory:
+        rows = xp.concat([_rows(xp, memory.S), _rows(xp, memory.Y), rows])
+    k, m = U.shape[1], rows.shape[0]
+    parts = [value, U.T @ U, rows @ rows.T]
+    host = to_host(xp.concat([xp.reshape(part, (-1,)) for part in parts]))
+    host = host.astype(np.float64)
+    gram, pairs = host[1 : 1 + k * k].reshape(k, k), host[1 + k * k :].reshape(m, m)
+    return _Report(float(host[0]), gram, pairs, rows)
+
+
+def _two_loop_weights(pairs, metric_pairs, m):
+    """L-BFGS's two-loop recursion (Nocedal & Wright, Algorithm 7.4) on inner products.
+
+    With ``P`` the metric, the direction ``H·g`` is a combination of the rows
+    ``Y₁P … Y_mP, gP, s₁ … s_m``. ``pairs`` is the Gram matrix of ``[S; Y; g]`` and
+    ``metric_pairs[a, b] = ⟨Vₐ, Z_b⟩`` with ``V = [YP; gP]``, ``Z = [Y; g]``. Each loop
+    of the recursion is a triangular recurrence on m scalars; a pair without curvature
+    (``sᵀy ≤ 10⁻¹²‖s‖‖y‖``) gets ``ρ = 0`` and takes no part. The initial scaling
+    ``γ = sᵀy / yᵀPy`` (Nocedal & Wright, 7.20) comes from the newest curved pair.
+
+    Returns the ``2m + 1`` weights and the slope ``⟨g, H·g⟩``.
     """
-    if not history:
-        return metric(g)
-    q = g
-    coefs = []
-    for s, yv, rho in reversed(history):
-        c = rho * _frob(xp, s, q)
-        q = q - c * yv
-        coefs.append(c)
-    r = gamma * metric(q)
-    for (s, yv, rho), c in zip(history, reversed(coefs), strict=True):
-        r = r + (c - rho * _frob(xp, yv, r)) * s
-    return r
+    sy = pairs[:m, m : 2 * m]  # ⟨sᵢ, yⱼ⟩
+    sg = pairs[:m, 2 * m]
+    sy_diag = np.diag(sy)
+    scale = np.sqrt(np.diag(pairs)[:m] * np.diag(pairs)[m : 2 * m])
+    curved = sy_diag > _CURVATURE_RTOL * scale
+    rho = np.where(curved, 1.0 / np.where(curved, sy_diag, 1.0), 0.0)
+    gamma = 1.0
+    if np.any(curved):
+        newest = np.flatnonzero(curved)[-1]
+        if metric_pairs[newest, newest] > 0:
+            gamma = sy_diag[newest] / metric_pairs[newest, newest]
+    # First loop, newest pair first: cᵢ = ρᵢ⟨sᵢ, q⟩ with q = g - Σ_{j>i} cⱼyⱼ.
+    c = np.zeros(m)
+    for i in reversed(range(m)):
+        c[i] = rho[i] * (sg[i] - sy[i, i + 1 :] @ c[i + 1 :])
+    # r₀ = γ·(g - Σ cⱼyⱼ)P; second loop, oldest first: r += (cᵢ - ρᵢ⟨yᵢ, r⟩)·sᵢ.
+    e = np.zeros(m)
+    for i in range(m):
+        y_r = gamma * (metric_pairs[m, i] - c @ metric_pairs[:m, i]) + sy[:i, i] @ e[:i]
+        e[i] = c[i] - rho[i] * y_r
+    weights = np.concatenate([-gamma * c, [gamma], e])
+    slope = weights[: m + 1] @ metric_pairs[: m + 1, m] + e @ sg
+    return weights, slope
+
+
+def _direction(xp, grad, memory, report, inverse):
+    """L-BFGS direction ``H·∇f`` (or ``∇f·P`` without pairs), ``P`` the metric
+    ``inverse`` (``None``: Euclidean); the gradient itself if that is not downhill."""
+    scaled_grad = grad if inverse is None else grad @ inverse
+    m = len(memory) if memory is not None else 0
+    if m == 0:
+        return scaled_grad
+    scaled_Y = memory.Y if inverse is None else memory.Y @ inverse
+    basis = xp.concat([_rows(xp, scaled_Y), _rows(xp, scaled_grad), _rows(xp, memory.S)])
+    if inverse is None:
+        metric_pairs = report.pairs[m:, m:]
+    else:
+        products = basis[: m + 1, ...] @ report.rows[m:, ...].T
+        metric_pairs = to_host(products).astype(np.float64)
+    weights, slope = _two_loop_weights(report.pairs, metric_pairs, m)
+    if not slope > 0:
+        return grad
+    weights = xp.asarray(weights, dtype=grad.dtype, device=device(grad))
+    return xp.reshape(weights @ basis, grad.shape)
 
 
 def minimize(
@@ -187,6 +279,7 @@ def minimize(
     xp = op.xp
     n = op.n_samples
     use_penalty = penalty is not None and alpha > 0
+    eps = float(xp.finfo(U.dtype).eps)
     start_time = time.perf_counter()
     columns = np.arange(U.shape[1])
     dropped = {}
@@ -194,7 +287,7 @@ def minimize(
     def loss_terms(U, state):
         """Residual, loss and loss gradient: the one pass over the data (adjoint)."""
         residual = state.predictions - y
-        loss = _frob(xp, residual, residual) / (2.0 * n)
+        loss = (residual @ residual) / (2.0 * n)
         return residual, loss, 2.0 * op.adjoint_times(U, state, residual)
 
     def with_penalty(U, loss, loss_grad):
@@ -204,22 +297,19 @@ def minimize(
         value, gradient = penalty.value_and_gradient(xp, U)
         return loss + alpha * value, loss_grad + alpha * gradient
 
-    def align(U, state, loss_grad):
-        """Free step: the rotation of the columns best for the penalty (same ``UUᵀ``)."""
-        W = penalty.best_rotation(xp, U)
-        return U @ W, op.rotate(state, W), loss_grad @ W
+    def to_device(matrix):
+        return xp.asarray(matrix, dtype=U.dtype, device=device(U))
 
     state = op.start(U)
     residual, loss, loss_grad = loss_terms(U, state)
     value, grad = with_penalty(U, loss, loss_grad)
-    value_host = float(value)
+    pairs = _Memory(xp, memory) if memory > 0 else None
+    report = _report(xp, value, U, grad, pairs)
+    value_host = report.value
     _check_finite(value_host, phase, 0)
     if start_norm is None:
-        start_norm = float(xp.max(xp.sqrt(xp.sum(U * U, axis=0))))
-    u_sq_host = float(_frob(xp, U, U))
-    history = deque(maxlen=memory) if memory > 0 else None
-    gamma = _one(xp, U)
-    metric = _identity
+        start_norm = float(np.sqrt(np.max(np.diag(report.gram))))
+    u_sq_host = report.u_sq
     pruned_early = False
     step_guess = 1.0
     objective = []
@@ -227,14 +317,11 @@ def minimize(
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
+        inverse = None
         if scaled or pruned_early:
-            metric = _scaled_metric(xp, U, 0.0 if pruned_early else damping)
-        if history is None:
-            direction = metric(grad)
-        else:
-            direction = _two_loop(xp, grad, history, gamma, metric)
-            # Fall back to the gradient if the quasi-Newton direction is not downhill.
-            direction = xp.where(_frob(xp, grad, direction) > 0, direction, grad)
+            damped = 0.0 if pruned_early else damping
+            inverse = to_device(_metric_inverse(report.gram, damped, eps))
+        direction = _direction(xp, grad, pairs, report, inverse)
         a, b, extra = op.directional(U, state, direction)
         step, _ = exact_step(
             xp,
@@ -254,34 +341,18 @@ def minimize(
         state = op.advance(state, a, b, extra, step)
         residual, loss, loss_grad = loss_terms(U_new, state)
         value_new, grad_new = with_penalty(U_new, loss, loss_grad)
-        if history is not None:
-            s_vec, y_vec = U_new - U, grad_new - grad
-            sy = _frob(xp, s_vec, y_vec)
-            yy = _frob(xp, y_vec, y_vec)
-            curved = sy > 1e-12 * xp.sqrt(_frob(xp, s_vec, s_vec) * yy)
-            history.append(
-                (s_vec, y_vec, xp.where(curved, 1.0 / xp.where(curved, sy, 1.0), 0.0))
-            )
-            # Initial scaling sᵀy / yᵀHy, with H the metric (Nocedal & Wright, 7.20).
-            y_metric = yy if metric is _identity else _frob(xp, y_vec, metric(y_vec))
-            gamma = xp.where(curved, sy / xp.where(y_metric > 0, y_metric, 1.0), gamma)
+        if pairs is not None:
+            pairs.append(U_new - U, grad_new - grad)
         U, grad = U_new, grad_new
 
-        # One small transfer per iteration: objective, ‖∇f‖², ‖U‖² for the stopping test
-        # and, for early pruning, the eigenvalues of the k × k Gram matrix UᵀU.
-        reported = xp.stack([value_new, _frob(xp, grad, grad), _frob(xp, U, U)])
-        looking = early_pruning is not None and use_penalty and U.shape[1] > 1
-        if looking:
-            reported = xp.concat([reported, xp.linalg.eigvalsh(U.T @ U)])
-        reported = to_host(reported)
-        new_value, grad_sq, u_sq = (float(v) for v in reported[:3])
+        report = _report(xp, value_new, U, grad, pairs)
+        new_value, grad_sq, u_sq = report.value, report.grad_sq, report.u_sq
         _check_finite(new_value, phase, n_iter)
-        if history is not None and u_sq > _ESCAPE_GROWTH**2 * u_sq_host:
+        if pairs is not None and u_sq > _ESCAPE_GROWTH**2 * u_sq_host:
             # The step escaped the small start: its pair measured no curvature near the
             # new point, and keeping it made the next direction nearly parallel to U
             # (a step that only rescaled U).
-            history.clear()
-            gamma = _one(xp, U)
+            pairs.clear()
         u_sq_host = u_sq
         objective.append(new_value)
         if callback is not None:
@@ -303,49 +374,56 @@ def minimize(
 
         if not use_penalty or U.shape[1] < 2:
             continue
-        aligned, drop = False, None
-        if looking:
-            singular = np.sqrt(np.clip(reported[3:], 0.0, None))
+        rotation, drop = None, None
+        if early_pruning is not None:
+            singular = np.sqrt(np.clip(np.linalg.eigvalsh(report.gram), 0.0, None))
             n_keep = None
             if singular.max() > _ESCAPE_GROWTH * start_norm:
                 n_keep = early_pruning(singular)
             if n_keep is not None and n_keep < U.shape[1]:
-                # Columns along the singular vectors, largest first (the free step
-                # below): their norms are the singular values, in decreasing order.
-                U, state, loss_grad = align(U, state, loss_grad)
-                aligned = pruned_early = True
-                norms = np.sort(singular)[::-1]
+                # Keep the n_keep columns with the largest singular values once the
+                # rotation below has aligned the columns with the singular vectors.
+                rotation = penalty.best_rotation(report.gram)
                 drop = np.arange(U.shape[1]) >= n_keep
+                pruned_early = True
         if drop is None and n_iter % _ALIGN_EVERY == 0:
-            if not aligned:
-                U, state, loss_grad = align(U, state, loss_grad)
-                aligned = True
-            if drop_ratio is not None:
-                # The columns are now the factor's scaled singular vectors, so their
-                # norms are its singular values (a k-vector to the host); the tiny
-                # columns of the random start say nothing until the factor grows.
-                norms = to_host(xp.sqrt(xp.sum(U * U, axis=0)))
-                if norms.max() > _ESCAPE_GROWTH * start_norm:
-                    collapsed = norms < drop_ratio * norms.max()
-                    drop = collapsed if np.any(collapsed) else None
+            rotation = penalty.best_rotation(report.gram)
+        if rotation is not None:
+            # The free step: the rotation of the columns best for the penalty. UUᵀ is
+            # the same, so the residual and loss are too, and the loss gradient turns
+            # with U (∇L(UW) = ∇L(U)·W).
+            W = to_device(rotation)
+            U, state, loss_grad = U @ W, op.rotate(state, W), loss_grad @ W
+            report.gram = rotation.T @ report.gram @ rotation
+            # The columns are now the factor's scaled singular vectors, largest first:
+            # their norms are its singular values.
+            norms = np.sqrt(np.clip(np.diag(report.gram), 0.0, None))
+            # The tiny columns of the random start say nothing until the factor grows.
+            grown = norms.max() > _ESCAPE_GROWTH * start_norm
+            if drop is None and drop_ratio is not None and grown:
+                collapsed = norms < drop_ratio * norms.max()
+                drop = collapsed if np.any(collapsed) else None
         if drop is not None:
-            U, state, columns = _drop_collapsed(
-                xp, op, U, state, columns, drop, norms, dropped
-            )
+            for j in np.flatnonzero(drop):
+                dropped[int(columns[j])] = float(norms[j])
+            keep_host = np.flatnonzero(~drop)
+            keep = xp.asarray(keep_host, device=device(U))
+            U = xp.take(U, keep, axis=1)
+            state = op.keep_columns(U, state, keep)
+            columns = columns[keep_host]
+            report.gram = report.gram[np.ix_(keep_host, keep_host)]
             residual, loss, loss_grad = loss_terms(U, state)
-        if aligned or drop is not None:
-            # After a rotation the residual and loss are unchanged and the loss gradient
-            # has turned with U (∇L(UW) = ∇L(U)·W): only the penalty is re-priced.
+        if rotation is not None:
+            # Only the penalty is re-priced; the pairs describe the old columns.
             value, grad = with_penalty(U, loss, loss_grad)
             value_host = float(value)
-            if history is not None:
-                history.clear()
-                gamma = _one(xp, U)
+            if pairs is not None:
+                pairs.clear()
 
     if not converged:
         warnings.warn(
             f"{phase or 'solver'}: did not converge in max_iter={max_iter} iterations "
-            f"(gradient norm {float(_frob(xp, grad, grad)) ** 0.5:.2e}); increase max_iter "
+            f"(gradient norm {float(xp.sum(grad * grad)) ** 0.5:.2e}); increase max_iter "
             "or tol.",
             ConvergenceWarning,
             stacklevel=3,
@@ -359,16 +437,6 @@ def minimize(
         columns=columns,
         seconds=time.perf_counter() - start_time,
     )
-
-
-def _drop_collapsed(xp, op, U, state, columns, collapsed, norms, dropped):
-    """Remove the ``collapsed`` columns (host mask), recording their ``norms``."""
-    for j in np.flatnonzero(collapsed):
-        dropped[int(columns[j])] = float(norms[j])
-    keep_host = np.flatnonzero(~collapsed)
-    keep = xp.asarray(keep_host, device=device(U))
-    U = xp.take(U, keep, axis=1)
-    return U, op.keep_columns(U, state, keep), columns[keep_host]
 
 
 def _check_finite(value: float, phase: str, n_iter: int) -> None:

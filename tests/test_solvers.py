@@ -5,7 +5,6 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
-from array_api_compat import array_namespace
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_lowrank import _solvers as solvers
@@ -144,20 +143,64 @@ def test_scaled_metric_removes_the_condition_number_slowdown(kind, memory):
 
 
 @pytest.mark.parametrize("damping", [0.0, 0.1])
-def test_scaled_metric_is_the_damped_inverse_gram(damping):
-    """``G ↦ G(UᵀU + δ‖U‖²_F·I)⁻¹``, δ at least machine epsilon; damped, it moves a tiny
+def test_metric_inverse_is_the_damped_inverse_gram(damping):
+    """``(UᵀU + δ‖U‖²_F·I)⁻¹``, δ at least machine epsilon; damped, it moves a tiny
     column at most ``1/(δ‖U‖²_F)`` per unit gradient."""
     rng = np.random.default_rng(0)
     U = rng.standard_normal((6, 3)) * np.array([1.0, 0.5, 1e-6])
     G = rng.standard_normal((6, 3))
-    ridge = max(damping, np.finfo(float).eps) * np.sum(U * U)
+    eps = np.finfo(float).eps
+    ridge = max(damping, eps) * np.sum(U * U)
     expected = G @ np.linalg.inv(U.T @ U + ridge * np.eye(3))
-    np.testing.assert_allclose(solvers._scaled_metric(np, U, damping)(G), expected)
+    scaled = G @ solvers._metric_inverse(U.T @ U, damping, eps)
+    np.testing.assert_allclose(scaled, expected)
     gain = np.linalg.norm(expected[:, 2]) / np.linalg.norm(G[:, 2])
     if damping:
         assert gain == pytest.approx(1 / ridge, rel=1e-3)
     else:
         assert gain > 1e6 / np.sum(U * U)
+
+
+def test_metric_inverse_of_a_zero_factor_is_finite():
+    assert np.all(np.isfinite(solvers._metric_inverse(np.zeros((3, 3)), 0.1, 1e-16)))
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.parametrize("memory", [1, 3])
+def test_two_loop_weights_match_the_recursion(memory, scaled):
+    """The direction from the host weights is the textbook two-loop recursion's
+    (Nocedal & Wright, Algorithm 7.4) with H₀ = γP; a pair without curvature is
+    skipped."""
+    rng = np.random.default_rng(1)
+    d, k = 5, 3
+    S = rng.standard_normal((memory, d, k))
+    Y = S @ np.diag([1.0, 2.0, 3.0]) + 0.1 * rng.standard_normal((memory, d, k))
+    if memory > 1:
+        Y[0] = -S[0]  # no curvature
+    g = rng.standard_normal((d, k))
+    P = np.linalg.inv(np.diag([1.0, 4.0, 9.0])) if scaled else np.eye(k)
+    rows = np.concatenate([S.reshape(memory, -1), Y.reshape(memory, -1), g.reshape(1, -1)])
+    basis_v = np.concatenate([(Y @ P).reshape(memory, -1), (g @ P).reshape(1, -1)])
+    metric_pairs = basis_v @ rows[memory:].T
+    weights, slope = solvers._two_loop_weights(rows @ rows.T, metric_pairs, memory)
+    direction = weights @ np.concatenate([basis_v, S.reshape(memory, -1)])
+
+    curved = [np.sum(S[i] * Y[i]) > 0 for i in range(memory)]
+    q, coefs = g.copy(), {}
+    for i in reversed(range(memory)):
+        if curved[i]:
+            rho = 1 / np.sum(S[i] * Y[i])
+            coefs[i] = rho * np.sum(S[i] * q)
+            q = q - coefs[i] * Y[i]
+    newest = max(i for i in range(memory) if curved[i])
+    gamma = np.sum(S[newest] * Y[newest]) / np.sum(Y[newest] * (Y[newest] @ P))
+    r = gamma * q @ P
+    for i in range(memory):
+        if curved[i]:
+            rho = 1 / np.sum(S[i] * Y[i])
+            r = r + (coefs[i] - rho * np.sum(Y[i] * r)) * S[i]
+    np.testing.assert_allclose(direction, r.reshape(-1), rtol=1e-10)
+    assert slope == pytest.approx(np.sum(g * r), rel=1e-10)
 
 
 def test_scaled_metric_survives_a_zero_column():
@@ -211,13 +254,13 @@ def test_scaled_metric_after_an_early_pruning_cut(monkeypatch, scaled, damping):
     ScaledGD's metric, undamped (its inverse would blow up on the tiny columns before;
     a damped metric is bounded there)."""
     metrics = []
-    original = solvers._scaled_metric
+    original = solvers._metric_inverse
 
-    def spy(xp, U, damping=0.0):
-        metrics.append((U.shape[1], damping))
-        return original(xp, U, damping)
+    def spy(gram, damping, eps):
+        metrics.append((gram.shape[0], damping))
+        return original(gram, damping, eps)
 
-    monkeypatch.setattr(solvers, "_scaled_metric", spy)
+    monkeypatch.setattr(solvers, "_metric_inverse", spy)
     prob = Problem("rank_one")
     looks = []
 
@@ -272,34 +315,49 @@ def test_step_after_escaping_the_small_start_follows_the_gradient(kind):
         assert (cosine > 1 - 1e-8) == escapes, cosine
 
 
-def test_one_solver_transfer_per_iteration_with_early_pruning(monkeypatch):
-    """The singular values early pruning looks at travel with the stopping test's
-    scalars: one transfer per iteration from the solver (the line search has its own)."""
+@pytest.mark.parametrize("scaled", [False, True])
+def test_small_transfers_per_iteration(monkeypatch, scaled):
+    """Besides the line search's coefficients, an iteration fetches one report of
+    ``1 + k² + (2m+1)²`` numbers (the objective, UᵀU, the Gram matrix of m pairs and
+    the gradient) and, in a metric with pairs stored, ``(m+1)²`` inner products:
+    nothing of size n or d. Early pruning's singular values come from the report."""
     transfers = []
     original = solvers.to_host
 
     def counting(x):
-        transfers.append(x.shape)
+        transfers.append(x.size)
         return original(x)
 
     monkeypatch.setattr(solvers, "to_host", counting)
     looks = []
-    prob = Problem("rank_one")
+    prob = Problem("rank_one", n=400, d=40)
+    k, memory = 5, 3
     with pytest.warns(ConvergenceWarning):
         res = minimize(
             prob.op,
             prob.y,
-            small_random(DIM, 5, seed=3),
+            small_random(40, k, seed=3),
             penalty=SmoothGroupLasso(BETA),
             alpha=0.05,
-            memory=5,
+            memory=memory,
+            scaled=scaled,
+            damping=0.1,
             max_iter=9,  # no alignment (every 10 iterations)
             tol=0.0,
             early_pruning=lambda values: looks.append(values.size),
         )
     assert res.n_iter == 9
-    assert transfers == [(3 + 5,)] * 9
-    assert looks and set(looks) == {5}
+    reports = [s for s in transfers if s > (memory + 1) ** 2]
+    products = [s for s in transfers if s <= (memory + 1) ** 2]
+    assert len(reports) == 1 + res.n_iter
+    assert all(
+        s - 1 - k * k in {(2 * m + 1) ** 2 for m in range(memory + 1)} for s in reports
+    )
+    assert all(s in {(m + 1) ** 2 for m in range(1, memory + 1)} for s in products)
+    # A metric needs the products on every iteration that has pairs (all but the first
+    # and the one after the escape from the small start); the Euclidean one never does.
+    assert len(products) == (res.n_iter - 2 if scaled else 0)
+    assert looks and set(looks) == {k}
 
 
 def test_early_pruning_that_never_cuts_changes_nothing():
@@ -374,7 +432,7 @@ def test_drop_ratio_drops_and_records_collapsed_columns():
         U = seen[it - 1]
         if seen[it].shape[1] == U.shape[1]:
             continue
-        norms = np.linalg.norm(U @ pen.best_rotation(array_namespace(U), U), axis=0)
+        norms = np.linalg.norm(U @ pen.best_rotation(U.T @ U), axis=0)
         collapsed = norms < ratio * norms.max()
         expected.update(zip(columns[collapsed].tolist(), norms[collapsed], strict=True))
         columns = columns[~collapsed]
