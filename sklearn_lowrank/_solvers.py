@@ -88,25 +88,79 @@ def _metric_inverse(gram, damping, eps):
 
 
 class _Memory:
-    """L-BFGS memory: the last ``size`` pairs ``(s, y)``, stacked in the array module."""
+    """L-BFGS memory of ``size`` pairs ``(s, y)`` in one buffer of the array module.
 
-    def __init__(self, xp, size: int):
+    Its rows: ``size`` slots of ``s``, ``size`` slots of ``y``, the gradient, then the
+    ``y`` slots and the gradient times the metric. A new pair overwrites the oldest
+    slot and the host keeps the slots' order, so nothing is ever shifted or
+    concatenated: the report's Gram matrix and the direction are one matrix product
+    each (a concatenation costs about 40 µs on a GPU, a row write 7 µs).
+    """
+
+    def __init__(self, xp, size: int, U):
         self.xp, self.size = xp, size
+        self.reset(U)
+
+    def reset(self, U):
+        """Forget every pair and size the buffer for a factor shaped like ``U``."""
+        shape = (3 * self.size + 2, *U.shape)
+        self.buffer = self.xp.zeros(shape, dtype=U.dtype, device=device(U))
         self.clear()
 
-    def __len__(self):
-        return 0 if self.S is None else self.S.shape[0]
-
     def clear(self):
-        self.S = self.Y = None
+        """Forget every pair (the slots are overwritten later)."""
+        self.order = []
+
+    def __len__(self):
+        return len(self.order)
 
     def append(self, s, y):
-        if self.S is None:
-            self.S, self.Y = s[None, ...], y[None, ...]
+        if self.size == 0:
             return
-        first = max(0, len(self) + 1 - self.size)
-        self.S = self.xp.concat([self.S[first:, ...], s[None, ...]])
-        self.Y = self.xp.concat([self.Y[first:, ...], y[None, ...]])
+        slot = len(self.order) if len(self.order) < self.size else self.order.pop(0)
+        self.order.append(slot)
+        self.buffer[slot, ...] = s
+        self.buffer[self.size + slot, ...] = y
+
+    def rows(self, grad):
+        """The flattened ``s`` slots, ``y`` slots and ``grad``, in buffer order."""
+        m = self.size
+        self.buffer[2 * m, ...] = grad
+        return _rows(self.xp, self.buffer[: 2 * m + 1, ...])
+
+    def direction(self, grad, pairs, inverse):
+        """L-BFGS direction ``H·∇f`` (or ``∇f·P`` without pairs), ``P`` the metric
+        ``inverse`` (``None``: Euclidean); the gradient itself if that is not downhill.
+
+        ``pairs`` is the Gram matrix of :meth:`rows`, from the last report.
+        """
+        xp, m = self.xp, self.size
+        if not self.order:
+            return grad if inverse is None else grad @ inverse
+        B = self.buffer
+        if inverse is None:
+            first = m  # the y slots and the gradient serve as their scaled versions
+            metric_pairs = pairs[m:, m:]
+        else:
+            first = 2 * m + 1
+            B[first:, ...] = B[m:first, ...] @ inverse
+            products = _rows(xp, B[first:, ...]) @ _rows(xp, B[m:first, ...]).T
+            metric_pairs = to_host(products).astype(np.float64)
+        slots = np.asarray(self.order)
+        chronological = np.concatenate([slots, m + slots, [2 * m]])
+        scaled = np.append(slots, m)
+        weights, slope = _two_loop_weights(
+            pairs[np.ix_(chronological, chronological)],
+            metric_pairs[np.ix_(scaled, scaled)],
+            slots.size,
+        )
+        if not slope > 0:
+            return grad
+        on_rows = np.zeros(B.shape[0])
+        on_rows[first + scaled] = weights[: slots.size + 1]
+        on_rows[slots] = weights[slots.size + 1 :]
+        on_rows = xp.asarray(on_rows, dtype=grad.dtype, device=device(grad))
+        return xp.reshape(on_rows @ _rows(xp, B), grad.shape)
 
 
 @dataclass
@@ -115,9 +169,8 @@ class _Report:
 
     value: float
     gram: np.ndarray  # UᵀU
-    # Gram matrix of ``rows``: the flattened pairs s₁…s_m, y₁…y_m and the gradient.
+    # Gram matrix of the memory's rows: its s and y slots and the gradient (last).
     pairs: np.ndarray
-    rows: object  # in the array module
 
     @property
     def grad_sq(self) -> float:
@@ -128,17 +181,14 @@ class _Report:
         return float(np.trace(self.gram))
 
 
-def _report(xp, value, U, grad, memory) -> _Report:
-    """Objective, ``UᵀU`` and the Gram matrix of ``[S; Y; ∇f]``: one transfer."""
-    rows = _rows(xp, grad)
-    if memory:
-        rows = xp.concat([_rows(xp, memory.S), _rows(xp, memory.Y), rows])
+def _report(xp, value, U, rows) -> _Report:
+    """Objective, ``UᵀU`` and the Gram matrix of ``rows``: one transfer."""
     k, m = U.shape[1], rows.shape[0]
     parts = [value, U.T @ U, rows @ rows.T]
     host = to_host(xp.concat([xp.reshape(part, (-1,)) for part in parts]))
     host = host.astype(np.float64)
     gram, pairs = host[1 : 1 + k * k].reshape(k, k), host[1 + k * k :].reshape(m, m)
-    return _Report(float(host[0]), gram, pairs, rows)
+    return _Report(float(host[0]), gram, pairs)
 
 
 def _two_loop_weights(pairs, metric_pairs, m):
@@ -176,27 +226,6 @@ def _two_loop_weights(pairs, metric_pairs, m):
     weights = np.concatenate([-gamma * c, [gamma], e])
     slope = weights[: m + 1] @ metric_pairs[: m + 1, m] + e @ sg
     return weights, slope
-
-
-def _direction(xp, grad, memory, report, inverse):
-    """L-BFGS direction ``H·∇f`` (or ``∇f·P`` without pairs), ``P`` the metric
-    ``inverse`` (``None``: Euclidean); the gradient itself if that is not downhill."""
-    scaled_grad = grad if inverse is None else grad @ inverse
-    m = len(memory) if memory is not None else 0
-    if m == 0:
-        return scaled_grad
-    scaled_Y = memory.Y if inverse is None else memory.Y @ inverse
-    basis = xp.concat([_rows(xp, scaled_Y), _rows(xp, scaled_grad), _rows(xp, memory.S)])
-    if inverse is None:
-        metric_pairs = report.pairs[m:, m:]
-    else:
-        products = basis[: m + 1, ...] @ report.rows[m:, ...].T
-        metric_pairs = to_host(products).astype(np.float64)
-    weights, slope = _two_loop_weights(report.pairs, metric_pairs, m)
-    if not slope > 0:
-        return grad
-    weights = xp.asarray(weights, dtype=grad.dtype, device=device(grad))
-    return xp.reshape(weights @ basis, grad.shape)
 
 
 def minimize(
@@ -303,8 +332,8 @@ def minimize(
     state = op.start(U)
     residual, loss, loss_grad = loss_terms(U, state)
     value, grad = with_penalty(U, loss, loss_grad)
-    pairs = _Memory(xp, memory) if memory > 0 else None
-    report = _report(xp, value, U, grad, pairs)
+    history = _Memory(xp, memory, U)
+    report = _report(xp, value, U, history.rows(grad))
     value_host = report.value
     _check_finite(value_host, phase, 0)
     if start_norm is None:
@@ -321,7 +350,7 @@ def minimize(
         if scaled or pruned_early:
             damped = 0.0 if pruned_early else damping
             inverse = to_device(_metric_inverse(report.gram, damped, eps))
-        direction = _direction(xp, grad, pairs, report, inverse)
+        direction = history.direction(grad, report.pairs, inverse)
         a, b, extra = op.directional(U, state, direction)
         step, _ = exact_step(
             xp,
@@ -341,18 +370,17 @@ def minimize(
         state = op.advance(state, a, b, extra, step)
         residual, loss, loss_grad = loss_terms(U_new, state)
         value_new, grad_new = with_penalty(U_new, loss, loss_grad)
-        if pairs is not None:
-            pairs.append(U_new - U, grad_new - grad)
+        history.append(U_new - U, grad_new - grad)
         U, grad = U_new, grad_new
 
-        report = _report(xp, value_new, U, grad, pairs)
+        report = _report(xp, value_new, U, history.rows(grad))
         new_value, grad_sq, u_sq = report.value, report.grad_sq, report.u_sq
         _check_finite(new_value, phase, n_iter)
-        if pairs is not None and u_sq > _ESCAPE_GROWTH**2 * u_sq_host:
+        if u_sq > _ESCAPE_GROWTH**2 * u_sq_host:
             # The step escaped the small start: its pair measured no curvature near the
             # new point, and keeping it made the next direction nearly parallel to U
             # (a step that only rescaled U).
-            pairs.clear()
+            history.clear()
         u_sq_host = u_sq
         objective.append(new_value)
         if callback is not None:
@@ -417,8 +445,7 @@ def minimize(
             # Only the penalty is re-priced; the pairs describe the old columns.
             value, grad = with_penalty(U, loss, loss_grad)
             value_host = float(value)
-            if pairs is not None:
-                pairs.clear()
+            history.reset(U)
 
     if not converged:
         warnings.warn(
