@@ -306,3 +306,48 @@ def test_quartic_step_is_zero_when_nothing_decreases():
     residual = np.array([1.0, -2.0, 0.5])
     # Moving along a = -r only increases ‖r - t·a‖² for t > 0.
     assert quartic_step(np, residual, -residual, np.zeros(3), 3) == 0.0
+
+
+def _companion_minimiser(quartic):
+    """Reference: the positive real roots of φ' from ``numpy.roots``."""
+    coefficients = np.array(quartic[::-1])
+    roots = np.roots(np.polyder(coefficients)) if np.any(coefficients[:-1]) else []
+    candidates = [0.0] + [
+        float(t.real) for t in roots if abs(t.imag) <= 1e-12 * (1 + abs(t)) and t.real > 0
+    ]
+    return candidates[int(np.argmin(np.polyval(coefficients, candidates)))]
+
+
+def test_closed_form_minimiser_matches_the_companion_matrix():
+    """Quartics whose coefficients span 16 orders of magnitude, some with c₄ = 0 or
+    c₃ = 0: the closed-form cubic never does worse than ``numpy.roots``."""
+    from sklearn_lowrank._line_search import _quartic_minimiser
+
+    rng = np.random.default_rng(0)
+
+    def value(q, t):
+        return q[0] + t * (q[1] + t * (q[2] + t * (q[3] + t * q[4])))
+
+    for trial in range(5000):
+        q = rng.standard_normal(5) * 10.0 ** rng.uniform(-8, 8, 5)
+        q[4] = abs(q[4]) if trial % 7 else 0.0
+        if trial % 11 == 0:
+            q[3] = 0.0
+        ours, ref = _quartic_minimiser(q), _companion_minimiser(q)
+        scale = sum(abs(q[i]) * max(ours, ref) ** i for i in range(5))
+        assert value(q, ours) <= value(q, ref) + 1e-12 * scale, (trial, q)
+
+
+@pytest.mark.parametrize(
+    "roots", [(1.0, 2.0, 3.0), (-3e9, 0.04, -2e-7), (5.0, 5.0, -1.0), (0.0, 1e-8, 1e8)]
+)
+def test_cubic_roots_recovers_roots_of_any_spread(roots):
+    from sklearn_lowrank._line_search import _cubic_roots
+
+    a = 2.5
+    b = -a * sum(roots)
+    c = a * (roots[0] * roots[1] + roots[0] * roots[2] + roots[1] * roots[2])
+    d = -a * roots[0] * roots[1] * roots[2]
+    found = sorted(_cubic_roots(a, b, c, d))
+    assert len(found) == 3
+    np.testing.assert_allclose(found, sorted(roots), rtol=1e-6, atol=1e-12)
