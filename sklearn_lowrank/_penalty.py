@@ -26,17 +26,18 @@ class SmoothGroupLasso:
     def value_and_gradient(self, xp, U):
         """``R_β(U)`` and ``∇R_β(U)``, whose column j is ``2h'(‖uⱼ‖²)·uⱼ``."""
         z = xp.sum(U * U, axis=0)
-        return self.value_from_sq_norms(xp, z), U * (2.0 * self._first(xp, z + self.beta))
-
-    def _first(self, xp, zb):
-        """``h'(z)`` from ``zb = z + β``."""
-        return (zb + self.beta) / (2.0 * zb * xp.sqrt(zb))
+        zb = z + self.beta
+        root = xp.sqrt(zb)
+        # 2h'(z) = (z + 2β) / ((z + β)^{3/2}), sharing √(z + β) with the value.
+        return xp.sum(z / root, axis=-1), U * ((zb + self.beta) / (zb * root))
 
     def derivative(self, xp, z):
         """``h'(z)`` and ``h''(z)`` of ``h(z) = z / √(z + β)``."""
-        zb = z + self.beta
-        second = -(zb + 3.0 * self.beta) / (4.0 * zb * zb * xp.sqrt(zb))
-        return self._first(xp, zb), second
+        beta = self.beta
+        zb = z + beta
+        first = (z + 2.0 * beta) / (2.0 * zb * xp.sqrt(zb))
+        second = -(z + 4.0 * beta) / (4.0 * zb * zb * xp.sqrt(zb))
+        return first, second
 
     def best_rotation(self, gram):
         """Orthogonal ``W`` minimising ``R_β(U·W)``, from ``gram = UᵀU`` (NumPy).
