@@ -3,11 +3,12 @@
 Along ``U - tD`` the predictions move on a parabola, ``p - t·a + t²·b`` (see the
 operators' ``directional``), so the data term is a quartic in ``t`` fixed by the six
 entries of the Gram matrix of ``(r, a, b)``. The penalty along the line needs three
-numbers per column, ``‖uⱼ‖², ⟨uⱼ, dⱼ⟩, ‖dⱼ‖²``. Those ``6 + 3k`` coefficients are all
-the search needs: they are reduced inside the array module and copied to the host in one
-small transfer, where the one-dimensional problem is solved in float64. Without the
-penalty the exact minimiser is a root of the cubic derivative; with it, a wide geometric
-grid of steps, a linear grid around the best one and a few Newton steps. (On a GPU the
+numbers per column, ``‖uⱼ‖², ⟨uⱼ, dⱼ⟩, ‖dⱼ‖²`` (the diagonals of the Gram matrix of
+``[U D]``). That is all the search needs: it is reduced inside the array module and
+copied to the host in one small transfer, where the one-dimensional problem is solved
+in float64. Without the penalty the exact minimiser is a root of the cubic derivative
+(in closed form); with it, a wide geometric grid of steps, a linear grid around the
+best one and a few Newton steps. (On a GPU the
 search used to run on the device too, as a few hundred kernel launches per iteration:
 measured on an H200, that made a fine-tuning iteration 12 to 25 times its bandwidth
 floor, and the regularised phase ten times slower than the host search.)

@@ -18,7 +18,7 @@ transfers cross:
 - after the step, one report: the objective, the Gram matrix ``UᵀU`` (from which the
   host takes the metric's inverse, the singular values early pruning looks at and the
   best rotation) and the Gram matrix of the L-BFGS pairs and the gradient;
-- the line search's ``6 + 3k`` reduced coefficients;
+- the line search's reduced coefficients (see its module);
 - with L-BFGS in a metric, the ``(m+1)²`` inner products of the metric-scaled pairs.
 
 The matrices going up to the device are the k × k inverse and rotation and the
@@ -268,7 +268,7 @@ def minimize(
     scaled : bool
         Measure gradients in the metric ``(UᵀU + δ‖U‖²_F·I)⁻¹``: the direction of
         gradient descent, or L-BFGS's initial inverse Hessian. It costs a k × k
-        inverse per iteration.
+        inverse per iteration, on the host.
     damping : float
         ``δ`` of ``scaled``. 0 is ScaledGD's metric, for the plain loss on a factor of
         full column rank (fine-tuning); a positive ``δ`` keeps the metric bounded on
@@ -282,7 +282,7 @@ def minimize(
         removed during the run (checked every few iterations).
     early_pruning : callable or None
         With a penalty: called every iteration with the singular values of ``U`` (a
-        host array, once the factor has grown; a k × k ``eigvalsh``). It returns
+        host array, once the factor has grown; from the reported ``UᵀU``). It returns
         ``None``, or a number of columns to keep: the columns are then aligned with
         the singular vectors, largest first (the free rotation below), and the others
         dropped and recorded in ``dropped`` (see
