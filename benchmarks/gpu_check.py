@@ -119,6 +119,10 @@ def fit_seconds(X, y, kind, device):
     return seconds, model
 
 
+def _iterations(model):
+    return f"{model.n_iter_} iterations ({model.n_iter_finetune_} fine-tuning)"
+
+
 def check_case(label, kind, n, d, r, dtype, bandwidth, numpy_full_fit, n_iter):
     import cupy
 
@@ -131,6 +135,7 @@ def check_case(label, kind, n, d, r, dtype, bandwidth, numpy_full_fit, n_iter):
     fine_ms = iteration_ms(op, y, r, False, n_iter)
     fit_seconds(X[: min(n, 2000)], y[: min(n, 2000)], kind, True)  # warm-up
     gpu_s, model = fit_seconds(X, y, kind, True)
+    print(f"{label} {dtype}: GPU fit {gpu_s:.3f} s, {_iterations(model)}")
     error = relative_error(model.components_.get().T, factor)
     del op
     X_host, y_host = X.get(), y.get()
@@ -173,11 +178,16 @@ def small_case(dtype):
     import cupy
 
     X, y, factor = make_problem("matrix", 600, 40, 3, dtype, seed=1)
+    op = make_operator("matrix", X)
+    reg_ms = iteration_ms(op, y, default_n_columns(40), True, 20)
+    fine_ms = iteration_ms(op, y, 3, False, 20)
     fit_seconds(X, y, "matrix", True)  # warm-up
     gpu_s, model = fit_seconds(X, y, "matrix", True)
+    print(f"small dense {dtype}: GPU fit {gpu_s:.3f} s, {_iterations(model)}")
     cpu_s, _ = fit_seconds(X.get(), y.get(), "matrix", False)
     ROWS.append(
-        f"{'small dense 40/600':<22}{dtype:<8}{'':>4}{'':>9}{'':>9}{'':>9}{'':>8}"
+        f"{'small dense 40/600':<22}{dtype:<8}{default_n_columns(40):>4}{reg_ms:>9.3f}"
+        f"{fine_ms:>9.3f}{'':>9}{'':>8}"
         f"{gpu_s:>8.2f}{model.n_components_:>5}"
         f"{relative_error(cupy.asnumpy(model.components_).T, factor):>10.1e}"
         f"{cpu_s:>12.2f}{cpu_s / gpu_s:>13.2f}x"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One prepared GPU check: install the checkout, run the GPU tests, print the benchmark
-# table (see benchmarks/gpu_check.py for what each column means). Needs CuPy and a GPU.
+# table (see benchmarks/gpu_check.py for what each column means), then the cost of one
+# array operation (benchmarks/gpu_ops.py). Needs CuPy and a GPU.
 #   bash benchmarks/gpu_check.sh            # full sizes (a few minutes on an H100/H200)
 #   bash benchmarks/gpu_check.sh --quick    # small sizes, to check the script itself
 # Offline machines: put the wheels of missing dependencies (array-api-compat) in .whl/.
@@ -19,3 +20,5 @@ echo "== pytest -m gpu"
 python3 -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py
 echo "== benchmark"
 python3 benchmarks/gpu_check.py "$@"
+echo "== cost of one array operation"
+python3 benchmarks/gpu_ops.py
