@@ -19,25 +19,33 @@ class SmoothGroupLasso:
     def __init__(self, beta: float):
         self.beta = beta
 
-    def value_from_sq_norms(self, xp, z):
-        """Penalty of columns with squared norms ``z`` (summed over the last axis)."""
-        return xp.sum(z / xp.sqrt(z + self.beta), axis=-1)
+    def value_from_sq_norms(self, xp, z, root=None):
+        """Penalty of columns with squared norms ``z`` (summed over the last axis);
+        ``root`` is ``√(z + β)`` when the caller has it already."""
+        if root is None:
+            root = xp.sqrt(z + self.beta)
+        return xp.sum(z / root, axis=-1)
+
+    def _slope(self, zb, root):
+        """``2h'(z) = (z + 2β) / (z + β)^{3/2}`` from ``zb = z + β`` and ``root = √zb``."""
+        return (zb + self.beta) / (zb * root)
 
     def value_and_gradient(self, xp, U):
-        """``R_β(U)`` and ``∇R_β(U)``, whose column j is ``2h'(‖uⱼ‖²)·uⱼ``."""
+        """``R_β(U)`` and ``∇R_β(U)``, whose column j is ``2h'(‖uⱼ‖²)·uⱼ``.
+
+        The value and the slope share ``√(z + β)``: each array operation is a kernel
+        launch on a GPU."""
         z = xp.sum(U * U, axis=0)
         zb = z + self.beta
         root = xp.sqrt(zb)
-        # 2h'(z) = (z + 2β) / ((z + β)^{3/2}), sharing √(z + β) with the value.
-        return xp.sum(z / root, axis=-1), U * ((zb + self.beta) / (zb * root))
+        return self.value_from_sq_norms(xp, z, root), U * self._slope(zb, root)
 
     def derivative(self, xp, z):
         """``h'(z)`` and ``h''(z)`` of ``h(z) = z / √(z + β)``."""
-        beta = self.beta
-        zb = z + beta
-        first = (z + 2.0 * beta) / (2.0 * zb * xp.sqrt(zb))
-        second = -(z + 4.0 * beta) / (4.0 * zb * zb * xp.sqrt(zb))
-        return first, second
+        zb = z + self.beta
+        root = xp.sqrt(zb)
+        second = -(zb + 3.0 * self.beta) / (4.0 * zb * zb * root)
+        return 0.5 * self._slope(zb, root), second
 
     def best_rotation(self, gram):
         """Orthogonal ``W`` minimising ``R_β(U·W)``, from ``gram = UᵀU`` (NumPy).
