@@ -21,6 +21,9 @@ transfers cross:
 - the line search's reduced coefficients (see its module);
 - with L-BFGS in a metric, the ``(m+1)²`` inner products of the metric-scaled pairs.
 
+Every ten iterations of the regularised phase (the rotation of the columns) the
+re-priced objective is one more scalar transfer.
+
 The matrices going up to the device are the k × k inverse and rotation and the
 ``2m + 1`` weights that combine the stored pairs into the L-BFGS direction.
 """
@@ -262,9 +265,9 @@ def minimize(
     alpha : float
         Penalty strength (0 or ``penalty=None`` gives the plain loss).
     memory : int
-        L-BFGS memory; 0 is gradient descent. L-BFGS drops the curvature pair of a
-        step that grew ``‖U‖`` tenfold (the escape from a small start), which
-        describes no curvature near the new point.
+        L-BFGS memory; 0 is gradient descent. L-BFGS forgets its pairs after a
+        step that grew ``‖U‖`` tenfold (the escape from a small start): they
+        describe no curvature near the new point.
     scaled : bool
         Measure gradients in the metric ``(UᵀU + δ‖U‖²_F·I)⁻¹``: the direction of
         gradient descent, or L-BFGS's initial inverse Hessian. It costs a k × k
