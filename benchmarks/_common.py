@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sklearn_lowrank._line_search import quartic_step
-from sklearn_lowrank._solvers import _STALL_PATIENCE, _STALL_RTOL, minimize
+from sklearn_lowrank._solvers import _StallTest, minimize
 from sklearn_lowrank._three_phase import fit_three_phase
 from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
@@ -219,7 +219,7 @@ def descend(op, y, U, precondition=None, *, max_iter=100_000, tol=TOL, callback=
 
     state = op.start(U)
     residual, value, grad = evaluate(U, state)
-    stalled = 0
+    stall = _StallTest(xp, y, U.dtype, value)
     for _ in range(max_iter):
         direction = precondition(U, grad, value)
         a, b, extra = op.directional(U, state, direction)
@@ -231,9 +231,7 @@ def descend(op, y, U, precondition=None, *, max_iter=100_000, tol=TOL, callback=
             callback(U)
         if float(np.linalg.norm(grad)) <= tol * max(float(np.linalg.norm(U)), 1.0):
             break
-        stalled = stalled + 1 if value - new_value <= _STALL_RTOL * abs(new_value) else 0
-        value = new_value
-        if stalled >= _STALL_PATIENCE:
+        if stall(new_value):
             break
     return U
 

@@ -505,6 +505,63 @@ def test_convergence_warning_when_max_iter_too_small(memory):
     assert len(res.objective) == 3
 
 
+# --------------------------------------------------------------------- stall test
+
+
+def _calls_until_stall(stall, values):
+    """Index (1-based) of the first of ``values`` at which ``stall`` says stop, or 0."""
+    for i, value in enumerate(values, start=1):
+        if stall(value):
+            return i
+    return 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stall_test_counts_decreases_in_the_dtypes_eps(dtype):
+    eps = float(np.finfo(dtype).eps)
+    y = np.ones(10, dtype=dtype)  # floor 128·ε²·… far below the values used here
+    patience = solvers._STALL_PATIENCE
+    rounding = [1.0 - 2 * i * eps for i in range(1, 3 * patience)]  # 2ε each
+    progress = [1.0 - 10 * i * eps for i in range(1, 3 * patience)]  # 10ε each
+    assert _calls_until_stall(solvers._StallTest(np, y, dtype, 1.0), rounding) == patience
+    assert _calls_until_stall(solvers._StallTest(np, y, dtype, 1.0), progress) == 0
+    # Increases count as stalls; a real decrease starts the count again.
+    bumpy = [1.0, 1.0, 1.0, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6]
+    assert _calls_until_stall(solvers._StallTest(np, y, dtype, 1.0), bumpy) == 9
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stall_test_asks_for_one_percent_at_the_rounding_floor(dtype):
+    y = np.ones(10, dtype=dtype)
+    stall = solvers._StallTest(np, y, dtype, 1.0)
+    below = 0.5 * stall.floor
+    patience = solvers._STALL_PATIENCE
+    jitter = [below * (1.0 - 0.005 * i) for i in range(1, 3 * patience)]  # 0.5 % each
+    shrinking = [below * 0.9**i for i in range(1, 3 * patience)]  # 10 % each
+    stall.value = below
+    assert _calls_until_stall(stall, jitter) == patience
+    stall = solvers._StallTest(np, y, dtype, below)
+    assert _calls_until_stall(stall, shrinking) == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_lbfgs_stops_soon_after_reaching_its_floor(kind):
+    # Noiseless float32 data: the residual reaches rounding level within a dozen
+    # iterations; the run must stop a few iterations later (it waited 10-30 more among
+    # the objective's jitter before the stall test used the dtype's ε).
+    prob = Problem(kind)
+    X, y = prob.X.astype(np.float32), prob.y.astype(np.float32)
+    op = RankOneOperator(X) if kind == "rank_one" else MatrixOperator(X)
+    U0 = near_truth(prob).astype(np.float32)
+    res = minimize(op, y, U0, memory=5, scaled=True, max_iter=500, tol=0.0)
+    floor = solvers._StallTest(np, y, np.float32, 0.0).floor
+    reached = 1 + int(np.argmax(np.asarray(res.objective) <= floor))
+    assert res.objective[reached - 1] <= floor
+    assert res.converged
+    assert res.n_iter <= reached + 2 * solvers._STALL_PATIENCE
+    assert relative_error(res.U.astype(np.float64), prob.truth) < 1e-6
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize("bad", [1e300, np.nan, np.inf])
