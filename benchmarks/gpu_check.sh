@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One prepared GPU check: install the checkout, run the GPU tests, print the benchmark
-# table (see benchmarks/gpu_check.py for what each column means), then the cost of one
-# array operation (benchmarks/gpu_ops.py). Needs CuPy and a GPU.
+# table (see benchmarks/gpu_check.py for what each column means), the cost of one
+# array operation (benchmarks/gpu_ops.py) and what a graph-captured iteration could reach
+# (benchmarks/gpu_graph.py). Needs CuPy and a GPU.
 #   bash benchmarks/gpu_check.sh            # full sizes (a few minutes on an H100/H200)
 #   bash benchmarks/gpu_check.sh --quick    # small sizes, to check the script itself
 # Offline machines: put the wheels of missing dependencies (array-api-compat) in .whl/.
@@ -22,3 +23,5 @@ echo "== benchmark"
 python3 benchmarks/gpu_check.py "$@"
 echo "== cost of one array operation"
 python3 benchmarks/gpu_ops.py
+echo "== what a fused or graph-captured iteration could reach"
+python3 benchmarks/gpu_graph.py "$@"
