@@ -52,7 +52,8 @@ def _per_call_ms(fn, stream, repeats):
 
 
 def _iteration(xp, op, y, U, state, grad, inverse, buffer, weights, step=1e-3):
-    """The device work of one fine-tuning iteration, as the solver calls it."""
+    """The device work of one fine-tuning iteration: the solver's calls, with the
+    direction simplified to one combination of the stored rows times the metric."""
     n, rows = op.n_samples, buffer.shape[0]
     flat = xp.reshape(buffer, (rows, -1))
     direction = xp.reshape(weights @ flat, U.shape) @ inverse

@@ -475,8 +475,9 @@ class _StallTest:
     """Called with each new objective; true once it has not decreased for
     ``_STALL_PATIENCE`` iterations in a row.
 
-    A decrease counts when it exceeds ``5ε`` of the objective (float64: 1.1e-15), or
-    ``_FLOOR_RTOL`` of it once the residual is rounding noise. Without the dtype's ε a
+    A decrease counts when it exceeds ``_STALL_EPS·ε`` of the objective (float64:
+    1.1e-15), or ``_FLOOR_RTOL`` of it once the objective is no more than that of a
+    residual at rounding level (noiseless data fitted). Without the dtype's ε a
     float32 fit waited, at its floor, for five non-decreases in a row among jitter of
     a few ε: 10-30 iterations that only moved the error at random (measured; float64
     stops exactly as with the former fixed 1e-15).
