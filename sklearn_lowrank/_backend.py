@@ -2,11 +2,14 @@
 
 The numerical core (operators, penalty, line search, solvers, pruning) only ever sees an
 Array-API namespace ``xp`` and arrays of that namespace; this module is where that
-namespace is chosen and where arrays cross between namespaces and devices, outside every
-iteration loop.
+namespace is chosen and where arrays cross between namespaces and devices: data once,
+outside every iteration loop, and inside the loops only the few numbers the host needs,
+in one transfer each time (:func:`fetch`).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from array_api_compat import (
@@ -21,6 +24,7 @@ from array_api_compat import (
 __all__ = [
     "check_foreign_array",
     "cupy_namespace",
+    "fetch",
     "move_to",
     "namespace_and_device",
     "resolve_namespace",
@@ -101,6 +105,25 @@ def to_host(x) -> np.ndarray:
     if is_cupy_namespace(xp):
         return x.get()
     return np.from_dlpack(x, device="cpu")
+
+
+def fetch(xp, *arrays) -> list[np.ndarray]:
+    """Host float64 copies of small ``arrays`` of namespace ``xp``, in one transfer.
+
+    Each transfer from a GPU synchronises with it and costs tens of µs whatever its
+    size, so the numbers an iteration needs travel flattened into one array and are
+    cut back into their shapes on the host.
+    """
+    if len(arrays) == 1:
+        return [to_host(arrays[0]).astype(np.float64)]
+    host = to_host(xp.concat([xp.reshape(a, (-1,)) for a in arrays]))
+    host = host.astype(np.float64)
+    out, start = [], 0
+    for a in arrays:
+        size = math.prod(a.shape)
+        out.append(host[start : start + size].reshape(a.shape))
+        start += size
+    return out
 
 
 def move_to(x, xp, dev=None):

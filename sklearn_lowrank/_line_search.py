@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ._backend import to_host
+from ._backend import fetch
 
 __all__ = ["exact_step", "quartic_step"]
 
@@ -44,16 +44,15 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
     a GPU), for a transfer of ``4k²`` numbers instead of ``3k``.
     """
     vecs = xp.stack([residual, a, b], axis=1)
-    parts = [xp.reshape(vecs.T @ vecs, (-1,))]
+    parts = [vecs.T @ vecs]
     if U is not None:
         both = xp.concat([U, D], axis=1)
-        parts.append(xp.reshape(both.T @ both, (-1,)))
-    host = to_host(xp.concat(parts) if len(parts) > 1 else parts[0]).astype(np.float64)
-    gram = host[:9].reshape(3, 3) / (2.0 * n_samples)
-    if U is None:
+        parts.append(both.T @ both)
+    gram, *pairs = fetch(xp, *parts)
+    gram = gram / (2.0 * n_samples)
+    if not pairs:
         return gram, None
-    k = U.shape[1]
-    pairs = host[9:].reshape(2 * k, 2 * k)
+    k, pairs = U.shape[1], pairs[0]
     columns = np.stack(
         [np.diag(pairs[:k, :k]), np.diag(pairs[:k, k:]), np.diag(pairs[k:, k:])]
     )

@@ -38,7 +38,7 @@ import numpy as np
 from array_api_compat import device
 from sklearn.exceptions import ConvergenceWarning
 
-from ._backend import to_host
+from ._backend import fetch
 from ._line_search import exact_step
 
 __all__ = ["SolverResult", "minimize"]
@@ -154,7 +154,7 @@ class _Memory:
             first = 2 * m + 1
             B[first:, ...] = B[m:first, ...] @ inverse
             products = _rows(xp, B[first:, ...]) @ _rows(xp, B[m:first, ...]).T
-            metric_pairs = to_host(products).astype(np.float64)
+            (metric_pairs,) = fetch(xp, products)
         slots = np.asarray(self.order)
         chronological = np.concatenate([slots, m + slots, [2 * m]])
         scaled = np.append(slots, m)
@@ -192,12 +192,8 @@ class _Report:
 
 def _report(xp, value, U, rows) -> _Report:
     """Objective, ``UᵀU`` and the Gram matrix of ``rows``: one transfer."""
-    k, m = U.shape[1], rows.shape[0]
-    parts = [value, U.T @ U, rows @ rows.T]
-    host = to_host(xp.concat([xp.reshape(part, (-1,)) for part in parts]))
-    host = host.astype(np.float64)
-    gram, pairs = host[1 : 1 + k * k].reshape(k, k), host[1 + k * k :].reshape(m, m)
-    return _Report(float(host[0]), gram, pairs)
+    value, gram, pairs = fetch(xp, value, U.T @ U, rows @ rows.T)
+    return _Report(float(value), gram, pairs)
 
 
 def _two_loop_weights(pairs, metric_pairs, m):

@@ -12,6 +12,7 @@ from array_api_compat import is_numpy_namespace
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._backend import (
     check_foreign_array,
+    fetch,
     move_to,
     namespace_and_device,
     resolve_namespace,
@@ -44,6 +45,27 @@ def test_move_to_round_trip(dev):
     assert move_to(moved, xps, dev) is moved  # already there: no copy
     np.testing.assert_array_equal(to_host(moved), host)
     np.testing.assert_array_equal(move_to(moved, np), host)
+
+
+@pytest.mark.parametrize("dev", DEVICES, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fetch_returns_each_array_in_its_shape_in_one_transfer(monkeypatch, dev, dtype):
+    import sklearn_lowrank._backend as backend
+
+    parts = [np.array(2.5), np.arange(6.0).reshape(2, 3), np.arange(4.0) - 1.5]
+    arrays = [xps.asarray(p.astype(dtype), device=dev) for p in parts]
+    transfers = []
+    original = backend.to_host
+    monkeypatch.setattr(
+        backend, "to_host", lambda x: transfers.append(x.shape) or original(x)
+    )
+    fetched = fetch(xps, *arrays)
+    assert transfers == [(11,)]
+    for host, expected in zip(fetched, parts, strict=True):
+        assert isinstance(host, np.ndarray) and host.dtype == np.float64
+        np.testing.assert_array_equal(host, expected)
+    (single,) = fetch(xps, arrays[1])
+    assert len(transfers) == 2 and single.shape == (2, 3)
 
 
 def test_check_foreign_array_converts_and_rejects():

@@ -322,13 +322,13 @@ def test_small_transfers_per_iteration(monkeypatch, scaled):
     the gradient) and, in a metric with pairs stored, ``(m+1)²`` inner products:
     nothing of size n or d. Early pruning's singular values come from the report."""
     transfers = []
-    original = solvers.to_host
+    original = solvers.fetch
 
-    def counting(x):
-        transfers.append(x.size)
-        return original(x)
+    def counting(xp, *arrays):
+        transfers.append(sum(a.size for a in arrays))
+        return original(xp, *arrays)
 
-    monkeypatch.setattr(solvers, "to_host", counting)
+    monkeypatch.setattr(solvers, "fetch", counting)
     looks = []
     prob = Problem("rank_one", n=400, d=40)
     k, memory = 5, 3
