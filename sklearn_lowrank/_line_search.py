@@ -59,6 +59,12 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
     return gram, columns
 
 
+def _quartic_at(quartic, t):
+    """``c0 + c1·t + … + c4·t⁴`` (Horner), at one step or an array of steps."""
+    c0, c1, c2, c3, c4 = quartic
+    return c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
+
+
 class _Line:
     """``φ(t) = ‖r - t·a + t²·b‖²/(2n) + α·Σⱼ h(‖uⱼ - t·dⱼ‖²)`` and its derivatives."""
 
@@ -84,16 +90,15 @@ class _Line:
 
     def value(self, t):
         """φ at the steps ``t`` (shape (m,))."""
-        c0, c1, c2, c3, c4 = self.quartic
-        val = c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
+        val = _quartic_at(self.quartic, t)
         if self.penalty is not None:
             val = val + self.alpha * self.penalty.value_from_sq_norms(np, self._sq_norms(t))
         return val
 
     def value_and_derivatives(self, t: float):
         """φ(t), φ'(t) and φ''(t) at one step ``t``: what a Newton step needs."""
-        c0, c1, c2, c3, c4 = self.quartic
-        val = c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
+        _, c1, c2, c3, c4 = self.quartic
+        val = _quartic_at(self.quartic, t)
         d1 = c1 + t * (2.0 * c2 + t * (3.0 * c3 + t * (4.0 * c4)))
         d2 = 2.0 * c2 + t * (6.0 * c3 + t * (12.0 * c4))
         if self.penalty is not None:
@@ -182,7 +187,7 @@ def _quartic_minimiser(quartic) -> float:
     c0, c1, c2, c3, c4 = (float(c) for c in quartic)
     roots = _cubic_roots(4.0 * c4, 3.0 * c3, 2.0 * c2, c1)
     candidates = [0.0] + [t for t in roots if t > 0]
-    values = [c0 + t * (c1 + t * (c2 + t * (c3 + t * c4))) for t in candidates]
+    values = [_quartic_at((c0, c1, c2, c3, c4), t) for t in candidates]
     return candidates[values.index(min(values))]
 
 
