@@ -251,6 +251,24 @@ def paired_ratio(runs, baseline_runs, key):
     return median([key(a) / key(b) for a, b in zip(runs, baseline_runs, strict=False)])
 
 
+def method_rows(runs, cases, methods, reference, cells):
+    """One table row per case and method that ran: the case, ``cells(method, results,
+    reference_results)`` (the method's column first) and the final model's size.
+
+    ``runs`` maps ``(case name, κ, method)`` to the repeats' runs; ``reference`` is the
+    method the ratios are taken against.
+    """
+    rows = []
+    for name, kappa in cases:
+        ref = runs[(name, kappa, reference)]
+        for method in methods:
+            results = runs.get((name, kappa, method))
+            if results:
+                row = cells(method, results, ref)
+                rows.append([f"{name} κ={kappa}", *row, *model_size(results[-1])])
+    return rows
+
+
 def model_size(run):
     """``("columns (effective rank)", "parameters")`` of a run's final model."""
     return f"{run.rank} ({effective_rank(run.factor)})", f"{run.n_params:,}"

@@ -43,7 +43,7 @@ from _common import (
     header,
     make_problem,
     median,
-    model_size,
+    method_rows,
     paired_ratio,
     results_path,
     run_arguments,
@@ -70,31 +70,18 @@ def _time(run):
 
 
 def noiseless_table(runs, cases):
-    rows = []
-    for name, kappa in cases:
-        est = runs[(name, kappa, EST)]
-        for method in baselines.METHODS:
-            results = runs.get((name, kappa, method))
-            if not results:
-                continue
-            t = median([_time(r) for r in results])
-            if math.isinf(t):
-                when = f"not reached ({results[0].final_error:.1e} after budget)"
-                its = "—"
-            else:
-                when = fmt_time(t)
-                its = f"{median([r.iters_to() for r in results]):.0f}"
-            note = "" if len(results) > 1 else " (1 run)"
-            rows.append(
-                [
-                    f"{name} κ={kappa}",
-                    method + note,
-                    when,
-                    its,
-                    fmt_ratio(paired_ratio(results, est, _time)),
-                    *model_size(results[-1]),
-                ]
-            )
+    def cells(method, results, est):
+        t = median([_time(r) for r in results])
+        if math.isinf(t):
+            when = f"not reached ({results[0].final_error:.1e} after budget)"
+            its = "—"
+        else:
+            when = fmt_time(t)
+            its = f"{median([r.iters_to() for r in results]):.0f}"
+        note = "" if len(results) > 1 else " (1 run)"
+        return [method + note, when, its, fmt_ratio(paired_ratio(results, est, _time))]
+
+    rows = method_rows(runs, cases, baselines.METHODS, EST, cells)
     headers = ["problem", "method", "time to 1e-6", "iters", "÷ estimator"]
     return table([*headers, "rank (eff.)", "params"], rows)
 

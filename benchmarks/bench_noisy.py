@@ -31,7 +31,7 @@ from _common import (
     fmt_time,
     header,
     median,
-    model_size,
+    method_rows,
     paired_ratio,
     run_arguments,
     table,
@@ -45,26 +45,18 @@ def _error(run):
 
 
 def noisy_table(runs, cases):
-    rows = []
-    for name, kappa in cases:
-        est = runs[(name, kappa, EST)]
-        for method in baselines.METHODS:
-            results = runs.get((name, kappa, method))
-            if not results:
-                continue
-            err = median([_error(r) for r in results])
-            note = " (1 run, budget)" if results[0].extra.get("stopped") == "budget" else ""
-            rows.append(
-                [
-                    f"{name} κ={kappa}",
-                    method + note,
-                    f"{err:.3e}",
-                    f"{err / results[0].extra['floor']:.2f}",
-                    fmt_ratio(paired_ratio(results, est, _error)),
-                    fmt_time(median([r.seconds for r in results])),
-                    *model_size(results[-1]),
-                ]
-            )
+    def cells(method, results, est):
+        err = median([_error(r) for r in results])
+        note = " (1 run, budget)" if results[0].extra.get("stopped") == "budget" else ""
+        return [
+            method + note,
+            f"{err:.3e}",
+            f"{err / results[0].extra['floor']:.2f}",
+            fmt_ratio(paired_ratio(results, est, _error)),
+            fmt_time(median([r.seconds for r in results])),
+        ]
+
+    rows = method_rows(runs, cases, baselines.METHODS, EST, cells)
     headers = ["problem", "method", "final error", "÷ floor", "÷ estimator", "time"]
     return table([*headers, "rank (eff.)", "params"], rows)
 
