@@ -18,6 +18,8 @@ N_SAMPLES, DIM, RANK = 150, 6, 2
 BETA = 1e-2
 KINDS = ["rank_one", "matrix"]
 MEMORIES = [pytest.param(0, id="gd"), pytest.param(5, id="lbfgs")]
+# The penalty the solver tests fit with.
+PENALISED = {"penalty": SmoothGroupLasso(BETA), "alpha": 0.05}
 
 
 class Problem:
@@ -228,8 +230,7 @@ def test_early_pruning_drops_columns_and_the_run_goes_on():
         prob.op,
         prob.y,
         U0,
-        penalty=SmoothGroupLasso(BETA),
-        alpha=0.05,
+        **PENALISED,
         memory=5,
         max_iter=500,
         tol=1e-6,
@@ -273,8 +274,7 @@ def test_scaled_metric_after_an_early_pruning_cut(monkeypatch, scaled, damping):
         prob.op,
         prob.y,
         small_random(DIM, 5, seed=3),
-        penalty=SmoothGroupLasso(BETA),
-        alpha=0.05,
+        **PENALISED,
         memory=5,
         scaled=scaled,
         damping=damping,
@@ -301,15 +301,14 @@ def test_step_after_escaping_the_small_start_follows_the_gradient(kind):
                 prob.op,
                 prob.y,
                 small_random(4, 3, scale=scale),
-                penalty=SmoothGroupLasso(BETA),
-                alpha=0.05,
+                **PENALISED,
                 memory=5,
                 max_iter=2,
                 callback=lambda U, seen=factors: seen.append(np.array(U)),
             )
         U1, U2 = factors
         assert (np.linalg.norm(U1) > 10 * scale * np.sqrt(12)) == escapes
-        gradient = prob.numeric_gradient(U1, alpha=0.05)
+        gradient = prob.numeric_gradient(U1, alpha=PENALISED["alpha"])
         move = U1 - U2
         cosine = np.sum(move * gradient) / np.linalg.norm(move) / np.linalg.norm(gradient)
         assert (cosine > 1 - 1e-8) == escapes, cosine
@@ -337,8 +336,7 @@ def test_small_transfers_per_iteration(monkeypatch, scaled):
             prob.op,
             prob.y,
             small_random(40, k, seed=3),
-            penalty=SmoothGroupLasso(BETA),
-            alpha=0.05,
+            **PENALISED,
             memory=memory,
             scaled=scaled,
             damping=0.1,
@@ -362,7 +360,7 @@ def test_small_transfers_per_iteration(monkeypatch, scaled):
 
 def test_early_pruning_that_never_cuts_changes_nothing():
     prob = Problem("rank_one")
-    kwargs = dict(penalty=SmoothGroupLasso(BETA), alpha=0.05, memory=5, max_iter=500)
+    kwargs = dict(**PENALISED, memory=5, max_iter=500)
     U0 = small_random(DIM, 5, seed=3)
     ref = minimize(prob.op, prob.y, U0, tol=1e-6, **kwargs)
     res = minimize(prob.op, prob.y, U0, tol=1e-6, early_pruning=lambda v: None, **kwargs)
@@ -456,8 +454,7 @@ def test_no_drop_before_columns_grow(start_norm):
         prob.op,
         prob.y,
         U0,
-        penalty=SmoothGroupLasso(BETA),
-        alpha=0.05,
+        **PENALISED,
         memory=10,
         max_iter=100,
         tol=1e-8,
@@ -480,8 +477,7 @@ def test_no_drop_without_drop_ratio():
         prob.op,
         prob.y,
         U0,
-        penalty=SmoothGroupLasso(BETA),
-        alpha=0.05,
+        **PENALISED,
         memory=10,
         max_iter=300,
         tol=1e-8,
@@ -647,8 +643,7 @@ def test_strict_matches_numpy(kind, dtype, device):
         U0,
         dtype,
         device,
-        penalty=SmoothGroupLasso(BETA),
-        alpha=0.05,
+        **PENALISED,
         memory=10,
         max_iter=40,
         tol=1e-8,
