@@ -25,6 +25,7 @@ __all__ = [
     "check_foreign_array",
     "cupy_namespace",
     "fetch",
+    "from_host",
     "move_to",
     "namespace_and_device",
     "resolve_namespace",
@@ -126,6 +127,16 @@ def fetch(xp, *arrays) -> list[np.ndarray]:
     return out
 
 
+def from_host(xp, host, *, dtype=None, device=None):
+    """The NumPy array ``host`` as an array of ``xp`` on ``device``.
+
+    Made C-contiguous first: PyTorch refuses arrays with negative strides (such as the
+    reversed eigenvector columns of ``eigh``), and contiguous data crosses to a device
+    in one copy.
+    """
+    return xp.asarray(np.ascontiguousarray(host), dtype=dtype, device=device)
+
+
 def move_to(x, xp, dev=None):
     """``x`` as an array of ``xp`` on ``dev``; returned as is when already there."""
     if is_numpy_namespace(xp):
@@ -133,8 +144,7 @@ def move_to(x, xp, dev=None):
     source, source_device = namespace_and_device(x)
     if source is xp and (dev is None or source_device == dev):
         return x
-    host = to_host(x)
-    return xp.asarray(host) if dev is None else xp.asarray(host, device=dev)
+    return from_host(xp, to_host(x), device=dev)
 
 
 def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):

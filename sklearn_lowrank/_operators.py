@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, device
 
+from ._backend import from_host
 from ._backend import row_block as backend_row_block
 
 __all__ = [
@@ -134,7 +135,7 @@ class MatrixOperator:
         rows, cols = np.triu_indices(d)
 
         def put(values, dtype=None):
-            return xp.asarray(values, dtype=dtype, device=device(X))
+            return from_host(xp, values, dtype=dtype, device=device(X))
 
         self._upper = put(rows * d + cols)
         self._lower = put(cols * d + rows)

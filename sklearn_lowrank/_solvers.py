@@ -39,7 +39,7 @@ import numpy as np
 from array_api_compat import device
 from sklearn.exceptions import ConvergenceWarning
 
-from ._backend import fetch
+from ._backend import fetch, from_host
 from ._line_search import exact_step
 
 __all__ = ["SolverResult", "minimize"]
@@ -169,7 +169,7 @@ class _Memory:
         on_rows = np.zeros(B.shape[0])
         on_rows[first + scaled] = weights[: slots.size + 1]
         on_rows[slots] = weights[slots.size + 1 :]
-        on_rows = xp.asarray(on_rows, dtype=grad.dtype, device=device(grad))
+        on_rows = from_host(xp, on_rows, dtype=grad.dtype, device=device(grad))
         return xp.reshape(on_rows @ _rows(xp, B), grad.shape)
 
 
@@ -336,7 +336,7 @@ def minimize(
         return loss + alpha * value, loss_grad + alpha * gradient
 
     def to_device(matrix):
-        return xp.asarray(matrix, dtype=U.dtype, device=device(U))
+        return from_host(xp, matrix, dtype=U.dtype, device=device(U))
 
     state = op.start(U)
     residual, loss, loss_grad = loss_terms(U, state)
@@ -440,7 +440,7 @@ def minimize(
             for j in np.flatnonzero(drop):
                 dropped[int(columns[j])] = float(norms[j])
             keep_host = np.flatnonzero(~drop)
-            keep = xp.asarray(keep_host, device=device(U))
+            keep = from_host(xp, keep_host, device=device(U))
             U = xp.take(U, keep, axis=1)
             state = op.keep_columns(U, state, keep)
             columns = columns[keep_host]

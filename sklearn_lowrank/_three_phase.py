@@ -14,7 +14,7 @@ import numpy as np
 from array_api_compat import device
 from sklearn.utils import check_random_state
 
-from ._backend import to_host
+from ._backend import from_host, to_host
 from ._penalty import SmoothGroupLasso
 from ._pruning import EarlyPruning, relative_threshold, select_columns
 from ._solvers import SolverResult, minimize
@@ -167,7 +167,7 @@ def fit_three_phase(
     y_scaled = y / scale
     # Drawn on the host so a seed gives the same start on every backend.
     init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))
-    U = xp.asarray(init, dtype=y.dtype, device=device(y))
+    U = from_host(xp, init, dtype=y.dtype, device=device(y))
 
     def hook(phase):
         if callback is None:
@@ -233,7 +233,7 @@ def fit_three_phase(
     alive[regularized.columns] = True
     support, relative = select_columns(norms, threshold, floor=floor * root, alive=alive)
     keep = np.flatnonzero(support[regularized.columns])
-    V = xp.take(regularized.U, xp.asarray(keep, device=device(y)), axis=1)
+    V = xp.take(regularized.U, from_host(xp, keep, device=device(y)), axis=1)
     say(
         f"pruning: kept {int(support.sum())} of {k} columns "
         f"(threshold {relative:.3g} x largest norm)"

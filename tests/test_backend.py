@@ -7,12 +7,13 @@ CuPy does on a GPU, so a fit that passes there keeps its hot loop inside the nam
 import array_api_strict as xps
 import numpy as np
 import pytest
-from array_api_compat import is_numpy_namespace
+from array_api_compat import array_namespace, is_numpy_namespace
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._backend import (
     check_foreign_array,
     fetch,
+    from_host,
     move_to,
     namespace_and_device,
     resolve_namespace,
@@ -96,6 +97,19 @@ def test_cupy_without_cupy_is_an_import_error(without_cupy):
         resolve_namespace("cupy", np)
 
 
+def test_from_host_accepts_negative_strides():
+    """``eigh``'s columns reversed (a negative stride) cross to any namespace: PyTorch
+    refuses such arrays, so they are made contiguous first."""
+    host = np.arange(6.0).reshape(2, 3)[:, ::-1]
+    moved = from_host(array_namespace(np.empty(0)), host)
+    assert moved.flags.c_contiguous
+    np.testing.assert_array_equal(moved, host)
+    dev = xps.Device("device1")
+    moved = from_host(xps, host, device=dev)
+    assert namespace_and_device(moved) == (xps, dev)
+    np.testing.assert_array_equal(to_host(moved), host)
+
+
 # ------------------------------------------------- the estimator, namespace-generic
 PROBLEMS = {
     "dense": dict(n_samples=400, n_features=10, rank=2, measurement="matrix"),
@@ -176,3 +190,37 @@ def test_strict_input_errors_are_raised_before_work():
     with pytest.raises(ValueError, match="requires y"):
         model.fit(xps.ones((5, 4), device=dev), None)
     assert not hasattr(model, "n_features_in_")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_fit_on_torch_tensors_matches_numpy(problem, dtype):
+    """A third Array-API library: PyTorch CPU tensors (skipped without PyTorch; CI does
+    not install it). Its BLAS rounds differently from NumPy's, so the estimate, not the
+    rotation of its columns, is compared."""
+    torch = pytest.importorskip("torch")
+    spec = PROBLEMS[problem]
+    X, y, _ = make_low_rank_sensing(**spec, condition_number=3, noise=0.01, random_state=0)
+    X, y = X.astype(dtype), y.astype(dtype)
+    params = dict(measurement=spec["measurement"], random_state=0)
+    reference = PrunedFactorSensing(**params).fit(X, y)
+    X_t, y_t = torch.asarray(X), torch.asarray(y)
+    model = PrunedFactorSensing(**params).fit(X_t, y_t)
+    xp = array_namespace(X_t)
+    for name in ("components_", "column_norms_", "support_"):
+        assert array_namespace(getattr(model, name)) is xp, name
+    assert model.components_.dtype == getattr(torch, dtype)
+    assert model.n_components_ == reference.n_components_ == spec["rank"]
+    rtol = TOLERANCE[dtype]
+    expected = reference.get_matrix()
+    np.testing.assert_allclose(
+        to_host(model.get_matrix()), expected, rtol=rtol, atol=rtol * np.abs(expected).max()
+    )
+    prediction = model.predict(X_t)
+    assert isinstance(prediction, torch.Tensor) and prediction.dtype == X_t.dtype
+    expected = reference.predict(X)
+    np.testing.assert_allclose(
+        to_host(prediction), expected, rtol=rtol, atol=rtol * np.abs(expected).max()
+    )
+    assert isinstance(model.transform(X_t), torch.Tensor)
+    assert abs(model.score(X_t, y_t) - reference.score(X, y)) < 1e-4
