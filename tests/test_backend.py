@@ -81,6 +81,11 @@ def test_check_foreign_array_converts_and_rejects():
         check_foreign_array(
             xps.asarray(np.array([[1.0, np.nan]]), device=dev), xps, name="X", ndim=2
         )
+    with pytest.raises(ValueError, match="y contains NaN or infinity"):
+        check_foreign_array(xps.asarray([1.0, -np.inf], device=dev), xps, name="y", ndim=1)
+    # Finite entries whose sum overflows (the fast path's test) are accepted.
+    huge = xps.full((2, 2), 3e38, dtype=xps.float32, device=dev)
+    assert check_foreign_array(huge, xps, name="X", ndim=2).dtype == xps.float32
     with pytest.raises(ValueError, match="empty"):
         check_foreign_array(xps.ones((0, 3), device=dev), xps, name="X", ndim=2)
 
