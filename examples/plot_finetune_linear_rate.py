@@ -65,7 +65,7 @@ runs = {
 }
 curves = {}
 for name, model in runs.items():
-    loss = model.loss_curve_[-model.n_iter_finetune_ :]
+    loss = np.asarray(model.loss_curve_[-model.n_iter_finetune_ :])
     curves[name] = loss
     error = relative_error(model.components_.T, true_factor)
     print(

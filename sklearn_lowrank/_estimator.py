@@ -136,9 +136,11 @@ class PrunedFactorSensing(
         Iterations of both phases together.
     n_iter_finetune_ : int
         Iterations of the fine-tuning phase (the last ones of ``loss_curve_``).
-    loss_curve_ : ndarray of shape (`n_iter_`,)
+    loss_curve_ : list of float, of length `n_iter_`
         Objective after each iteration, in the units of ``y``: penalised during the
-        regularised phase, the plain loss during fine-tuning.
+        regularised phase, the plain loss during fine-tuning. A list, as in
+        :class:`~sklearn.neural_network.MLPRegressor`: host numbers whatever the
+        array library, so it plots and pickles without it.
     n_features_in_ : int
         Number of features seen during fit (``d`` or ``d*d``).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -350,7 +352,7 @@ class PrunedFactorSensing(
         self.data_scale_ = result.scale
         self.n_iter_ = max(result.objective.size, 1)
         self.n_iter_finetune_ = result.n_iter_finetune
-        self.loss_curve_ = keep(result.objective)
+        self.loss_curve_ = [float(v) for v in result.objective]
         if self.verbose:
             print(
                 f"[PrunedFactorSensing] total: rank {self.n_components_}, "

@@ -135,7 +135,7 @@ def test_fit_under_array_api_strict_matches_numpy(problem, dev, dtype):
         xps.asarray(X, device=dev), xps.asarray(y, device=dev)
     )
     # Everything follows X: attributes and outputs live in X's namespace and device.
-    for name in ("components_", "column_norms_", "support_", "loss_curve_"):
+    for name in ("components_", "column_norms_", "support_"):
         value = getattr(strict, name)
         assert namespace_and_device(value) == (xps, dev), name
     assert strict.components_.dtype == getattr(xps, dtype)
