@@ -144,7 +144,9 @@ class MatrixOperator:
         where = np.empty((d, d), dtype=np.int64)
         where[rows, cols] = where[cols, rows] = np.arange(rows.size)
         self._unpack = put(where.reshape(-1))
-        self._unpack_scale = put(np.where(np.eye(d) > 0, 1.0, 0.5).reshape(-1), X.dtype)
+        # ...with the adjoint's 1/n folded in (one operation less per call).
+        unpack_scale = np.where(np.eye(d) > 0, 1.0, 0.5) / self.n_samples
+        self._unpack_scale = put(unpack_scale.reshape(-1), X.dtype)
         pack_scale = put(np.where(rows == cols, 0.5, 1.0), X.dtype)
         # Filled in place, a sixteenth of the rows at a time: besides the packed array
         # (about half of X) only two chunk-sized temporaries exist, so building the
@@ -177,14 +179,15 @@ class MatrixOperator:
 
     def sensing_matrix(self, weights):
         """``(1/n) Σᵢ wᵢ sym(Aᵢ)`` as a dense (d, d) array: one pass over the data."""
-        return self._unpacked(weights @ self.packed) / self.n_samples
+        return self._unpacked(weights @ self.packed)
 
     def adjoint_times(self, U, state: OperatorState, weights):
         return self.sensing_matrix(weights) @ U
 
     def directional(self, U, state: OperatorState, D):
-        UD = U @ D.T
-        first, second = self._pack(UD + UD.T), self._pack(D @ D.T)
+        Dt = D.T
+        UD = U @ Dt
+        first, second = self._pack(UD + UD.T), self._pack(D @ Dt)
         # Two matrix-vector products rather than one two-column product, which BLAS runs
         # far below bandwidth (OpenBLAS, d=100, n=20000: 158 ms against 102 ms for two
         # products in float64). Blocked by rows, the second product reads its rows from
