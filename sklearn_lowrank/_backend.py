@@ -23,6 +23,7 @@ from array_api_compat import (
 
 __all__ = [
     "check_foreign_array",
+    "check_writable",
     "cupy_namespace",
     "fetch",
     "from_host",
@@ -79,6 +80,29 @@ def resolve_namespace(array_module: str, input_namespace):
     raise ValueError(
         f"array_module must be 'auto', 'numpy' or 'cupy'; got {array_module!r}."
     )
+
+
+def check_writable(xp, dev=None) -> None:
+    """``TypeError`` unless arrays of ``xp`` can be written in place.
+
+    The operators and solvers fill their buffers in place (the packed data, the
+    L-BFGS ring buffer): rebuilding them would cost a concatenation per iteration, the
+    most expensive small operation on a GPU. JAX's arrays are immutable; a one-entry
+    probe finds that out before any work is done.
+    """
+    if is_numpy_namespace(xp):
+        return
+    probe = xp.zeros(1, device=dev)
+    try:
+        probe[0] = 1.0
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        name = getattr(xp, "__name__", type(xp).__name__)
+        raise TypeError(
+            f"array_module='auto' computes with the namespace of X ({name}), whose "
+            "arrays cannot be written in place, as the solvers need. Pass "
+            "array_module='numpy' (or 'cupy') to compute there; the fitted attributes "
+            f"and outputs still come back as {name} arrays."
+        ) from exc
 
 
 def row_block(xp, row_bytes: int) -> int | None:
@@ -168,6 +192,8 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
     # scikit-learn's fast path: the sum is finite when every entry is, and one reduction
     # costs no temporary the size of x (an element-wise test took 6 ms on 10⁶ entries
     # in PyTorch). A sum that overflows on large finite data is looked at entry-wise.
-    if not bool(xp.isfinite(xp.sum(x))) and not bool(xp.all(xp.isfinite(x))):
+    with np.errstate(over="ignore"):  # NumPy-backed namespaces warn on the overflow
+        total_is_finite = bool(xp.isfinite(xp.sum(x)))
+    if not total_is_finite and not bool(xp.all(xp.isfinite(x))):
         raise ValueError(f"Input {name} contains NaN or infinity.")
     return x

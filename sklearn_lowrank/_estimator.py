@@ -17,7 +17,13 @@ from sklearn.base import (
 )
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
-from ._backend import check_foreign_array, move_to, namespace_and_device, resolve_namespace
+from ._backend import (
+    check_foreign_array,
+    check_writable,
+    move_to,
+    namespace_and_device,
+    resolve_namespace,
+)
 from ._compat import Interval, StrOptions, _fit_context, check_same_namespace, validate_data
 from ._operators import make_operator, measure, project, square_side
 from ._three_phase import FINETUNE_SOLVERS, fit_three_phase
@@ -109,7 +115,11 @@ class PrunedFactorSensing(
     init_scale : float, default=1e-3
         Norm of each column of the random start, relative to the data scale.
     array_module : {"auto", "numpy", "cupy"}, default="auto"
-        Array module that computes. ``"auto"`` computes where ``X`` lives.
+        Array module that computes. ``"auto"`` computes where ``X`` lives: NumPy for
+        NumPy input, CuPy on ``X``'s GPU, otherwise ``X``'s Array-API namespace (whose
+        arrays must be writable in place: JAX's are not, and get a ``TypeError``).
+        ``"numpy"`` and ``"cupy"`` move the data there once. Fitted attributes and
+        outputs always come back in ``X``'s namespace and on its device.
     random_state : int, RandomState instance or None, default=None
         Seeds the random start (drawn on the host).
     verbose : int, default=0
@@ -318,6 +328,7 @@ class PrunedFactorSensing(
         X, y, xp_in, dev_in = self._checked_input(fitted_on, y, fitting=True)
         xp = resolve_namespace(self.array_module, xp_in)
         dev = dev_in if xp is xp_in else None
+        check_writable(xp, dev)
         op = make_operator(self.measurement, move_to(X, xp, dev))
         start = time.perf_counter()
         result = fit_three_phase(

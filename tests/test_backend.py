@@ -4,6 +4,8 @@ array_api_strict refuses silent host conversions on its non-default device exact
 CuPy does on a GPU, so a fit that passes there keeps its hot loop inside the namespace.
 """
 
+import warnings
+
 import array_api_strict as xps
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from array_api_compat import array_namespace, is_numpy_namespace
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._backend import (
     check_foreign_array,
+    check_writable,
     fetch,
     from_host,
     move_to,
@@ -85,7 +88,9 @@ def test_check_foreign_array_converts_and_rejects():
         check_foreign_array(xps.asarray([1.0, -np.inf], device=dev), xps, name="y", ndim=1)
     # Finite entries whose sum overflows (the fast path's test) are accepted.
     huge = xps.full((2, 2), 3e38, dtype=xps.float32, device=dev)
-    assert check_foreign_array(huge, xps, name="X", ndim=2).dtype == xps.float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and silently
+        assert check_foreign_array(huge, xps, name="X", ndim=2).dtype == xps.float32
     with pytest.raises(ValueError, match="empty"):
         check_foreign_array(xps.ones((0, 3), device=dev), xps, name="X", ndim=2)
 
@@ -229,3 +234,49 @@ def test_fit_on_torch_tensors_matches_numpy(problem, dtype):
     )
     assert isinstance(model.transform(X_t), torch.Tensor)
     assert abs(model.score(X_t, y_t) - reference.score(X, y)) < 1e-4
+
+
+@pytest.fixture
+def immutable_strict(monkeypatch):
+    """array_api_strict with JAX's immutability: writing into an array raises."""
+
+    def refuse(self, key, value):
+        raise TypeError("arrays are immutable")
+
+    monkeypatch.setattr(type(xps.asarray(0.0)), "__setitem__", refuse)
+
+
+def test_immutable_namespace_is_refused_before_work(immutable_strict):
+    dev = xps.Device("device1")
+    with pytest.raises(TypeError, match="cannot be written in place"):
+        check_writable(xps, dev)
+    check_writable(array_namespace(np.empty(0)))  # NumPy is never probed
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=3)
+    X_dev, y_dev = xps.asarray(X, device=dev), xps.asarray(y, device=dev)
+    model = PrunedFactorSensing(random_state=0)
+    with pytest.raises(TypeError, match="Pass array_module='numpy'"):
+        model.fit(X_dev, y_dev)
+    assert not hasattr(model, "n_features_in_")
+    # The way out the message gives: compute with NumPy, results where X lives.
+    model.set_params(array_module="numpy").fit(X_dev, y_dev)
+    reference = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert namespace_and_device(model.components_) == (xps, dev)
+    np.testing.assert_array_equal(to_host(model.components_), reference.components_)
+    prediction = model.predict(X_dev)
+    np.testing.assert_allclose(to_host(prediction), reference.predict(X), rtol=1e-12)
+
+
+def test_jax_arrays_fit_with_array_module_numpy():
+    """JAX's arrays are immutable (skipped without JAX; CI does not install it)."""
+    jnp = pytest.importorskip("jax.numpy")
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["dense"], random_state=0, dtype=np.float32)
+    X_j, y_j = jnp.asarray(X), jnp.asarray(y)
+    params = dict(measurement="matrix", random_state=0)
+    with pytest.raises(TypeError, match=r"jax\.numpy"):
+        PrunedFactorSensing(**params).fit(X_j, y_j)
+    model = PrunedFactorSensing(**params, array_module="numpy").fit(X_j, y_j)
+    reference = PrunedFactorSensing(**params).fit(X, y)
+    assert array_namespace(model.components_) is array_namespace(X_j)
+    assert model.components_.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(model.components_), reference.components_)
+    assert array_namespace(model.predict(X_j)) is array_namespace(X_j)
