@@ -254,7 +254,8 @@ class PrunedFactorSensing(
         # float32 input is computed in float32, so transform keeps it.
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         # The numerical core is written against the Array API; fitted attributes and
-        # outputs follow X's namespace and device (checked under array_api_strict).
+        # outputs follow X's namespace and device (scikit-learn's array-API checks pass
+        # under array_api_strict, and under PyTorch when it is installed).
         tags.array_api_support = True
         return tags
 
