@@ -158,7 +158,8 @@ def from_host(xp, host, *, dtype=None, device=None):
     reversed eigenvector columns of ``eigh``), and contiguous data crosses to a device
     in one copy.
     """
-    return xp.asarray(np.ascontiguousarray(host), dtype=dtype, device=device)
+    # np.asarray, not np.ascontiguousarray, which turns a 0-d array into shape (1,).
+    return xp.asarray(np.asarray(host, order="C"), dtype=dtype, device=device)
 
 
 def move_to(x, xp, dev=None):

@@ -118,6 +118,7 @@ def test_from_host_accepts_negative_strides():
     moved = from_host(xps, host, device=dev)
     assert namespace_and_device(moved) == (xps, dev)
     np.testing.assert_array_equal(to_host(moved), host)
+    assert from_host(xps, np.array(2.0), device=dev).shape == ()
 
 
 # ------------------------------------------------- the estimator, namespace-generic
