@@ -12,7 +12,10 @@ views cost nothing on the device but a few µs of Python).
 Counts depend on the code, not on the machine or the problem's size, so rows from
 different runs compare directly.
 
-    python benchmarks/count_ops.py [--iterations 30]
+    python benchmarks/count_ops.py [--iterations 30] [--sites]
+
+``--sites`` also lists, for each case, the operations by the package line that makes
+them: where to look for the next one to remove.
 """
 
 from __future__ import annotations
@@ -85,10 +88,12 @@ _IGNORED = {
 
 
 class OpCounter:
-    """Counts the package's calls into ``array_api_strict`` while active."""
+    """Counts the package's calls into ``array_api_strict`` while active; ``sites``
+    also counts them by the package line that made them."""
 
     def __init__(self):
         self.counts = collections.Counter()
+        self.sites = collections.Counter()
 
     def _hook(self, frame, event, arg):
         if event != "call" or not frame.f_code.co_filename.startswith(_STRICT_DIR):
@@ -101,6 +106,9 @@ class OpCounter:
             return
         if name not in _IGNORED:
             self.counts[name] += 1
+            if caller is not None:
+                where = f"{os.path.basename(caller.f_code.co_filename)}:{caller.f_lineno}"
+                self.sites[where, caller.f_code.co_name, name] += 1
 
     def __enter__(self):
         sys.setprofile(self._hook)
@@ -124,8 +132,9 @@ def _problem(measurement, n, d, rank, seed=0):
 
 
 def count(measurement, n, d, rank, k, phase, n_iter):
-    """Operations per iteration of ``phase`` ("regularised" or "fine-tuning"), the
-    mean over iterations 2 … n_iter of one run (the start is not counted)."""
+    """Operations per iteration of ``phase`` ("regularised" or "fine-tuning"), by kind
+    and by site, the mean over iterations 2 … n_iter of one run (the start is not
+    counted)."""
     X, y = _problem(measurement, n, d, rank)
     Xs, ys = xps.asarray(X), xps.asarray(y)
     op = make_operator(measurement, Xs)
@@ -137,35 +146,55 @@ def count(measurement, n, d, rank, k, phase, n_iter):
     marks = []
 
     def callback(_):
-        marks.append(counter.by_kind().copy())
+        marks.append((counter.by_kind(), counter.sites.copy()))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with counter:
             minimize(op, ys, U, **settings, max_iter=n_iter, tol=0.0, callback=callback)
-    first, last = marks[0], marks[-1]
+    (first, first_sites), (last, last_sites) = marks[0], marks[-1]
     iterations = len(marks) - 1
-    return {kind: (last[kind] - first[kind]) / iterations for kind in _COST_US}
+    per_kind = {kind: (last[kind] - first[kind]) / iterations for kind in _COST_US}
+    per_site = {
+        site: (n_calls - first_sites[site]) / iterations
+        for site, n_calls in last_sites.items()
+    }
+    return per_kind, per_site
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument(
+        "--sites", action="store_true", help="also list the operations by package line"
+    )
     args = parser.parse_args()
     cases = [
         ("dense d=100", "matrix", 400, 100, 5, 30),
         ("rank-one d=200", "rank_one", 4000, 200, 5, 38),
     ]
-    rows = []
+    rows, site_tables = [], []
     for label, measurement, n, d, rank, k in cases:
         for phase, width in (("regularised", k), ("fine-tuning", rank)):
-            per_kind = count(measurement, n, d, rank, width, phase, args.iterations)
+            per_kind, per_site = count(
+                measurement, n, d, rank, width, phase, args.iterations
+            )
             total = sum(per_kind.values())
             micro = sum(_COST_US[kind] * c for kind, c in per_kind.items())
             detail = ", ".join(f"{kind} {c:.1f}" for kind, c in per_kind.items() if c > 0)
             rows.append([label, phase, f"{total:.1f}", f"{micro:.0f}", detail])
+            site_rows = [
+                [where, function, name, f"{c:.2f}"]
+                for (where, function, name), c in sorted(per_site.items())
+                if c >= 0.05  # not the rare ones (rotations, resets)
+            ]
+            site_tables.append((f"{label}, {phase}", site_rows))
     print("Array operations per iteration (array_api_strict, counted on the CPU)")
     print(table(["case", "phase", "ops", "~µs", "by kind"], rows))
+    if args.sites:
+        for title, site_rows in site_tables:
+            print(f"\n{title}: operations per iteration by package line")
+            print(table(["line", "function", "operation", "per iteration"], site_rows))
 
 
 if __name__ == "__main__":
