@@ -206,9 +206,9 @@ def test_strict_input_errors_are_raised_before_work():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("problem", PROBLEMS)
 def test_fit_on_torch_tensors_matches_numpy(problem, dtype):
-    """A third Array-API library: PyTorch CPU tensors (skipped without PyTorch; CI does
-    not install it). Its BLAS rounds differently from NumPy's, so the estimate, not the
-    rotation of its columns, is compared."""
+    """A third Array-API library: PyTorch CPU tensors (skipped without PyTorch; CI
+    installs the ``[torch]`` extra). Its BLAS rounds differently from NumPy's, so the
+    estimate, not the rotation of its columns, is compared."""
     torch = pytest.importorskip("torch")
     spec = PROBLEMS[problem]
     X, y, _ = make_low_rank_sensing(**spec, condition_number=3, noise=0.01, random_state=0)
