@@ -6,8 +6,8 @@ Run through ``benchmarks/gpu_check.sh`` (which installs the checkout and runs
 What it prints, for dense matrix sensing (d=100, n=20000, r=5) and rank-one sensing
 (d=1000, n=10⁶, r=5), in float32 and float64:
 
-- ``iter ms``: time of one full iteration (directional pass, exact line search, adjoint
-  pass, L-BFGS or gradient update) of the regularised phase (k columns) and of the
+- ``reg ms`` / ``fine ms``: time of one full iteration (directional pass, exact line
+  search, adjoint pass, L-BFGS update) of the regularised phase (k columns) and of the
   fine-tuning phase (r columns), averaged over a fixed number of iterations;
 - ``floor ms``: bytes that must be read per iteration (two passes over the stored data:
   the packed upper triangle for dense measurements, X for rank-one) divided by the
@@ -17,7 +17,8 @@ What it prints, for dense matrix sensing (d=100, n=20000, r=5) and rank-one sens
   that compiles the kernels), with the rank found and the relative error;
 - ``numpy s``: the same fit on the host with NumPy (for the 10⁶ × 1000 case only the
   fine-tuning iteration is timed on the host and the ratio is per iteration);
-- the small dense problem (d=40, n=600), where kernel-launch overhead dominates.
+- the small dense problem (d=40, n=600), where kernel-launch overhead dominates;
+- last, each of issue 3's targets with the number that decides it, met or missed.
 
 Everything runs in one process; each section reports its own failure and the script
 goes on. ``--quick`` shrinks the problems (a smoke test of the script itself).
@@ -49,6 +50,8 @@ from sklearn_lowrank._three_phase import (
 from sklearn_lowrank.metrics import relative_error
 
 ROWS = []
+# (target, measured, met) for the summary at the end.
+TARGETS = []
 
 
 def sync():
@@ -167,6 +170,17 @@ def check_case(label, kind, n, d, r, dtype, bandwidth, numpy_full_fit, n_iter):
         cpu_iter = 1e3 * seconds / res.n_iter
         ratio = f"{cpu_iter / fine_ms:8.1f}x iter"
         cpu_text = f"{cpu_iter:6.0f}ms/it"
+    if kind == "matrix":
+        reg, fine = reg_ms / floor_ms, fine_ms / floor_ms
+        TARGETS.append(
+            (
+                f"dense {dtype}: a full iteration ≤ 1.1× the floor",
+                f"regularised {reg:.2f}×, fine-tuning {fine:.2f}×",
+                max(reg, fine) <= 1.1,
+            )
+        )
+    else:
+        TARGETS.append((f"rank-one {dtype}: fit < 10 s", f"{gpu_s:.2f} s", gpu_s < 10))
     ROWS.append(
         f"{label:<22}{dtype:<8}{k:>4}{reg_ms:>9.3f}{fine_ms:>9.3f}{floor_ms:>9.3f}"
         f"{fine_ms / floor_ms:>8.2f}{gpu_s:>8.2f}{model.n_components_:>5}{error:>10.1e}"
@@ -185,6 +199,13 @@ def small_case(dtype):
     gpu_s, model = fit_seconds(X, y, "matrix", True)
     print(f"small dense {dtype}: GPU fit {gpu_s:.3f} s, {_iterations(model)}")
     cpu_s, _ = fit_seconds(X.get(), y.get(), "matrix", False)
+    TARGETS.append(
+        (
+            f"small dense {dtype}: GPU fit ≤ 2× the CPU fit",
+            f"{gpu_s / cpu_s:.1f}× ({gpu_s:.3f} s against {cpu_s:.3f} s)",
+            gpu_s <= 2 * cpu_s,
+        )
+    )
     ROWS.append(
         f"{'small dense 40/600':<22}{dtype:<8}{default_n_columns(40):>4}{reg_ms:>9.3f}"
         f"{fine_ms:>9.3f}{'':>9}{'':>8}"
@@ -239,6 +260,16 @@ def main():
         "\nreg ms / fine ms: one iteration of the regularised (k columns, L-BFGS) and "
         "fine-tuning (r columns, scaled L-BFGS) phases; ÷floor = fine ms / floor ms."
     )
+    print_targets(quick=args.quick)
+
+
+def print_targets(quick=False):
+    """Issue 3's targets, each with its deciding number and verdict."""
+    note = " (--quick: the sizes are shrunk, so these are not verdicts)" if quick else ""
+    print(f"\nTargets (issue 3){note}")
+    width = max((len(target) for target, _, _ in TARGETS), default=0)
+    for target, measured, met in TARGETS:
+        print(f"  {target:<{width}}  {measured:<44} {'met' if met else 'MISSED'}")
 
 
 if __name__ == "__main__":
