@@ -139,7 +139,7 @@ def check_case(label, kind, n, d, r, dtype, bandwidth, numpy_full_fit, n_iter):
     fit_seconds(X[: min(n, 2000)], y[: min(n, 2000)], kind, True)  # warm-up
     gpu_s, model = fit_seconds(X, y, kind, True)
     print(f"{label} {dtype}: GPU fit {gpu_s:.3f} s, {_iterations(model)}")
-    error = relative_error(model.components_.get().T, factor)
+    error = relative_error(cupy.asnumpy(model.components_).T, factor)
     del op
     X_host, y_host = X.get(), y.get()
     del X
