@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One prepared GPU check: install the checkout, run the GPU tests, print the benchmark
-# table (see benchmarks/gpu_check.py for what each column means), the cost of one
+# One prepared GPU check: install the checkout, run the GPU tests and scikit-learn's
+# array-API checks under CuPy, print the benchmark table (see benchmarks/gpu_check.py for what each column means), the cost of one
 # array operation (benchmarks/gpu_ops.py) and what a graph-captured iteration could reach
 # (benchmarks/gpu_graph.py). Needs CuPy and a GPU.
 #   bash benchmarks/gpu_check.sh            # full sizes (a few minutes on an H100/H200)
@@ -19,6 +19,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 python3 -c "import cupy, sklearn, sklearn_lowrank; print('cupy', cupy.__version__, 'sklearn', sklearn.__version__)"
 echo "== pytest -m gpu"
 python3 -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py
+echo "== scikit-learn's array-API checks under CuPy (they skip elsewhere)"
+python3 -m pytest -q -p no:cacheprovider tests/test_common.py -k "array_api and cupy"
 echo "== benchmark"
 python3 benchmarks/gpu_check.py "$@"
 echo "== cost of one array operation"
