@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One prepared GPU check: install the checkout, run the GPU tests and scikit-learn's
-# array-API checks under CuPy, print the benchmark table (see benchmarks/gpu_check.py for what each column means), the cost of one
-# array operation (benchmarks/gpu_ops.py) and what a graph-captured iteration could reach
-# (benchmarks/gpu_graph.py). Needs CuPy and a GPU.
+# array-API checks under CuPy, print the benchmark table (see benchmarks/gpu_check.py for
+# what each column means), the cost of one array operation (benchmarks/gpu_ops.py) and
+# what a graph-captured iteration could reach (benchmarks/gpu_graph.py). Needs CuPy and
+# a GPU.
 #   bash benchmarks/gpu_check.sh            # full sizes (a few minutes on an H100/H200)
 #   bash benchmarks/gpu_check.sh --quick    # small sizes, to check the script itself
 # Offline machines: put the wheels of missing dependencies (array-api-compat) in .whl/.
