@@ -1,10 +1,18 @@
-"""Array backends the core's unit tests run on: NumPy and array_api_strict (default and
-non-default device), each in float64 and float32."""
+"""Array backends the core's unit tests run on: NumPy, array_api_strict (default and
+non-default device) and, when it is installed, PyTorch on the CPU, each in float64 and
+float32."""
 
 import array_api_strict as xps
 import numpy as np
 import pytest
 from array_api_compat import array_namespace, device
+
+from sklearn_lowrank._backend import to_host
+
+try:
+    import torch
+except ImportError:  # the PyTorch backends skip
+    torch = None
 
 
 class Backend:
@@ -17,6 +25,8 @@ class Backend:
     def _put(self, values):
         if self.module == "numpy":
             return values
+        if self.module == "torch":
+            return torch.asarray(values)
         device = None if self.device is None else xps.Device(self.device)
         return xps.asarray(values, device=device)
 
@@ -42,16 +52,24 @@ BACKENDS = [
     pytest.param(Backend("strict", "float32", None), id="strict-float32"),
     pytest.param(Backend("strict", "float64", "device1"), id="strict-float64-device1"),
     pytest.param(Backend("strict", "float32", "device1"), id="strict-float32-device1"),
+    *(
+        pytest.param(
+            Backend("torch", dtype, None),
+            id=f"torch-{dtype}",
+            marks=pytest.mark.skipif(torch is None, reason="PyTorch is not installed"),
+        )
+        for dtype in ("float64", "float32")
+    ),
 ]
 BACKENDS_FLOAT64 = [p for p in BACKENDS if p.values[0].dtype == "float64"]
 STRICT_BACKENDS = [p for p in BACKENDS if p.values[0].module == "strict"]
 
 
 def to_numpy(x):
-    """Host float64 copy of a NumPy or array_api_strict array (any device)."""
+    """Host float64 copy of an array of any backend (any device)."""
     if isinstance(x, np.ndarray | np.generic | float):
         return np.asarray(x, dtype=np.float64)
-    return np.asarray(x.to_device(xps.Device("CPU_DEVICE"))).astype(np.float64)
+    return to_host(x).astype(np.float64)
 
 
 def assert_close(actual, expected, rtol):

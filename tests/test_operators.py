@@ -9,6 +9,7 @@ import array_api_strict as xps
 import numpy as np
 import pytest
 from _backends import BACKENDS, BACKENDS_FLOAT64, assert_close, assert_same_kind, to_numpy
+from array_api_compat import array_namespace
 
 from sklearn_lowrank._operators import (
     MatrixOperator,
@@ -208,7 +209,7 @@ def test_keep_columns(kind, backend):
     state = op.start(Ub)
     keep = np.array([0, 2])
     kept_b = backend.index(keep)
-    Vb = xps.take(Ub, kept_b, axis=1) if backend.module == "strict" else Ub[:, keep]
+    Vb = array_namespace(Ub).take(Ub, kept_b, axis=1)
     new_state = op.keep_columns(Vb, state, kept_b)
     V = backend.rounded(U)[:, keep]
     assert_same_kind(new_state.predictions, Xb)
