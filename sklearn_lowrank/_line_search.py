@@ -102,10 +102,11 @@ class _Line:
         d1 = c1 + t * (2.0 * c2 + t * (3.0 * c3 + t * (4.0 * c4)))
         d2 = 2.0 * c2 + t * (6.0 * c3 + t * (12.0 * c4))
         if self.penalty is not None:
-            z = self._sq_norms(t)
+            z = np.maximum(self.p - t * (2.0 * self.q - t * self.s), 0.0)
             dz = 2.0 * (t * self.s - self.q)
-            h1, h2 = self.penalty.derivative(np, z)
-            val += self.alpha * float(self.penalty.value_from_sq_norms(np, z))
+            root = np.sqrt(z + self.penalty.beta)  # shared by the value and the slopes
+            h1, h2 = self.penalty.derivative(np, z, root)
+            val += self.alpha * float(self.penalty.value_from_sq_norms(np, z, root))
             d1 += self.alpha * float(h1 @ dz)
             d2 += self.alpha * float(h2 @ (dz * dz) + 2.0 * (h1 @ self.s))
         return float(val), float(d1), float(d2)

@@ -40,10 +40,12 @@ class SmoothGroupLasso:
         root = xp.sqrt(zb)
         return self.value_from_sq_norms(xp, z, root), U * self._slope(zb, root)
 
-    def derivative(self, xp, z):
-        """``h'(z)`` and ``h''(z)`` of ``h(z) = z / √(z + β)``."""
+    def derivative(self, xp, z, root=None):
+        """``h'(z)`` and ``h''(z)`` of ``h(z) = z / √(z + β)``; ``root`` is ``√(z + β)``
+        when the caller has it already."""
         zb = z + self.beta
-        root = xp.sqrt(zb)
+        if root is None:
+            root = xp.sqrt(zb)
         second = -(zb + 3.0 * self.beta) / (4.0 * zb * zb * root)
         return 0.5 * self._slope(zb, root), second
 
