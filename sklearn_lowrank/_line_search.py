@@ -102,7 +102,7 @@ class _Line:
         d1 = c1 + t * (2.0 * c2 + t * (3.0 * c3 + t * (4.0 * c4)))
         d2 = 2.0 * c2 + t * (6.0 * c3 + t * (12.0 * c4))
         if self.penalty is not None:
-            z = np.maximum(self.p - t * (2.0 * self.q - t * self.s), 0.0)
+            z = self._sq_norms(t)
             dz = 2.0 * (t * self.s - self.q)
             root = np.sqrt(z + self.penalty.beta)  # shared by the value and the slopes
             h1, h2 = self.penalty.derivative(np, z, root)
