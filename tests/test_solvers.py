@@ -5,6 +5,7 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
+from _backends import to_numpy
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_lowrank import _solvers as solvers
@@ -608,10 +609,6 @@ STRICT = [
     pytest.param("float64", "device1", id="strict-float64-device1"),
     pytest.param("float32", "device1", id="strict-float32-device1"),
 ]
-
-
-def to_numpy(x):
-    return np.asarray(x.to_device(xps.Device("CPU_DEVICE")))
 
 
 def numpy_and_strict(prob, U0, dtype, device, **kwargs):
