@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 _NUMPY = array_namespace(np.empty(0))
+# NumPy 2.1 added from_dlpack's device=: asking for "cpu" lets a producer on another
+# device copy its data over; before 2.1 only arrays already on the host can be read.
+_DLPACK_TAKES_DEVICE = np.lib.NumpyVersion(np.__version__) >= "2.1.0"
 # Bytes of stored data a CPU pass reads per block when it needs two products with the
 # same rows: about what a core's L2 plus its share of L3 hold, and large enough that
 # the per-block call overhead stays small (measured on d=100, n=20000 packed data:
@@ -129,7 +132,9 @@ def to_host(x) -> np.ndarray:
         return np.asarray(x)
     if is_cupy_namespace(xp):
         return x.get()
-    return np.from_dlpack(x, device="cpu")
+    if _DLPACK_TAKES_DEVICE:
+        return np.from_dlpack(x, device="cpu")
+    return np.from_dlpack(x)
 
 
 def fetch(xp, *arrays) -> list[np.ndarray]:

@@ -45,6 +45,10 @@ class Backend:
         return Backend("numpy", self.dtype, None)
 
 
+# The namespace the package computes in for NumPy input: NumPy itself lacks parts of the
+# standard before 2.0 (concat, for one).
+NUMPY_XP = array_namespace(np.empty(0))
+
 BACKENDS = [
     pytest.param(Backend("numpy", "float64", None), id="numpy-float64"),
     pytest.param(Backend("numpy", "float32", None), id="numpy-float32"),

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _backends import NUMPY_XP
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -55,7 +56,7 @@ def oracle_error(problem, condition_number, noise):
     """
     measurement, X, y, factor = make_problem(problem, condition_number, noise)
     op = make_operator(measurement, X)
-    scale = data_scale(np, op, y)
+    scale = data_scale(NUMPY_XP, op, y)
     d, r = factor.shape
     start = 1e-3 * np.random.RandomState(0).standard_normal((d, r)) / math.sqrt(d)
     result = minimize(op, y / scale, start, memory=0, max_iter=20000, tol=1e-10)

@@ -8,7 +8,7 @@ non-default device), in float64 and float32.
 
 import numpy as np
 import pytest
-from _backends import BACKENDS, STRICT_BACKENDS, Backend, to_numpy
+from _backends import BACKENDS, NUMPY_XP, STRICT_BACKENDS, Backend, to_numpy
 from array_api_compat import array_namespace
 from scipy.optimize import minimize_scalar
 
@@ -250,7 +250,7 @@ def test_newton_terms_match_the_line_objective(kind, alpha):
     line (derivatives by central differences)."""
     prob = Problem(kind, Backend("numpy", "float64", None), alpha, "random", seed=7)
     coefficients = _coefficients(
-        np, prob.residual, prob.a, prob.b, prob.n, prob.Ub, prob.Db
+        NUMPY_XP, prob.residual, prob.a, prob.b, prob.n, prob.Ub, prob.Db
     )
     line = _Line(*coefficients, prob.penalty, alpha)
     h = 1e-4
@@ -282,7 +282,7 @@ def test_quartic_step_is_the_exact_minimiser(kind, guess_scale):
     residual = state.predictions - y
     D = guess_scale * op.adjoint_times(U, state, residual)
     a, b, _ = op.directional(U, state, D)
-    step = quartic_step(np, residual, a, b, n)
+    step = quartic_step(NUMPY_XP, residual, a, b, n)
 
     def loss(t):
         r = op.predict(U - t * D) - y
@@ -305,7 +305,7 @@ def test_quartic_step_is_zero_when_nothing_decreases():
 
     residual = np.array([1.0, -2.0, 0.5])
     # Moving along a = -r only increases ‖r - t·a‖² for t > 0.
-    assert quartic_step(np, residual, -residual, np.zeros(3), 3) == 0.0
+    assert quartic_step(NUMPY_XP, residual, -residual, np.zeros(3), 3) == 0.0
 
 
 def _companion_minimiser(quartic):

@@ -5,7 +5,7 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
-from _backends import to_numpy
+from _backends import NUMPY_XP, to_numpy
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_lowrank import _solvers as solvers
@@ -520,24 +520,27 @@ def test_stall_test_counts_decreases_in_the_dtypes_eps(dtype):
     patience = solvers._STALL_PATIENCE
     rounding = [1.0 - 2 * i * eps for i in range(1, 3 * patience)]  # 2ε each
     progress = [1.0 - 10 * i * eps for i in range(1, 3 * patience)]  # 10ε each
-    assert _calls_until_stall(solvers._StallTest(np, y, dtype, 1.0), rounding) == patience
-    assert _calls_until_stall(solvers._StallTest(np, y, dtype, 1.0), progress) == 0
+
+    def calls(values):
+        return _calls_until_stall(solvers._StallTest(NUMPY_XP, y, dtype, 1.0), values)
+
+    assert calls(rounding) == patience
+    assert calls(progress) == 0
     # Increases count as stalls; a real decrease starts the count again.
-    bumpy = [1.0, 1.0, 1.0, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6]
-    assert _calls_until_stall(solvers._StallTest(np, y, dtype, 1.0), bumpy) == 9
+    assert calls([1.0, 1.0, 1.0, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6]) == 9
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_stall_test_asks_for_one_percent_at_the_rounding_floor(dtype):
     y = np.ones(10, dtype=dtype)
-    stall = solvers._StallTest(np, y, dtype, 1.0)
+    stall = solvers._StallTest(NUMPY_XP, y, dtype, 1.0)
     below = 0.5 * stall.floor
     patience = solvers._STALL_PATIENCE
     jitter = [below * (1.0 - 0.005 * i) for i in range(1, 3 * patience)]  # 0.5 % each
     shrinking = [below * 0.9**i for i in range(1, 3 * patience)]  # 10 % each
     stall.value = below
     assert _calls_until_stall(stall, jitter) == patience
-    stall = solvers._StallTest(np, y, dtype, below)
+    stall = solvers._StallTest(NUMPY_XP, y, dtype, below)
     assert _calls_until_stall(stall, shrinking) == 0
 
 
@@ -551,7 +554,7 @@ def test_float32_lbfgs_stops_soon_after_reaching_its_floor(kind):
     op = RankOneOperator(X) if kind == "rank_one" else MatrixOperator(X)
     U0 = near_truth(prob).astype(np.float32)
     res = minimize(op, y, U0, memory=5, scaled=True, max_iter=500, tol=0.0)
-    floor = solvers._StallTest(np, y, np.float32, 0.0).floor
+    floor = solvers._StallTest(NUMPY_XP, y, np.float32, 0.0).floor
     reached = 1 + int(np.argmax(np.asarray(res.objective) <= floor))
     assert res.objective[reached - 1] <= floor
     assert res.converged

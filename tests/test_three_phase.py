@@ -7,7 +7,7 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
-from _backends import to_numpy
+from _backends import NUMPY_XP, to_numpy
 from array_api_compat import array_namespace
 from sklearn.exceptions import ConvergenceWarning
 
@@ -221,7 +221,7 @@ def test_resumed_run_maps_columns_back_to_the_start():
     np.testing.assert_array_equal(result.columns, [0, 3])
     assert result.dropped == {1: 0.1, 4: 0.2, 2: 0.3, 5: 0.4}
     assert (result.n_iter, result.converged, result.objective) == (11, False, [3, 2, 1])
-    norms = _column_norms(np, result, 6)
+    norms = _column_norms(NUMPY_XP, result, 6)
     np.testing.assert_allclose(norms[[0, 3]], np.linalg.norm(U[:, [0, 2]], axis=0))
     np.testing.assert_allclose(norms[[1, 4, 2, 5]], [0.1, 0.2, 0.3, 0.4])
 
