@@ -4,6 +4,8 @@ array_api_strict refuses silent host conversions on its non-default device exact
 CuPy does on a GPU, so a fit that passes there keeps its hot loop inside the namespace.
 """
 
+import sys
+import types
 import warnings
 
 import array_api_strict as xps
@@ -105,6 +107,37 @@ def test_resolve_namespace():
 def test_cupy_without_cupy_is_an_import_error(without_cupy):
     with pytest.raises(ImportError, match="needs CuPy"):
         resolve_namespace("cupy", np)
+
+
+def _cupy_without_gpu(get_device_count):
+    """A stand-in ``cupy`` module whose CUDA runtime reports no usable GPU."""
+    runtime = types.SimpleNamespace(getDeviceCount=get_device_count)
+    module = types.ModuleType("cupy")
+    module.cuda = types.SimpleNamespace(runtime=runtime)
+    return module
+
+
+def _raise_no_driver():
+    raise RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient")
+
+
+@pytest.mark.parametrize(
+    "get_device_count, message",
+    [(lambda: 0, "no GPU is visible"), (_raise_no_driver, "cannot reach a GPU.*driver")],
+    ids=["zero-gpus", "no-driver"],
+)
+def test_cupy_without_a_gpu_is_a_clear_error_before_work(
+    monkeypatch, get_device_count, message
+):
+    """CuPy installed but no GPU: the fit says so before any work, estimator unchanged."""
+    monkeypatch.setitem(sys.modules, "cupy", _cupy_without_gpu(get_device_count))
+    with pytest.raises(RuntimeError, match=message):
+        resolve_namespace("cupy", np)
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=0)
+    model = PrunedFactorSensing(array_module="cupy", random_state=0)
+    with pytest.raises(RuntimeError, match=message):
+        model.fit(X, y)
+    assert not hasattr(model, "components_")
 
 
 def test_from_host_accepts_negative_strides():
