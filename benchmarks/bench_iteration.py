@@ -155,7 +155,7 @@ def main(argv=None):
     n, d = args.n_samples, args.n_features
     print(header())
 
-    X64, y64, _ = make_low_rank_sensing(n, d, RANK, random_state=0)
+    X64, y64, _ = make_low_rank_sensing(n, d, RANK, measurement="matrix", random_state=0)
     speed_rows, memory_rows = [], []
     for dtype in (np.float64, np.float32):
         X = X64 if dtype == np.float64 else X64.astype(np.float32)

@@ -15,7 +15,7 @@ def make_low_rank_sensing(
     n_features: int = 40,
     rank: int = 3,
     *,
-    measurement: str = "matrix",
+    measurement: str = "rank_one",
     condition_number: float = 1.0,
     noise: float = 0.0,
     dtype=np.float64,
@@ -35,10 +35,12 @@ def make_low_rank_sensing(
         Side ``d`` of the unknown ``d × d`` matrix.
     rank : int, default=3
         Rank ``r`` of the unknown matrix.
-    measurement : {"matrix", "rank_one"}, default="matrix"
-        ``"matrix"``: each ``Aᵢ`` has i.i.d. standard normal entries and ``X`` holds it
-        flattened row-major, shape ``(n_samples, d*d)``. ``"rank_one"``: ``Aᵢ = xᵢxᵢᵀ``
-        with ``xᵢ ~ N(0, I_d)`` and ``X`` holds the ``xᵢ``, shape ``(n_samples, d)``.
+    measurement : {"rank_one", "matrix"}, default="rank_one"
+        ``"rank_one"``: ``Aᵢ = xᵢxᵢᵀ`` with ``xᵢ ~ N(0, I_d)`` and ``X`` holds the
+        ``xᵢ``, shape ``(n_samples, d)``. ``"matrix"``: each ``Aᵢ`` has i.i.d. standard
+        normal entries and ``X`` holds it flattened row-major, shape
+        ``(n_samples, d*d)``. The default is the estimator's, so that
+        ``PrunedFactorSensing().fit(X, y)`` reads the data as they were generated.
     condition_number : float, default=1.0
         Ratio ``κ = σ_max / σ_min`` of the nonzero eigenvalues.
     noise : float, default=0.0
@@ -68,7 +70,7 @@ def make_low_rank_sensing(
     >>> from sklearn_lowrank.datasets import make_low_rank_sensing
     >>> X, y, factor = make_low_rank_sensing(100, 10, 2, random_state=0)
     >>> X.shape, y.shape, factor.shape
-    ((100, 100), (100,), (10, 2))
+    ((100, 10), (100,), (10, 2))
     """
     if measurement not in ("matrix", "rank_one"):
         raise ValueError(

@@ -68,7 +68,7 @@ def test_nothing_is_checked_without_dispatch(check):
 
 @needs_dispatch
 def test_predict_under_dispatch_refuses_another_namespace():
-    X, y, _ = make_low_rank_sensing(n_samples=60, n_features=6, rank=1, random_state=0)
+    X, y, _ = make_low_rank_sensing(60, 6, 1, measurement="rank_one", random_state=0)
     model = PrunedFactorSensing(random_state=0).fit(X, y)
     with config_context(array_api_dispatch=True):
         with pytest.raises(ValueError, match=r"PrunedFactorSensing\.predict\(\)"):

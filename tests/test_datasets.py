@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank.datasets import make_low_rank_sensing
 
 
@@ -25,9 +26,10 @@ def test_shapes_and_dtypes(measurement, width):
     np.testing.assert_allclose(y32, y, rtol=1e-5, atol=1e-5 * np.abs(y).max())
 
 
-def test_default_shapes():
+def test_default_shapes_and_measurement_match_the_estimator():
     X, y, factor = make_low_rank_sensing(random_state=0)
-    assert X.shape == (600, 40 * 40)
+    assert PrunedFactorSensing().measurement == "rank_one"
+    assert X.shape == (600, 40)
     assert y.shape == (600,)
     assert factor.shape == (40, 3)
 
