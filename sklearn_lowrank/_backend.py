@@ -180,8 +180,9 @@ def move_to(x, xp, dev=None):
 def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
     """Validate a non-NumPy array in its own namespace, as ``check_array`` does for NumPy.
 
-    Floating dtypes are kept, integer and boolean ones become float64 (or ``dtype`` when
-    given); non-finite values and wrong dimensions raise ``ValueError``.
+    float32 and float64 are kept; every other real dtype (integers, booleans, float16,
+    bfloat16) becomes float64, as scikit-learn converts NumPy input, or ``dtype`` when
+    given. Complex data, non-finite values and wrong dimensions raise ``ValueError``.
     """
     if x.ndim != ndim:
         raise ValueError(
@@ -189,11 +190,12 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
         )
     if x.shape[0] < 1 or (ndim == 2 and x.shape[1] < 1):
         raise ValueError(f"Found array {name} with shape {tuple(x.shape)}: it is empty.")
+    # Before any cast: casting to a real dtype would drop the imaginary part silently.
+    if xp.isdtype(x.dtype, "complex floating"):
+        raise ValueError(f"Complex data not supported for {name}.")
     if dtype is not None:
         x = xp.astype(x, dtype)
-    elif xp.isdtype(x.dtype, "complex floating"):
-        raise TypeError(f"Complex data not supported for {name}.")
-    elif not xp.isdtype(x.dtype, "real floating"):
+    elif x.dtype not in (xp.float32, xp.float64):
         x = xp.astype(x, xp.float64)
     # scikit-learn's fast path: the sum is finite when every entry is, and one reduction
     # costs no temporary the size of x (an element-wise test took 6 ms on 10⁶ entries

@@ -95,6 +95,27 @@ def test_check_foreign_array_converts_and_rejects():
         assert check_foreign_array(huge, xps, name="X", ndim=2).dtype == xps.float32
     with pytest.raises(ValueError, match="empty"):
         check_foreign_array(xps.ones((0, 3), device=dev), xps, name="X", ndim=2)
+    # Complex y is refused even when it is to be cast to X's dtype.
+    complex_y = xps.asarray(np.array([1.0 + 2.0j, 3.0]), device=dev)
+    for dtype in (None, xps.float64):
+        with pytest.raises(ValueError, match="Complex data not supported for y"):
+            check_foreign_array(complex_y, xps, name="y", ndim=1, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_tensors_fit_in_float64(dtype):
+    """As scikit-learn does with NumPy's float16: computed (and stored) in float64.
+    (PyTorch's eigh has no half-precision kernel: kept, the fit failed inside.)"""
+    torch = pytest.importorskip("torch")
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=4)
+    half = getattr(torch, dtype)
+    model = PrunedFactorSensing(random_state=0).fit(
+        torch.asarray(X).to(half), torch.asarray(y).to(half)
+    )
+    assert model.components_.dtype == torch.float64
+    assert model.predict(torch.asarray(X).to(half)).dtype == torch.float64
+    reference = PrunedFactorSensing(random_state=0).fit(X.astype(np.float16), y)
+    assert model.n_components_ == reference.n_components_
 
 
 def test_resolve_namespace():
