@@ -2,7 +2,7 @@
 
 A column survives when its ℓ2 norm is at least ``threshold`` times the largest column
 norm. With ``threshold="auto"`` the norms are sorted from the largest down and the cut is
-placed in the first gap where consecutive norms differ by more than ``AUTO_MIN_GAP``; the
+placed in the first gap where consecutive norms differ by ``AUTO_MIN_GAP`` or more; the
 group lasso drives the columns it does not need towards zero, so such a drop is the
 signature of a found support. The first drop, not the widest: below the support the
 tail mixes columns still shrinking with columns already dropped (at the norm they had

@@ -69,6 +69,11 @@ def test_auto_threshold_accepts_gap_just_above_minimum():
     assert t == pytest.approx(geometric_middle(norms[0], norms[1], norms[0]), rel=1e-12)
 
 
+def test_auto_threshold_cuts_at_exactly_the_minimum_gap():
+    assert auto_threshold(np.array([AUTO_MIN_GAP, 1.0])) > 0.0  # log(10) - log(1) exactly
+    assert auto_threshold(np.array([AUTO_MIN_GAP, 1.0 + 1e-9])) == 0.0
+
+
 def test_auto_threshold_zero_norms():
     # All zero: no scale at all.
     assert auto_threshold(np.zeros(4)) == 0.0
@@ -246,6 +251,46 @@ def test_early_pruning_compares_over_its_window():
     assert answers[1] == [None] * 6  # never halves from one call to the next
     # Squared norm over three calls: (0.02/0.03)² = 0.44 ≤ 1/2 from the fourth call on.
     assert answers[3] == [None, None, None, 3, 3, 3]
+
+
+def test_early_pruning_waits_for_a_full_window():
+    """Nothing is proposed before ``window`` earlier calls exist, even when the tail
+    collapsed by the second call."""
+    prune = EarlyPruning(window=3)
+    answers = [prune([1.0, 0.6, t, t / 2]) for t in (0.03, 0.01, 0.003, 0.001)]
+    assert answers == [None, None, None, 2]
+
+
+def test_early_pruning_is_scale_invariant():
+    """The same sequence, its values and floor times 1000: the same answers."""
+    sequence = [
+        [1.0, 0.8, 0.5, 0.04, 0.03],
+        [1.0, 0.8, 0.5, 0.035, 0.025],
+        [1.0, 0.8, 0.5, 0.02, 0.01],
+        [1.0, 0.81, 0.52],
+    ]
+    for threshold in ("auto", 0.1):
+        plain, scaled = EarlyPruning(threshold, floor=1e-3), EarlyPruning(threshold, 1.0)
+        answers = [plain(v) for v in sequence]
+        assert answers == [scaled([1e3 * x for x in v]) for v in sequence]
+        assert answers == [None, None, 3, None]
+
+
+def test_early_pruning_limits_are_inclusive():
+    """A tail that exactly halved cuts; a kept value that shrank by exactly ``fade``
+    does not block (binary fractions, so the equalities are exact)."""
+    halved = EarlyPruning()
+    halved([1.0, 0.75, 0.03125, 0.03125])
+    assert halved([1.0, 0.75, 0.03125, 0.0]) == 2
+    faded = EarlyPruning(fade=0.25)
+    faded([1.0, 0.5, 0.03125])
+    assert faded([1.0, 0.375, 0.0078125]) == 2  # 0.5 → 0.375 is exactly 25 %
+
+
+def test_early_pruning_keeps_a_value_equal_to_the_threshold():
+    at_threshold = EarlyPruning(0.5)
+    at_threshold([1.0, 0.5, 0.2])
+    assert at_threshold([1.0, 0.5, 0.1]) == 2
 
 
 def test_early_pruning_ignores_a_narrower_factor_than_last_time():
