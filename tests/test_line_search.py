@@ -210,6 +210,19 @@ def test_step_found_from_a_poor_guess(kind, factor, backend):
     assert prob.along(float(to_numpy(step))) <= f_ref + backend.rtol * f0
 
 
+@pytest.mark.parametrize("factor", [8e-5, 2e-4])
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_found_past_the_top_of_the_grid(kind, factor):
+    """A minimiser up to four times past the largest trial step (the guess times
+    ``GRID_SPAN``) is found: the refinement then extends the grid's top interval."""
+    prob = Problem(kind, Backend("numpy", "float64", None), 0.05, "gradient", seed=3)
+    t_ref, f_ref = prob.reference_minimum(GRID_SPAN)
+    assert GRID_SPAN < 1.0 / factor < 4 * GRID_SPAN
+    step, _ = prob.step(float(factor * t_ref))
+    assert float(step) == pytest.approx(t_ref, rel=1e-6)
+    assert prob.along(float(step)) <= f_ref + 1e-12 * prob.along(0.0)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_array_step_guess(kind, backend):
