@@ -188,6 +188,22 @@ def test_regularized_fit_goes_on_while_no_gap_separates_the_norms(kind, monkeypa
     assert result.threshold > 0 and result.support.sum() == truth.shape[1]
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_going_on_stays_within_max_iter(kind, monkeypatch):
+    """The phase that goes on gets what is left of ``max_iter``, not a new budget.
+    (Here it first stops after one iteration and needs 13-17 in all.)"""
+    monkeypatch.setattr(three_phase, "_SUPPORT_TOL", 0.5)
+    op, _, y, _ = problem(kind)
+    phases = []
+    kwargs = dict(FIT_KWARGS, callback=lambda phase, U: phases.append(phase))
+    fit_three_phase(op, y, **kwargs)
+    assert phases.count("regularized fit") > 10
+    phases.clear()
+    with pytest.warns(ConvergenceWarning, match="regularized fit"):
+        fit_three_phase(op, y, **dict(kwargs, max_iter=8))
+    assert phases.count("regularized fit") == 8
+
+
 def test_regularized_solver_has_the_estimators_defaults():
     """The settings benchmarks time are those a default fit runs."""
     model = PrunedFactorSensing()
