@@ -214,6 +214,16 @@ def check_fit_follows_x(problem, dtype, put):
     assert namespace_and_device(transformed) == where
     assert transformed.shape == reference.transform(X).shape
     assert abs(model.score(X_dev, y_dev) - reference.score(X, y)) < 1e-4
+    # R² where the model explains about half of the target, weighted and not: the
+    # formula itself is compared, which a near-perfect fit (R² ≈ 1) cannot show.
+    rng = np.random.default_rng(0)
+    y_half = (y + np.std(y) * rng.standard_normal(y.shape)).astype(dtype)
+    weights = rng.uniform(0.5, 2.0, y.shape).astype(dtype)
+    for w in (None, weights):
+        expected = reference.score(X, y_half, sample_weight=w)
+        assert 0.2 < expected < 0.8
+        found = model.score(X_dev, put(y_half), sample_weight=None if w is None else put(w))
+        assert found == pytest.approx(expected, abs=10 * rtol)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -36,6 +36,12 @@ _SCIPY_TOO_OLD_FOR_DISPATCH = np.lib.NumpyVersion(scipy.__version__) < "1.14.0"
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
+def test_array_api_checks_are_not_skipped():
+    """scikit-learn runs its array-API checks only for estimators with this tag; without
+    it they would all skip and this suite would still pass."""
+    assert PrunedFactorSensing().__sklearn_tags__().array_api_support is True
+
+
 @parametrize_with_checks(
     ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
 )
