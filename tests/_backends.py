@@ -5,6 +5,7 @@ float32."""
 import array_api_strict as xps
 import numpy as np
 import pytest
+import scipy
 from array_api_compat import array_namespace, device
 
 from sklearn_lowrank._backend import to_host
@@ -44,6 +45,17 @@ class Backend:
         """The NumPy backend of the same dtype."""
         return Backend("numpy", self.dtype, None)
 
+
+# scikit-learn refuses array_api_dispatch with SciPy older than 1.14 (its rule, not the
+# package's: the estimator fits Array-API input without dispatch). None where it works.
+NO_DISPATCH_REASON = (
+    "scikit-learn's array_api_dispatch needs SciPy 1.14 or newer"
+    if np.lib.NumpyVersion(scipy.__version__) < "1.14.0"
+    else None
+)
+needs_dispatch = pytest.mark.skipif(
+    NO_DISPATCH_REASON is not None, reason=str(NO_DISPATCH_REASON)
+)
 
 # The namespace the package computes in for NumPy input: NumPy itself lacks parts of the
 # standard before 2.0 (concat, for one).

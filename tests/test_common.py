@@ -1,8 +1,7 @@
 """scikit-learn's common estimator checks, plus those it runs separately."""
 
-import numpy as np
 import pytest
-import scipy
+from _backends import NO_DISPATCH_REASON
 from sklearn.utils.estimator_checks import (
     check_param_validation,
     check_set_output_transform,
@@ -28,10 +27,6 @@ ESTIMATORS = [
     ),
 ]
 
-# scikit-learn refuses array_api_dispatch with an older SciPy (its rule, not ours: the
-# estimator fits any Array-API input without dispatch).
-_SCIPY_TOO_OLD_FOR_DISPATCH = np.lib.NumpyVersion(scipy.__version__) < "1.14.0"
-
 # Every check must pass: no expected failures.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
@@ -47,8 +42,8 @@ def test_array_api_checks_are_not_skipped():
 )
 def test_sklearn_compatible_estimator(estimator, check):
     name = getattr(check, "func", check).__name__
-    if name.startswith("check_array_api") and _SCIPY_TOO_OLD_FOR_DISPATCH:
-        pytest.skip("scikit-learn's array_api_dispatch needs SciPy 1.14 or newer")
+    if name.startswith("check_array_api") and NO_DISPATCH_REASON:
+        pytest.skip(NO_DISPATCH_REASON)
     check(estimator)
 
 

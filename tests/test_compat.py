@@ -8,18 +8,13 @@ release CI runs.
 import array_api_strict as xps
 import numpy as np
 import pytest
-import scipy
+from _backends import needs_dispatch
 from sklearn import config_context
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._compat import _check_same_namespace_fallback, check_same_namespace
 from sklearn_lowrank.datasets import make_low_rank_sensing
 
-# scikit-learn refuses array_api_dispatch with SciPy older than 1.14.
-needs_dispatch = pytest.mark.skipif(
-    np.lib.NumpyVersion(scipy.__version__) < "1.14.0",
-    reason="scikit-learn's array_api_dispatch needs SciPy 1.14 or newer",
-)
 CHECKS = [
     pytest.param(check_same_namespace, id="installed"),
     pytest.param(_check_same_namespace_fallback, id="fallback"),
