@@ -121,6 +121,37 @@ def test_converges_on_well_posed_problem(kind, memory, start):
     assert res.seconds >= 0
 
 
+@pytest.mark.parametrize("memory", MEMORIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_stops_at_the_first_gradient_below_tol_times_the_factor_norm(kind, memory):
+    """``‖∇f(U)‖_F ≤ tol·max(‖U‖_F, 1)``, checked with the dense gradient on a problem
+    scaled so that ‖U‖_F ≈ 40: the absolute test ``‖∇f‖ ≤ tol`` would go on."""
+    prob, scale, tol = Problem(kind), 30.0, 1e-7
+    y = scale**2 * prob.y
+    sym = prob.A + np.swapaxes(prob.A, 1, 2)
+
+    def gradient_and_bound(U):
+        r = np.einsum("nij,ij->n", prob.A, U @ U.T) - y
+        grad = np.einsum("n,nij->ij", r, sym) @ U / prob.n
+        return np.linalg.norm(grad), tol * max(np.linalg.norm(U), 1.0)
+
+    seen = [scale * near_truth(prob)]
+    res = minimize(
+        prob.op,
+        y,
+        seen[0],
+        memory=memory,
+        max_iter=3000,
+        tol=tol,
+        callback=lambda U: seen.append(np.array(U, copy=True)),
+    )
+    assert res.converged and len(seen) == res.n_iter + 1
+    last, bound = gradient_and_bound(seen[-1])
+    assert tol < last <= bound * (1 + 1e-6)
+    before, bound = gradient_and_bound(seen[-2])
+    assert before > bound * (1 - 1e-6)
+
+
 def test_lbfgs_needs_fewer_iterations_than_gradient_descent():
     prob = Problem("rank_one")
     U0 = near_truth(prob)
