@@ -51,6 +51,9 @@ def test_move_to_round_trip(dev):
     assert move_to(moved, xps, dev) is moved  # already there: no copy
     np.testing.assert_array_equal(to_host(moved), host)
     np.testing.assert_array_equal(move_to(moved, np), host)
+    # Same namespace, another device: moved too.
+    other = DEVICES[1] if dev == DEVICES[0] else DEVICES[0]
+    assert move_to(moved, xps, other).device == other
 
 
 @pytest.mark.parametrize("dev", DEVICES, ids=str)
@@ -95,6 +98,8 @@ def test_check_foreign_array_converts_and_rejects():
         assert check_foreign_array(huge, xps, name="X", ndim=2).dtype == xps.float32
     with pytest.raises(ValueError, match="empty"):
         check_foreign_array(xps.ones((0, 3), device=dev), xps, name="X", ndim=2)
+    one_column = xps.ones((3, 1), device=dev)
+    assert check_foreign_array(one_column, xps, name="X", ndim=2).shape == (3, 1)
     # Complex y is refused even when it is to be cast to X's dtype.
     complex_y = xps.asarray(np.array([1.0 + 2.0j, 3.0]), device=dev)
     for dtype in (None, xps.float64):
@@ -240,6 +245,16 @@ def test_fit_on_torch_tensors_matches_numpy(problem, dtype):
     refuses negative strides). Skipped without PyTorch; CI installs ``[torch]``."""
     torch = pytest.importorskip("torch")
     check_fit_follows_x(problem, dtype, torch.asarray)
+
+
+def test_y_on_another_device_of_the_namespace_follows_x():
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=5)
+    dev = xps.Device("device1")
+    model = PrunedFactorSensing(random_state=0).fit(
+        xps.asarray(X, device=dev), xps.asarray(y)
+    )
+    assert namespace_and_device(model.components_) == (xps, dev)
+    assert model.n_components_ == PROBLEMS["rank_one"]["rank"]
 
 
 def test_numpy_model_predicts_on_strict_input_and_back():

@@ -92,6 +92,11 @@ def test_noise_level(measurement):
     assert abs(np.mean(eps)) < 5 * sigma / np.sqrt(n)
 
 
+def test_full_rank_is_allowed():
+    _, _, factor = make_low_rank_sensing(10, 4, 4, random_state=0)
+    assert np.linalg.matrix_rank(factor) == 4
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
