@@ -466,6 +466,24 @@ def test_cupy_requested_without_cupy_is_a_clear_error(small_dense, without_cupy)
     assert not hasattr(model, "components_")
 
 
+def test_tiny_random_start_escapes_in_the_same_iterations(small_dense):
+    """From columns of norm 1e-5 or 1e-10 the first steps are about ‖U‖² long. The
+    line search used to return 0 there, and five zero steps counted as converged:
+    the regularised phase ended at its random start and pruning kept half the
+    columns, with no warning."""
+    X, y, factor = small_dense
+    default = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    for init_scale in (1e-5, 1e-10):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = PrunedFactorSensing(
+                measurement="matrix", init_scale=init_scale, random_state=0
+            ).fit(X, y)
+        assert model.n_components_ == factor.shape[1]
+        assert model.n_iter_ == default.n_iter_
+        assert relative_error(model.components_.T, factor) < 1e-8
+
+
 @pytest.mark.parametrize("init_scale", [0.5, 3.0])
 def test_large_random_start_still_finds_the_rank(small_dense, init_scale):
     """The 'never grew past its start' floor must not prune signal after a big start."""

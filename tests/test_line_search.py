@@ -18,8 +18,8 @@ from sklearn_lowrank._penalty import SmoothGroupLasso
 
 N_SAMPLES, DIM, RANK = 40, 5, 2
 BETA = 0.05
-# exact_step tries step_guess·4**k for k in -6..6 (and 0).
-GRID_SPAN = 4.0**6
+# exact_step tries step_guess·4**k for k in -40..6 (and 0).
+GRID_SPAN, GRID_BOTTOM = 4.0**6, 4.0**-40
 
 
 class Problem:
@@ -190,9 +190,10 @@ def test_zero_step_when_nothing_decreases(kind, alpha, backend):
     falling = np.flatnonzero(np.diff(values) <= 0)
     t_peak = ts[falling[0]] if falling.size else ts[-1]
     step_guess = float(t_peak / (2 * GRID_SPAN))
-    # Precondition: the objective only increases over the whole searched range.
-    grid = np.geomspace(step_guess / GRID_SPAN, step_guess * GRID_SPAN, 400)
-    assert prob.along_many(grid).min() > f0
+    # Precondition: nothing in the searched range decreases (at the bottom steps only
+    # the reference's rounding moves the objective).
+    grid = np.geomspace(step_guess * GRID_BOTTOM, step_guess * GRID_SPAN, 400)
+    assert prob.along_many(grid).min() >= f0 * (1 - 1e-14)
     step, value = prob.step(step_guess)
     assert float(to_numpy(step)) == 0.0
     assert float(to_numpy(value)) == pytest.approx(f0, rel=backend.rtol)
@@ -208,6 +209,20 @@ def test_step_found_from_a_poor_guess(kind, factor, backend):
     step, _ = prob.step(float(factor * t_ref))
     f0 = prob.along(0.0)
     assert prob.along(float(to_numpy(step))) <= f_ref + backend.rtol * f0
+
+
+@pytest.mark.parametrize("factor", [1e6, 1e12, 1e20])
+@pytest.mark.parametrize("kind", KINDS)
+def test_step_found_far_below_the_guess(kind, factor):
+    """A minimiser up to ``1/GRID_BOTTOM`` below the guess is found. The first steps
+    from a tiny start are about ``‖U‖²`` times a guess of 1: a grid that stopped at
+    ``4⁻⁶`` found no decrease there and returned 0 at every iteration."""
+    prob = Problem(kind, Backend("numpy", "float64", None), 0.05, "gradient", seed=3)
+    t_ref, f_ref = prob.reference_minimum(GRID_SPAN)
+    assert factor * GRID_BOTTOM < 1.0
+    step, _ = prob.step(float(factor * t_ref))
+    assert float(step) == pytest.approx(t_ref, rel=1e-6)
+    assert prob.along(float(step)) <= f_ref + 1e-12 * prob.along(0.0)
 
 
 @pytest.mark.parametrize("factor", [8e-5, 2e-4])
