@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import math
+import operator
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.utils import check_random_state
 
 from ._operators import measure
 
 __all__ = ["make_low_rank_sensing"]
+
+
+def _check_positive_integer(name, value):
+    """``value`` as a Python int: a real integer (not a bool), at least 1."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(
+            f"{name} must be a positive integer; got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return operator.index(value)
+
+
+def _check_finite_real(name, value, low):
+    """``value`` as a Python float: a real number (not a bool), finite and >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(
+            f"{name} must be a real number; got {value!r} of type {type(value).__name__}."
+        )
+    try:
+        as_float = float(value)
+    except OverflowError:  # an int beyond float's range
+        as_float = math.inf
+    if not (math.isfinite(as_float) and as_float >= low):
+        raise ValueError(f"{name} must be >= {low} and finite; got {value!r}.")
+    return as_float
 
 
 def make_low_rank_sensing(
@@ -42,11 +73,12 @@ def make_low_rank_sensing(
         ``(n_samples, d*d)``. The default is the estimator's, so that
         ``PrunedFactorSensing().fit(X, y)`` reads the data as they were generated.
     condition_number : float, default=1.0
-        Ratio ``κ = σ_max / σ_min`` of the nonzero eigenvalues.
+        Ratio ``κ = σ_max / σ_min`` of the nonzero eigenvalues; finite, at least 1.
     noise : float, default=0.0
-        Standard deviation of the Gaussian noise added to ``y``.
-    dtype : numpy dtype, default=np.float64
-        Floating dtype of ``X``, ``y`` and the factor.
+        Standard deviation of the Gaussian noise added to ``y``; finite, at least 0.
+    dtype : {np.float64, np.float32}, default=np.float64
+        Floating dtype of ``X``, ``y`` and the factor, in any spelling NumPy reads as
+        float64 or float32 (``"float32"``, ``np.dtype("float32")``, ...).
     random_state : int, RandomState instance or None, default=None
         Seed for reproducible output.
 
@@ -60,6 +92,18 @@ def make_low_rank_sensing(
     factor : ndarray of shape (n_features, rank)
         The true factor ``U*``; the matrix is ``factor @ factor.T``.
 
+    Raises
+    ------
+    TypeError
+        If ``n_samples``, ``n_features`` or ``rank`` is not an integer (a bool or a
+        float such as ``2.0`` is not), or ``condition_number`` or ``noise`` is not a
+        real number.
+    ValueError
+        If ``measurement`` is unknown, an integer is below 1, ``rank > n_features``,
+        ``condition_number`` is below 1 or infinite or NaN, ``noise`` is negative or
+        infinite or NaN, ``dtype`` is not float32 or float64, or ``random_state`` cannot
+        seed a generator. All arguments are checked before anything is drawn.
+
     See Also
     --------
     sklearn_lowrank.PrunedFactorSensing : Recovers the factor from ``X`` and ``y``.
@@ -72,24 +116,30 @@ def make_low_rank_sensing(
     >>> X.shape, y.shape, factor.shape
     ((100, 10), (100,), (10, 2))
     """
-    if measurement not in ("matrix", "rank_one"):
+    if not isinstance(measurement, str) or measurement not in ("matrix", "rank_one"):
         raise ValueError(
             f"measurement must be 'matrix' or 'rank_one'; got {measurement!r}."
         )
-    for name, value in (
-        ("n_samples", n_samples),
-        ("n_features", n_features),
-        ("rank", rank),
-    ):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    n_samples = _check_positive_integer("n_samples", n_samples)
+    n_features = _check_positive_integer("n_features", n_features)
+    rank = _check_positive_integer("rank", rank)
     if rank > n_features:
         raise ValueError(f"rank={rank} cannot exceed n_features={n_features}.")
-    if not condition_number >= 1:
-        raise ValueError(f"condition_number must be >= 1; got {condition_number!r}.")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0; got {noise!r}.")
-    rng = check_random_state(random_state)
+    condition_number = _check_finite_real("condition_number", condition_number, 1)
+    noise = _check_finite_real("noise", noise, 0)
+    try:
+        resolved_dtype = np.dtype(dtype)
+    except (TypeError, ValueError):  # not a dtype at all
+        resolved_dtype = np.dtype(object)
+    if resolved_dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64; got {dtype!r}.")
+    try:
+        rng = check_random_state(random_state)
+    except ValueError as exc:
+        raise ValueError(
+            "random_state must be None, an integer in [0, 2**32 - 1] or a "
+            f"numpy.random.RandomState instance; got {random_state!r}."
+        ) from exc
     d = n_features
     basis, _ = np.linalg.qr(rng.standard_normal((d, rank)))
     eigenvalues = np.geomspace(1.0, 1.0 / condition_number, rank)
@@ -98,4 +148,8 @@ def make_low_rank_sensing(
     y = measure(measurement, X, factor)
     if noise > 0:
         y = y + noise * rng.standard_normal(n_samples)
-    return X.astype(dtype, copy=False), y.astype(dtype, copy=False), factor.astype(dtype)
+    return (
+        X.astype(resolved_dtype, copy=False),
+        y.astype(resolved_dtype, copy=False),
+        factor.astype(resolved_dtype),
+    )

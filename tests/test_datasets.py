@@ -102,7 +102,6 @@ def test_full_rank_is_allowed():
     [
         (dict(measurement="dense"), "measurement must be"),
         (dict(n_samples=0), "n_samples must be a positive integer"),
-        (dict(n_samples=2.5), "n_samples must be a positive integer"),
         (dict(n_features=-3), "n_features must be a positive integer"),
         (dict(rank=0), "rank must be a positive integer"),
         (dict(n_features=4, rank=5), "cannot exceed n_features"),
@@ -115,3 +114,162 @@ def test_full_rank_is_allowed():
 def test_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_low_rank_sensing(**{"n_samples": 10, "n_features": 4, "rank": 2, **kwargs})
+
+
+SMALL = {"n_samples": 10, "n_features": 4, "rank": 2}
+INTEGER_PARAMS = ["n_samples", "n_features", "rank"]
+
+
+@pytest.mark.parametrize("name", INTEGER_PARAMS)
+@pytest.mark.parametrize(
+    "value", [True, False, np.True_, 2.0, 2.5, np.float64(3.0), "3", None, 3 + 0j]
+)
+def test_integer_params_reject_non_integers(name, value):
+    """Bools and float-valued integers are not integers: a TypeError naming the
+    parameter, not one from deep inside NumPy."""
+    with pytest.raises(TypeError, match=f"^{name} must be a positive integer; got"):
+        make_low_rank_sensing(**{**SMALL, name: value})
+
+
+@pytest.mark.parametrize("name", INTEGER_PARAMS)
+@pytest.mark.parametrize("value", [0, -1, np.int64(0)])
+def test_integer_params_reject_values_below_one(name, value):
+    with pytest.raises(ValueError, match=f"^{name} must be a positive integer; got"):
+        make_low_rank_sensing(**{**SMALL, name: value})
+
+
+@pytest.mark.parametrize("name", INTEGER_PARAMS)
+@pytest.mark.parametrize("integer_type", [np.int64, np.int32, np.uint8])
+def test_integer_params_accept_numpy_integers(name, integer_type):
+    value = SMALL[name] + (name != "rank")  # rank stays <= n_features
+    expected = make_low_rank_sensing(**{**SMALL, name: value}, noise=0.1, random_state=0)
+    got = make_low_rank_sensing(
+        **{**SMALL, name: integer_type(value)}, noise=0.1, random_state=0
+    )
+    for u, v in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_rank_may_be_a_numpy_integer():
+    _, _, factor = make_low_rank_sensing(20, 5, np.int64(3), random_state=0)
+    assert factor.shape == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("condition_number", np.inf),
+        ("condition_number", -np.inf),
+        ("condition_number", np.nan),
+        ("condition_number", np.float32(np.inf)),
+        ("condition_number", 10**400),  # an int beyond float's range
+        ("condition_number", 0.999),
+        ("condition_number", 0),
+        ("noise", np.inf),
+        ("noise", -np.inf),
+        ("noise", np.nan),
+        ("noise", np.float32(np.nan)),
+        ("noise", -1e-12),
+    ],
+)
+def test_float_params_must_be_finite_and_in_range(name, value):
+    with pytest.raises(ValueError, match=f"^{name} must be >= "):
+        make_low_rank_sensing(**SMALL, **{name: value})
+
+
+@pytest.mark.parametrize("name", ["condition_number", "noise"])
+@pytest.mark.parametrize("value", [True, False, "2", None, 2 + 0j, np.array([2.0])])
+def test_float_params_reject_non_reals(name, value):
+    with pytest.raises(TypeError, match=f"^{name} must be a real number; got"):
+        make_low_rank_sensing(**SMALL, **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reference"),
+    [
+        (dict(condition_number=2), dict(condition_number=2.0)),
+        (dict(condition_number=np.float64(2.5)), dict(condition_number=2.5)),
+        (dict(condition_number=1), dict(condition_number=1.0)),
+        (dict(noise=0), dict(noise=0.0)),
+        (dict(noise=np.float64(0.25)), dict(noise=0.25)),
+    ],
+)
+def test_float_params_accept_ints_and_numpy_floats(kwargs, reference):
+    expected = make_low_rank_sensing(**SMALL, **reference, random_state=0)
+    got = make_low_rank_sensing(**SMALL, **kwargs, random_state=0)
+    for u, v in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        np.int64,
+        "int64",
+        int,
+        np.int32,
+        bool,
+        np.float16,
+        np.complex128,
+        object,
+        np.dtype(np.float64).newbyteorder(),  # float64, not in native byte order
+        "no such dtype",
+        [("a", np.float64)],
+    ],
+)
+def test_dtype_must_be_float32_or_float64(dtype):
+    """An integer dtype used to truncate y, which then no longer measured X."""
+    with pytest.raises(ValueError, match=r"^dtype must be float32 or float64; got"):
+        make_low_rank_sensing(**SMALL, dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        (np.float32, np.float32),
+        ("float32", np.float32),
+        ("f4", np.float32),
+        (np.dtype("float32"), np.float32),
+        (np.float64, np.float64),
+        ("float64", np.float64),
+        (np.dtype("float64"), np.float64),
+        (float, np.float64),
+    ],
+)
+def test_dtype_spellings(dtype, expected):
+    X, y, factor = make_low_rank_sensing(**SMALL, dtype=dtype, random_state=0)
+    assert X.dtype == y.dtype == factor.dtype == expected
+
+
+@pytest.mark.parametrize("measurement", [None, ["matrix"], np.array(["rank_one"]), 1])
+def test_measurement_must_be_a_known_string(measurement):
+    with pytest.raises(ValueError, match=r"^measurement must be 'matrix' or 'rank_one'"):
+        make_low_rank_sensing(**SMALL, measurement=measurement)
+
+
+@pytest.mark.parametrize("random_state", [-1, 2**32, 1.5, "0", np.random.default_rng(0)])
+def test_random_state_errors_name_it(random_state):
+    with pytest.raises(ValueError, match=r"^random_state must be None, an integer"):
+        make_low_rank_sensing(**SMALL, random_state=random_state)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(rank=2.0),
+        dict(n_samples=True),
+        dict(rank=5),
+        dict(condition_number=np.inf),
+        dict(noise=np.nan),
+        dict(dtype=np.int64),
+        dict(measurement="dense"),
+    ],
+)
+def test_errors_come_before_any_draw(kwargs):
+    rng = np.random.RandomState(0)
+    before = rng.get_state()
+    with pytest.raises((TypeError, ValueError)):
+        make_low_rank_sensing(**{**SMALL, **kwargs}, random_state=rng)
+    after = rng.get_state()
+    np.testing.assert_array_equal(after[1], before[1])
+    assert after[2:] == before[2:]
