@@ -220,18 +220,34 @@ def _cubic_roots(a, b, c, d) -> list:
         return _quadratic_roots(b, c, d)
     if d == 0.0:
         return [0.0, *_quadratic_roots(a, b, c)]
+    try:
+        return _cubic_roots_closed_form(a, b, c, d)
+    except (ArithmeticError, ValueError):
+        # Coefficients spanning hundreds of orders of magnitude over- or underflow.
+        return _companion_roots(a, b, c, d)
+
+
+def _companion_roots(a, b, c, d) -> list:
+    """Real roots of the cubic by ``numpy.roots``: slower, but it scales its matrix."""
+    return [float(t.real) for t in np.roots([a, b, c, d]) if t.imag == 0.0]
+
+
+def _cubic_roots_closed_form(a, b, c, d) -> list:
+    """:func:`_cubic_roots` for ``a ≠ 0``, ``d ≠ 0``."""
     B, C, D = b / a, c / a, d / a
-    # t = x - B/3 gives x³ + p·x + q.
+    # t = x - B/3 gives x³ + p·x + q. Products, not powers: a Python float's ** raises
+    # OverflowError where * gives inf, which sends the cubic to numpy.roots below.
     p, q = C - B * B / 3.0, (2.0 * B * B / 27.0 - C / 3.0) * B + D
-    disc = (q / 2.0) ** 2 + (p / 3.0) ** 3
+    disc = (q / 2.0) * (q / 2.0) + (p / 3.0) * (p / 3.0) * (p / 3.0)
     if not math.isfinite(disc):
-        return [float(t.real) for t in np.roots([a, b, c, d]) if t.imag == 0.0]
+        return _companion_roots(a, b, c, d)
     if disc > 0.0:  # one real root (Cardano, in the form that avoids cancellation)
         big = -math.copysign((abs(q) / 2.0 + math.sqrt(disc)) ** (1.0 / 3.0), q)
         xs = [big - p / (3.0 * big)]
     else:  # three real roots (trigonometric form)
-        r = math.sqrt(-p / 3.0)
-        theta = math.acos(max(-1.0, min(1.0, -q / (2.0 * r**3)))) if r > 0 else 0.0
+        # max(): p ≥ 0 with disc ≤ 0 only when both terms underflowed to zero.
+        r = math.sqrt(max(-p / 3.0, 0.0))
+        theta = math.acos(max(-1.0, min(1.0, -q / (2.0 * r * r * r)))) if r > 0 else 0.0
         xs = [2.0 * r * math.cos((theta - 2.0 * math.pi * j) / 3.0) for j in range(3)]
     t = max((x - B / 3.0 for x in xs), key=abs)
     for _ in range(3):

@@ -6,6 +6,8 @@ float64; every check runs in NumPy and under ``array_api_strict`` (default and
 non-default device), in float64 and float32.
 """
 
+import math
+
 import numpy as np
 import pytest
 from _backends import BACKENDS, NUMPY_XP, STRICT_BACKENDS, Backend, to_numpy
@@ -379,3 +381,26 @@ def test_cubic_roots_recovers_roots_of_any_spread(roots):
     found = sorted(_cubic_roots(a, b, c, d))
     assert len(found) == 3
     np.testing.assert_allclose(found, sorted(roots), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "coefficients",
+    [
+        pytest.param((1.0, -(1e67 + 3.0), 3e67 + 2.0, -2e67), id="q-squared-overflows"),
+        pytest.param((1.0, 0.0, 1e-120, 0.0), id="d-zero-tiny-c"),
+        pytest.param((1.0, 1e-110, 1e-240, -1e-300), id="terms-underflow"),
+    ],
+)
+def test_cubic_roots_survive_extreme_coefficients(coefficients):
+    """Overflow and underflow in the closed form fall back to ``numpy.roots`` instead
+    of raising (``OverflowError`` from ``(q/2)**2`` at X·1e-15, ``ValueError`` from
+    ``sqrt(-p/3)`` at X·1e15, before X was normalised; a division by an underflowed
+    ``r³``)."""
+    from sklearn_lowrank._line_search import _cubic_roots
+
+    a, b, c, d = coefficients
+    found = _cubic_roots(a, b, c, d)
+    assert found and all(math.isfinite(t) for t in found)
+    reference = [t.real for t in np.roots([a, b, c, d]) if abs(t.imag) <= 1e-9 * abs(t)]
+    largest = max(reference, key=abs)
+    assert max(found, key=abs) == pytest.approx(largest, rel=1e-9)
