@@ -59,11 +59,15 @@ class PrunedFactorSensing(
        condition number of ``M*``; ``finetune_solver="gd"`` runs the seed paper's plain
        gradient descent.
 
-    ``λ`` and ``β`` are expressed relative to the data: the problem is solved after
-    dividing ``y`` by the data scale ``s = λ_max(S₀) − median λ(S₀)``, with
-    ``S₀ = (1/n) Σᵢ yᵢ sym(Aᵢ)`` (about the top eigenvalue of ``M*``, twice it for Gaussian
-    rank-one measurements), so the defaults work at any scale of ``y`` and ``X``. In the
-    original units the penalty is ``λ_y = alpha·s^{3/2}`` and ``β_y = beta·s``. Starting
+    ``λ`` and ``β`` are expressed relative to the data: the problem is solved on the
+    unit-scale measurements ``Aᵢ/g`` and targets ``y/s``. The measurement scale ``g`` is
+    the mean square of ``X``'s entries (rank-one) or the root mean square coordinate of
+    ``sym(Aᵢ)`` (matrix), both about 1 for standard Gaussian measurements; the data
+    scale is ``s = λ_max(S₀) − median λ(S₀)`` with ``S₀ = (1/n) Σᵢ yᵢ sym(Aᵢ)/g`` (about
+    the top eigenvalue of ``g·M*``, twice it for Gaussian rank-one measurements). So the
+    defaults work at any scale of ``y`` and ``X``: rescaling either leaves the
+    normalised problem unchanged. In the original units the penalty is
+    ``λ_y = alpha·s^{3/2}·g^{1/2}`` and ``β_y = beta·s/g``. Starting
     from ``U ≈ 0``, a direction with eigenvalue ``σ`` (in units of ``s``) can only be
     picked up when ``σ > alpha/√beta`` (the analogue of Lasso's ``alpha_max``), and noise
     of spectral level below ``alpha/√beta`` is rejected.
@@ -140,8 +144,12 @@ class PrunedFactorSensing(
         Columns kept by pruning.
     threshold_ : float
         Pruning threshold applied, relative to the largest column norm.
+    measurement_scale_ : float
+        The scale ``g`` of the measurements, by which each ``Aᵢ`` was divided: the mean
+        square of ``X``'s entries (rank-one), the root mean square of ``sym(Aᵢ)``'s
+        coordinates (matrix). See :ref:`data-scale`.
     data_scale_ : float
-        The data scale ``s`` used to normalise ``y``.
+        The data scale ``s`` by which ``y`` was divided, computed on ``Aᵢ/g``.
     n_iter_ : int
         Iterations of both phases together.
     n_iter_finetune_ : int
@@ -330,7 +338,7 @@ class PrunedFactorSensing(
         xp = resolve_namespace(self.array_module, xp_in)
         dev = dev_in if xp is xp_in else None
         check_writable(xp, dev)
-        op = make_operator(self.measurement, move_to(X, xp, dev))
+        op = make_operator(self.measurement, move_to(X, xp, dev), normalize=True)
         start = time.perf_counter()
         result = fit_three_phase(
             op,
@@ -362,6 +370,7 @@ class PrunedFactorSensing(
         self.support_ = keep(result.support, xp_in.bool)
         self.threshold_ = result.threshold
         self.data_scale_ = result.scale
+        self.measurement_scale_ = op.gain
         self.n_iter_ = max(result.objective.size, 1)
         self.n_iter_finetune_ = result.n_iter_finetune
         self.loss_curve_ = [float(v) for v in result.objective]

@@ -115,7 +115,8 @@ def default_n_columns(n_features: int) -> int:
 
 
 def data_scale(xp, op, y) -> float:
-    """``s = λ_max(S₀) − median λ(S₀)``, ``S₀ = (1/n) Σᵢ yᵢ sym(Aᵢ)``.
+    """``s = λ_max(S₀) − median λ(S₀)``, ``S₀ = (1/n) Σᵢ yᵢ sym(Aᵢ)/g`` (``g`` the
+    operator's gain: 1 unless it normalises its measurements).
 
     The median removes the isotropic part that rank-one measurements add to ``S₀``
     (``E[S₀] = 2M* + tr(M*)·I`` for Gaussian ``xᵢ``), so ``s`` tracks the top eigenvalue
@@ -160,10 +161,13 @@ def fit_three_phase(
     """
     xp = op.xp
     d = op.dim
-    k = n_columns if n_columns is not None else default_n_columns(d)
+    # int(): scikit-learn's Integral constraint admits True, which NumPy's shapes refuse.
+    k = int(n_columns) if n_columns is not None else default_n_columns(d)
     rng = check_random_state(random_state)
     scale = data_scale(xp, op, y)
-    root = math.sqrt(scale)
+    # Solved in units where the (normalised) measurements and y/s are of order one:
+    # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X.
+    root = math.sqrt(scale / op.gain)
     y_scaled = y / scale
     # Drawn on the host so a seed gives the same start on every backend.
     init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))

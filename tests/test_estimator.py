@@ -92,6 +92,35 @@ def test_noisy_recovery_matches_gd_told_the_rank(problem, condition_number, y_sc
 
 
 @pytest.mark.parametrize("problem", PROBLEMS)
+def test_fit_is_equivariant_in_the_scale_of_x(problem):
+    """Scaling X by c scales Aᵢ by c² (rank-one) or c (matrix), the measurement scale
+    with it, and the factor by 1/c or 1/√c: the normalised run is the same. Before,
+    only y was normalised: X·10 found rank 10 of 5 and X·30 rank 1, silently.
+
+    A power of two scales exactly, so that fit is bitwise the same up to the factor."""
+    measurement, X, y, factor = make_problem(problem, 10)
+    power = 2 if measurement == "rank_one" else 1
+    base = fit(measurement, X, y)
+    assert base.measurement_scale_ == pytest.approx(1.0, rel=0.05)  # Gaussian data
+    exact = fit(measurement, 2.0**10 * X, y)
+    assert exact.measurement_scale_ == 2.0 ** (10 * power) * base.measurement_scale_
+    np.testing.assert_array_equal(
+        2.0 ** (10 * power / 2) * exact.components_, base.components_
+    )
+    assert exact.loss_curve_ == base.loss_curve_
+    for c in (1e-6, 10.0, 30.0, 1e8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = fit(measurement, c * X, y)
+        assert model.measurement_scale_ == pytest.approx(c**power * base.measurement_scale_)
+        assert model.n_components_ == factor.shape[1]
+        np.testing.assert_array_equal(model.support_, base.support_)
+        assert abs(model.n_iter_ - base.n_iter_) <= 1
+        error = relative_error(c ** (power / 2) * model.components_.T, factor)
+        assert error <= 1e-8
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
 def test_without_regularizer_column_norms_stay_comparable(problem):
     """The seed paper's negative result: alpha=0 leaves nothing for pruning to cut."""
     measurement, X, y, _ = make_problem(problem, 1)

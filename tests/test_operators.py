@@ -5,6 +5,8 @@ explicit sensing matrices ``Aᵢ``, in NumPy and under ``array_api_strict`` (def
 non-default device), in float64 and float32.
 """
 
+import warnings
+
 import array_api_strict as xps
 import numpy as np
 import pytest
@@ -43,13 +45,33 @@ def matrix_problem(seed=0, n=N_SAMPLES, d=DIM):
 PROBLEMS = {"rank_one": rank_one_problem, "matrix": matrix_problem}
 
 
-def build(kind, backend, seed=0, **kwargs):
-    """Operator on the backend, and the dense (n, d, d) float64 reference ``Aᵢ``."""
+def reference_gain(kind, A):
+    """The measurement scale ``g`` from the dense ``Aᵢ``: the mean diagonal entry
+    (rank-one), the RMS coordinate of ``sym(Aᵢ)`` in an orthonormal basis of the
+    symmetric matrices (matrix)."""
+    n, d, _ = A.shape
+    if kind == "rank_one":
+        return np.trace(A, axis1=1, axis2=2).mean() / d
+    sym = 0.5 * (A + np.transpose(A, (0, 2, 1)))
+    return np.sqrt(np.sum(sym * sym) / (n * d * (d + 1) / 2))
+
+
+def build(kind, backend, seed=0, normalize=False, **kwargs):
+    """Operator on the backend, and the dense (n, d, d) float64 reference ``Aᵢ``
+    (divided by the measurement scale with ``normalize``, on data scaled by 3 so that
+    the scale is far from 1)."""
     X, _ = PROBLEMS[kind](seed)
+    if normalize:
+        X = 3.0 * X
     Xb = backend.asarray(X)
-    op = RankOneOperator(Xb) if kind == "rank_one" else MatrixOperator(Xb, **kwargs)
+    if kind == "rank_one":
+        op = RankOneOperator(Xb, normalize=normalize)
+    else:
+        op = MatrixOperator(Xb, normalize=normalize, **kwargs)
     Xr = backend.rounded(X)
     A = np.einsum("ni,nj->nij", Xr, Xr) if kind == "rank_one" else Xr.reshape(-1, DIM, DIM)
+    if normalize:
+        A = A / reference_gain(kind, A)
     return op, Xb, A
 
 
@@ -68,15 +90,17 @@ def dense_sensing_matrix(A, w):
 
 
 KINDS = ["rank_one", "matrix"]
+NORMALIZE = [pytest.param(False, id="raw"), pytest.param(True, id="normalized")]
 
 
 # ---------------------------------------------------------------- dense references
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("normalize", NORMALIZE)
 @pytest.mark.parametrize("kind", KINDS)
-def test_predictions_match_dense(kind, backend):
-    op, Xb, A = build(kind, backend)
+def test_predictions_match_dense(kind, backend, normalize):
+    op, Xb, A = build(kind, backend, normalize=normalize)
     U, _ = factors()
     Ub = backend.asarray(U)
     U = backend.rounded(U)
@@ -91,9 +115,10 @@ def test_predictions_match_dense(kind, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("normalize", NORMALIZE)
 @pytest.mark.parametrize("kind", KINDS)
-def test_adjoint_times_matches_dense(kind, backend):
-    op, Xb, A = build(kind, backend)
+def test_adjoint_times_matches_dense(kind, backend, normalize):
+    op, Xb, A = build(kind, backend, normalize=normalize)
     U, _ = factors()
     w = np.random.default_rng(2).standard_normal(N_SAMPLES)
     Ub, wb = backend.asarray(U), backend.asarray(w)
@@ -104,9 +129,10 @@ def test_adjoint_times_matches_dense(kind, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("normalize", NORMALIZE)
 @pytest.mark.parametrize("kind", KINDS)
-def test_sensing_matrix_matches_dense(kind, backend):
-    op, Xb, A = build(kind, backend)
+def test_sensing_matrix_matches_dense(kind, backend, normalize):
+    op, Xb, A = build(kind, backend, normalize=normalize)
     w = np.random.default_rng(3).standard_normal(N_SAMPLES)
     S = op.sensing_matrix(backend.asarray(w))
     expected = dense_sensing_matrix(A, backend.rounded(w))
@@ -116,10 +142,11 @@ def test_sensing_matrix_matches_dense(kind, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS_FLOAT64)
+@pytest.mark.parametrize("normalize", NORMALIZE)
 @pytest.mark.parametrize("kind", KINDS)
-def test_loss_gradient_matches_finite_differences(kind, backend):
+def test_loss_gradient_matches_finite_differences(kind, backend, normalize):
     """``2·adjoint_times(U, start(U), r)`` is the gradient of ``‖𝒜(UUᵀ) − y‖²/(2n)``."""
-    op, _, A = build(kind, backend)
+    op, _, A = build(kind, backend, normalize=normalize)
     U, _ = factors()
     y = np.random.default_rng(4).standard_normal(N_SAMPLES)
 
@@ -139,14 +166,73 @@ def test_loss_gradient_matches_finite_differences(kind, backend):
     assert_close(grad, numeric, 1e-7)
 
 
-# ------------------------------------------------------------------ directional
+# ---------------------------------------------------------- measurement scale
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_directional_parabola(kind, backend):
+def test_gain_is_the_measurement_scale(kind, backend):
+    """``gain`` is the reference scale with ``normalize``, exactly 1.0 without, and
+    scales with the data as ``Aᵢ`` does (``c²`` for rank-one, ``c`` for matrix)."""
+    X, A = PROBLEMS[kind](0)
+    A = np.einsum("ni,nj->nij", X, X) if kind == "rank_one" else A
+    unit = make_operator(kind, backend.asarray(X), normalize=True)
+    assert unit.gain == pytest.approx(reference_gain(kind, A), rel=backend.rtol)
+    assert make_operator(kind, backend.asarray(X)).gain == 1.0
+    power = 2 if kind == "rank_one" else 1
+    scaled = make_operator(kind, backend.asarray(1e-7 * X), normalize=True)
+    assert scaled.gain == pytest.approx(1e-7**power * unit.gain, rel=backend.rtol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_matrix_gain_depends_only_on_the_symmetric_part(backend):
+    _, A = matrix_problem()
+    transposed = np.transpose(A, (0, 2, 1))
+    gains = [
+        MatrixOperator(backend.asarray(B.reshape(N_SAMPLES, -1)), normalize=True).gain
+        for B in (A, transposed, 0.5 * (A + transposed))
+    ]
+    assert gains[1] == gains[0]
+    assert gains[2] == pytest.approx(gains[0], rel=backend.rtol)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, N_SAMPLES + 1])
+def test_matrix_gain_does_not_depend_on_the_packing_chunks(chunk_size):
+    X, _ = matrix_problem()
+    whole = MatrixOperator(X, normalize=True, chunk_size=N_SAMPLES)
+    chunked = MatrixOperator(X, normalize=True, chunk_size=chunk_size)
+    assert chunked.gain == pytest.approx(whole.gain, rel=1e-14)
+    np.testing.assert_allclose(chunked.packed, whole.packed, rtol=1e-14)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gain_of_all_zero_measurements_is_one(kind):
+    X, _ = PROBLEMS[kind](0)
+    assert make_operator(kind, np.zeros_like(X), normalize=True).gain == 1.0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gain_overflow_is_a_floating_point_error(kind):
+    """float32 squares overflow past about 1.8e19: reported, not divided by inf."""
+    X, _ = PROBLEMS[kind](0)
+    X = (1e20 * X).astype(np.float32)
+    assert np.all(np.isfinite(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's own overflow notice
+        with pytest.raises(FloatingPointError, match="mean square of the measurements"):
+            make_operator(kind, X, normalize=True)
+    assert make_operator(kind, X).gain == 1.0
+
+
+# ------------------------------------------------------------------ directional
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("normalize", NORMALIZE)
+@pytest.mark.parametrize("kind", KINDS)
+def test_directional_parabola(kind, backend, normalize):
     """``𝒜((U − tD)(U − tD)ᵀ) = p − t·a + t²·b`` for several ``t``."""
-    op, Xb, A = build(kind, backend)
+    op, Xb, A = build(kind, backend, normalize=normalize)
     U, D = factors()
     Ub, Db = backend.asarray(U), backend.asarray(D)
     U, D = backend.rounded(U), backend.rounded(D)
@@ -166,11 +252,12 @@ def test_directional_parabola(kind, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("normalize", NORMALIZE)
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("as_array", [False, True], ids=["float-step", "array-step"])
-def test_advance_matches_fresh_start(kind, backend, as_array):
+def test_advance_matches_fresh_start(kind, backend, as_array, normalize):
     """``advance`` gives the state ``start(U − tD)`` would, including its cache."""
-    op, Xb, A = build(kind, backend)
+    op, Xb, A = build(kind, backend, normalize=normalize)
     U, D = factors()
     w = np.random.default_rng(5).standard_normal(N_SAMPLES)
     Ub, Db, wb = backend.asarray(U), backend.asarray(D), backend.asarray(w)
