@@ -94,9 +94,11 @@ class PrunedFactorSensing(
         ``‖uⱼ‖² ≫ β`` feel a group lasso, smaller ones a weight decay.
     threshold : float in [0, 1] or "auto", default="auto"
         Pruning threshold relative to the largest column norm. ``"auto"`` sorts the
-        column norms from the largest down and cuts at the first drop by more than a
-        factor 10 between consecutive norms; without such a drop it keeps every column
-        (with a warning).
+        column norms from the largest down and cuts at the first drop by a factor 10
+        or more between consecutive norms (none: threshold 0). Whatever the
+        threshold, columns that never grew past the random start and columns dropped
+        during the regularised phase are pruned, so ``0`` keeps the others; a
+        warning says when every column is kept.
     finetune_iter : int, default=2000
         Maximum iterations of the fine-tuning phase; ``0`` skips it.
     finetune_solver : {"lbfgs", "gd"}, default="lbfgs"
@@ -112,9 +114,9 @@ class PrunedFactorSensing(
     tol : float, default=1e-10
         Fine-tuning stops when ``‖∇f(V)‖_F ≤ tol·max(‖V‖_F, 1)`` in the normalised units.
         The regularised phase, which only has to find the support when fine-tuning
-        follows, stops at ``max(√tol, 1e-3)`` (going on to ``√tol`` if, with
-        ``threshold="auto"``, the column norms show no tenfold gap yet), or at ``√tol``
-        when ``finetune_iter=0``.
+        follows, stops at ``1e-3`` whatever ``tol`` (a looser stop loses the support;
+        it goes on to ``√tol`` if, with ``threshold="auto"``, the column norms show no
+        tenfold gap yet), or at ``min(√tol, 1e-3)`` when ``finetune_iter=0``.
         Either phase also stops when the objective stops decreasing.
     init_scale : float, default=1e-3
         Norm of each column of the random start, relative to the data scale.

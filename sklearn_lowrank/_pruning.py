@@ -12,10 +12,11 @@ every column is kept.
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
 
 import numpy as np
+
+from ._warnings import warn
 
 __all__ = ["AUTO_MIN_GAP", "EarlyPruning", "select_columns"]
 
@@ -117,7 +118,7 @@ class EarlyPruning:
         return n_keep
 
 
-def select_columns(norms, threshold="auto", floor=0.0, alive=None):
+def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
     """Boolean mask of kept columns and the relative threshold that was applied.
 
     Parameters
@@ -134,6 +135,9 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None):
     alive : array-like of bool, shape (k,), or None
         Columns that may be kept; the others (dropped during the regularised phase, at
         the norms given) are pruned whatever the rule says. ``None``: all.
+    dim : int or None, default=None
+        Dimension ``d`` of the matrix: when every one of ``k ≥ d`` columns is kept, the
+        warning says the estimate has full rank rather than that ``k`` is too small.
 
     Returns
     -------
@@ -150,18 +154,20 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None):
     if not support.any():
         support = np.zeros(norms.shape, dtype=bool)
         support[int(np.argmax(np.where(alive, norms, -np.inf)))] = True
-        warnings.warn(
+        warn(
             "Pruning kept no column (none grew past its small random start); keeping the "
             "largest one. The penalty alpha may be too strong for this data, or y carry "
-            "no signal.",
-            UserWarning,
-            stacklevel=3,
+            "no signal."
+        )
+    elif support.all() and norms.size > 1 and dim is not None and norms.size >= dim:
+        warn(
+            f"Pruning kept all {norms.size} columns, as many as the dimension d={dim}: "
+            "the estimate has full rank. If M* should not, the penalty (alpha) is too "
+            "weak to separate the columns."
         )
     elif support.all() and norms.size > 1:
-        warnings.warn(
+        warn(
             f"Pruning kept all {norms.size} columns: n_columns may be too small to "
-            "reveal the rank, or the penalty (alpha) too weak to separate the columns.",
-            UserWarning,
-            stacklevel=3,
+            "reveal the rank, or the penalty (alpha) too weak to separate the columns."
         )
     return support, relative

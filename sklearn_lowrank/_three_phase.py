@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from array_api_compat import device
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._backend import from_host, to_host
 from ._penalty import SmoothGroupLasso
 from ._pruning import EarlyPruning, relative_threshold, select_columns
 from ._solvers import SolverResult, minimize
+from ._warnings import warn
 
 __all__ = [
     "FINETUNE_SOLVERS",
@@ -95,6 +97,7 @@ def _resumed(first: SolverResult, second: SolverResult) -> SolverResult:
         dropped=dropped,
         columns=first.columns[second.columns],
         seconds=first.seconds + second.seconds,
+        gradient_norm=second.gradient_norm,
     )
 
 
@@ -206,7 +209,9 @@ def fit_three_phase(
         )
 
     final_tol = math.sqrt(tol)
-    support_tol = final_tol if finetune_iter == 0 else max(final_tol, _SUPPORT_TOL)
+    # Whatever tol, the phase runs to _SUPPORT_TOL: a looser stop loses the support
+    # (measured: tol=1e-3, i.e. √tol = 0.03, kept all 20 columns of a rank-3 problem).
+    support_tol = _SUPPORT_TOL if finetune_iter > 0 else min(final_tol, _SUPPORT_TOL)
     regularized = regularized_fit(U, support_tol, max_iter)
     norms = _column_norms(xp, regularized, k)
     if (
@@ -222,10 +227,17 @@ def fit_three_phase(
         more = regularized_fit(regularized.U, final_tol, max_iter - regularized.n_iter)
         regularized = _resumed(regularized, more)
         norms = _column_norms(xp, regularized, k)
+    if not regularized.converged:
+        warn(
+            f"regularized fit: did not converge in max_iter={max_iter} iterations "
+            f"(gradient norm {regularized.gradient_norm:.2e} in normalised units); "
+            "increase max_iter.",
+            ConvergenceWarning,
+        )
     norms *= root
     say(
         f"regularized fit: {regularized.n_iter} iterations, objective "
-        f"{regularized.objective[-1] * scale**2:.4e}, {regularized.seconds:.3f} s"
+        f"{regularized.objective[-1] * scale * scale:.4e}, {regularized.seconds:.3f} s"
     )
 
     # Phase 2: greedy pruning.
@@ -235,7 +247,9 @@ def fit_three_phase(
     # Columns dropped during phase 1 stay pruned, whatever the rule says of their norms.
     alive = np.zeros(k, dtype=bool)
     alive[regularized.columns] = True
-    support, relative = select_columns(norms, threshold, floor=floor * root, alive=alive)
+    support, relative = select_columns(
+        norms, threshold, floor=floor * root, alive=alive, dim=d
+    )
     keep = np.flatnonzero(support[regularized.columns])
     V = xp.take(regularized.U, from_host(xp, keep, device=device(y)), axis=1)
     say(
@@ -260,17 +274,46 @@ def fit_three_phase(
         )
         V, n_finetune = finetuned.U, finetuned.n_iter
         curve += finetuned.objective
+        if not finetuned.converged:
+            warn(
+                f"fine-tuning: did not converge in finetune_iter={finetune_iter} "
+                f"iterations (gradient norm {finetuned.gradient_norm:.2e} in normalised "
+                "units); increase finetune_iter or tol.",
+                ConvergenceWarning,
+            )
         say(
             f"fine-tuning: {n_finetune} iterations, loss "
-            f"{finetuned.objective[-1] * scale**2:.4e}, {finetuned.seconds:.3f} s"
+            f"{finetuned.objective[-1] * scale * scale:.4e}, {finetuned.seconds:.3f} s"
         )
 
+    # (scale * scale, not scale**2: a Python float's power raises on overflow; the
+    # warning below replaces NumPy's.)
+    with np.errstate(over="ignore"):
+        objective = np.asarray(curve) * scale * scale
+    if not np.all(np.isfinite(objective)):
+        warn(
+            f"The objective exceeds the float64 range in the units of y (data scale "
+            f"{scale:.3g}): loss_curve_ holds inf. The fit, computed in normalised "
+            "units, is unaffected; rescale y to read the curve.",
+            RuntimeWarning,
+        )
+    rank = int(support.sum())
+    degrees_of_freedom = rank * d - rank * (rank - 1) // 2
+    if op.n_samples <= degrees_of_freedom:
+        warn(
+            f"{op.n_samples} measurements for a rank-{rank} estimate of a {d} x {d} "
+            f"matrix, which has {degrees_of_freedom} degrees of freedom: with no more "
+            "measurements than unknowns, many matrices of that rank fit the data as "
+            "well, so the estimate is not identified. Recovery needs more measurements "
+            "(the theory: of the order of r·d), or a lower rank (larger alpha).",
+            UserWarning,
+        )
     return ThreePhaseResult(
         factor=V * root,
         column_norms=norms,
         support=support,
         threshold=relative,
         scale=scale,
-        objective=np.asarray(curve) * scale**2,
+        objective=objective,
         n_iter_finetune=n_finetune,
     )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _backends import NUMPY_XP
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -371,6 +371,85 @@ def test_verbose_two_prints_progress(small_dense, capsys):
     assert "iter" in capsys.readouterr().out
 
 
+def test_fine_tuning_warning_names_finetune_iter(small_dense):
+    """The budget named is the public one the user can raise, and the warning points
+    at the user's fit call, not at a line of the package."""
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(
+        measurement="matrix", finetune_iter=3, finetune_solver="gd", random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="fine-tuning.* finetune_iter=3 ") as record:
+        model.fit(X, y)
+    assert "max_iter" not in str(record[0].message)
+    assert record[0].filename == __file__
+
+
+def test_loose_tol_keeps_the_rank():
+    """tol is the fine-tuning's: the regularised phase still runs to its support
+    tolerance. tol=1e-3 used to stop it at √tol = 0.03, before the gap formed: all 20
+    columns of a rank-3 problem were kept."""
+    X, y, factor = make_low_rank_sensing(2000, 20, 3, random_state=0)
+    for seed in range(3):
+        model = PrunedFactorSensing(tol=1e-3, random_state=seed).fit(X, y)
+        assert model.n_components_ == 3
+        assert relative_error(model.components_.T, factor) < 1e-2
+
+
+def test_warns_when_the_rank_found_is_not_identified():
+    """45 measurements for a rank-3 estimate in d = 20 (57 degrees of freedom): many
+    matrices of that rank fit the data. The fit found them (relative error 0.93) and
+    said nothing. With one more measurement than unknowns the warning stays silent."""
+    X, y, _ = make_low_rank_sensing(45, 20, 2, random_state=0)
+    with pytest.warns(
+        UserWarning, match="45 measurements .* 57 degrees.* not identified"
+    ) as record:
+        PrunedFactorSensing(random_state=0).fit(X, y)
+    assert record[0].filename == __file__
+    X, y, _ = make_low_rank_sensing(58, 20, 2, random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(random_state=2).fit(X, y)
+    assert model.n_components_ == 3  # 57 degrees of freedom, 58 measurements
+    assert not [w for w in record if "not identified" in str(w.message)]
+
+
+@pytest.mark.parametrize("features", ["uniform", "shifted", "unequal-scales"])
+def test_standardise_and_append_one_recovers_non_isotropic_features(features):
+    """The user guide's recipe for measurements far from isotropic: fitting on
+    x̃ = [(x − μ)/σ, 1] is an exact change of variables (xᵀMx = x̃ᵀBᵀMBx̃, B = [diag σ, μ])
+    and U = diag(1/σ)·Ũ[:d]. On x itself these problems give rank 1-2, error 0.6-0.8."""
+    rng = np.random.default_rng(0)
+    factor = np.linalg.qr(rng.standard_normal((20, 3)))[0]
+    X = {
+        "uniform": rng.uniform(0.0, 1.0, (5000, 20)),
+        "shifted": rng.standard_normal((5000, 20)) + 3.0,
+        "unequal-scales": rng.standard_normal((5000, 20)) * np.geomspace(0.1, 10, 20),
+    }[features]
+    y = np.sum((X @ factor) ** 2, axis=1)
+    plain = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert relative_error(plain.components_.T, factor) > 0.1  # the failure documented
+    mu, sigma = X.mean(axis=0), X.std(axis=0)
+    X_tilde = np.hstack([(X - mu) / sigma, np.ones((len(X), 1))])
+    model = PrunedFactorSensing(random_state=0).fit(X_tilde, y)
+    U = model.components_.T[:-1] / sigma[:, None]
+    assert model.n_components_ == 3
+    assert relative_error(U, factor) < 1e-8
+
+
+def test_full_rank_fit_says_full_rank():
+    """With n_columns = d every column kept means a full-rank estimate, not an
+    n_columns too small to reveal the rank."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 8))
+    factor = np.linalg.qr(rng.standard_normal((8, 8)))[0]
+    y = np.sum((X @ factor) ** 2, axis=1)
+    with pytest.warns(UserWarning, match="as many as the dimension d=8") as record:
+        model = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert "n_columns" not in str(record[0].message)
+    assert model.n_components_ == 8
+    assert relative_error(model.components_.T, factor) < 1e-8
+
+
 def test_warns_when_every_column_is_kept(small_dense):
     X, y, _ = small_dense
     with pytest.warns(UserWarning, match="kept all 2 columns"):
@@ -485,6 +564,19 @@ def test_non_finite_objective_is_reported_not_returned():
     with pytest.raises(FloatingPointError, match="not finite"):
         model.fit(X * 1e200, y)
     assert not hasattr(model, "components_")
+
+
+def test_loss_curve_past_the_float64_range_warns(small_dense):
+    """y·1e160 is fitted in normalised units, but its squared loss overflows float64:
+    the curve holds inf, said in a warning (the conversion used to raise
+    OverflowError, from a progress message built even with verbose=0)."""
+    X, y, factor = small_dense
+    model = PrunedFactorSensing(measurement="matrix", random_state=0)
+    with pytest.warns(RuntimeWarning, match="loss_curve_ holds inf"):
+        model.fit(X, 1e160 * y)
+    assert np.isinf(model.loss_curve_).any()
+    assert model.n_components_ == factor.shape[1]
+    assert relative_error(model.components_.T / 1e80, factor) < 1e-8
 
 
 def test_cupy_requested_without_cupy_is_a_clear_error(small_dense, without_cupy):

@@ -199,7 +199,8 @@ def test_going_on_stays_within_max_iter(kind, monkeypatch):
     fit_three_phase(op, y, **kwargs)
     assert phases.count("regularized fit") > 10
     phases.clear()
-    with pytest.warns(ConvergenceWarning, match="regularized fit"):
+    # The warning names the budget the user set, not what was left of it.
+    with pytest.warns(ConvergenceWarning, match="regularized fit.* max_iter=8 "):
         fit_three_phase(op, y, **dict(kwargs, max_iter=8))
     assert phases.count("regularized fit") == 8
 
@@ -232,8 +233,10 @@ def test_resumed_run_maps_columns_back_to_the_start():
         objective=[1.0],
         dropped={1: 0.3, 3: 0.4},
         columns=np.array([0, 2]),
+        gradient_norm=0.5,
     )
     result = _resumed(first, second)
+    assert result.gradient_norm == 0.5
     np.testing.assert_array_equal(result.columns, [0, 3])
     assert result.dropped == {1: 0.1, 4: 0.2, 2: 0.3, 5: 0.4}
     assert (result.n_iter, result.converged, result.objective) == (11, False, [3, 2, 1])
