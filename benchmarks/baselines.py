@@ -60,7 +60,7 @@ def estimator(problem, seed, trace, **params):
     trace.start()
     result = None
     try:
-        op = make_operator(problem.measurement, problem.X)
+        op = make_operator(problem.measurement, problem.X, normalize=True)
         result = fit_three_phase(
             op,
             problem.y,

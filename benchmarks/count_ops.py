@@ -137,7 +137,7 @@ def count(measurement, n, d, rank, k, phase, n_iter):
     counted)."""
     X, y = _problem(measurement, n, d, rank)
     Xs, ys = xps.asarray(X), xps.asarray(y)
-    op = make_operator(measurement, Xs)
+    op = make_operator(measurement, Xs, normalize=True)
     ys = ys / data_scale(xps, op, ys)
     rng = np.random.default_rng(1)
     settings = regularized_solver() if phase == "regularised" else FINETUNE_SOLVERS["lbfgs"]

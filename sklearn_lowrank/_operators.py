@@ -197,7 +197,8 @@ class MatrixOperator:
             chunk *= pack_scale
             self.packed[start:stop, ...] = chunk
             if normalize:
-                squares = squares + xp.sum((chunk * chunk) @ square_weights)
+                chunk *= chunk  # in place: no third chunk-sized temporary at the peak
+                squares = squares + xp.sum(chunk @ square_weights)
         self.gain = 1.0
         if normalize:
             self.gain = _checked_gain(squares, self.n_samples * rows.size) ** 0.5
