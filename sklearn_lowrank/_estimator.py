@@ -15,6 +15,7 @@ from sklearn.base import (
     RegressorMixin,
     TransformerMixin,
 )
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from ._backend import (
@@ -27,6 +28,7 @@ from ._backend import (
 from ._compat import Interval, StrOptions, _fit_context, check_same_namespace, validate_data
 from ._operators import make_operator, measure, project, square_side
 from ._three_phase import FINETUNE_SOLVERS, fit_three_phase
+from ._warnings import warn
 
 __all__ = ["PrunedFactorSensing"]
 
@@ -297,6 +299,13 @@ class PrunedFactorSensing(
                     )
                 y = move_to(y, xp, dev)
                 if y.ndim == 2 and y.shape[1] == 1:
+                    # As scikit-learn's column_or_1d does for NumPy input.
+                    warn(
+                        "A column-vector y was passed when a 1d array was expected. "
+                        "Please change the shape of y to (n_samples, ), for example "
+                        "using ravel().",
+                        DataConversionWarning,
+                    )
                     y = xp.reshape(y, (-1,))
                 y = check_foreign_array(y, xp, name="y", ndim=1, dtype=X.dtype)
                 if y.shape[0] != X.shape[0]:

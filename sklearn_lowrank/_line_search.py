@@ -53,6 +53,14 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
         both = xp.concat([U, D], axis=1)
         parts.append(both.T @ both)
     gram, *pairs = fetch(xp, *parts)
+    if not (np.all(np.isfinite(gram)) and all(np.all(np.isfinite(p)) for p in pairs)):
+        # Else every trial step prices as NaN, the search returns 0, and five zero
+        # steps pass for convergence: the run would end at its start, silently.
+        raise FloatingPointError(
+            "The line search's coefficients are not finite: the search direction "
+            "overflowed. A parameter (alpha, init_scale) or the data is too large for "
+            "the dtype."
+        )
     gram = gram / (2.0 * n_samples)
     if not pairs:
         return gram, None

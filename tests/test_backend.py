@@ -12,6 +12,7 @@ import array_api_strict as xps
 import numpy as np
 import pytest
 from array_api_compat import array_namespace, is_numpy_namespace
+from sklearn.exceptions import DataConversionWarning
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._backend import (
@@ -276,6 +277,22 @@ def test_array_module_numpy_computes_on_host_and_stores_like_x():
     reference = PrunedFactorSensing(random_state=0).fit(X, y)
     assert namespace_and_device(forced.components_) == (xps, dev)
     np.testing.assert_array_equal(to_host(forced.components_), reference.components_)
+
+
+def test_column_vector_y_warns_as_for_numpy():
+    """A (n, 1) y is raveled with scikit-learn's DataConversionWarning in any
+    namespace (only NumPy input warned), and fits as the 1-D y does."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=1)
+    dev = xps.Device("device1")
+    Xs = xps.asarray(X, device=dev)
+    flat = PrunedFactorSensing(random_state=0).fit(Xs, xps.asarray(y, device=dev))
+    column = xps.asarray(y[:, None], device=dev)
+    with pytest.warns(DataConversionWarning, match="column-vector y") as record:
+        model = PrunedFactorSensing(random_state=0).fit(Xs, column)
+    assert record[0].filename == __file__
+    np.testing.assert_array_equal(to_host(model.components_), to_host(flat.components_))
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        PrunedFactorSensing(random_state=0).fit(X, y[:, None])
 
 
 def test_strict_input_errors_are_raised_before_work():

@@ -566,6 +566,26 @@ def test_non_finite_objective_is_reported_not_returned():
     assert not hasattr(model, "components_")
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"alpha": 1e200}, "line search's coefficients are not finite"),
+        ({"init_scale": 1e200}, r"objective became nan.*init_scale"),
+    ],
+)
+def test_overflowing_parameters_are_reported_not_returned(small_dense, params, message):
+    """alpha=1e200 overflowed the direction; every trial step priced as NaN, the
+    search returned 0 and five zero steps passed for convergence: two columns of the
+    random start came back as the fit, with only NumPy's RuntimeWarnings."""
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's own overflow notices
+        with pytest.raises(FloatingPointError, match=message):
+            model.fit(X, y)
+    assert not hasattr(model, "components_")
+
+
 def test_loss_curve_past_the_float64_range_warns(small_dense):
     """y·1e160 is fitted in normalised units, but its squared loss overflows float64:
     the curve holds inf, said in a warning (the conversion used to raise

@@ -227,6 +227,17 @@ def test_step_found_far_below_the_guess(kind, factor):
     assert prob.along(float(step)) <= f_ref + 1e-12 * prob.along(0.0)
 
 
+@pytest.mark.parametrize("alpha", ALPHAS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_non_finite_coefficients_are_an_error(kind, alpha):
+    """An overflowed direction must not price every step as NaN and return 0."""
+    prob = Problem(kind, Backend("numpy", "float64", None), alpha, "gradient", seed=3)
+    prob.b = prob.b.copy()
+    prob.b[0] = np.inf
+    with pytest.raises(FloatingPointError, match="not finite"):
+        prob.step(1.0)
+
+
 @pytest.mark.parametrize("factor", [8e-5, 2e-4])
 @pytest.mark.parametrize("kind", KINDS)
 def test_step_found_past_the_top_of_the_grid(kind, factor):
