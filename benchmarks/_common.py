@@ -226,12 +226,14 @@ def descend(op, y, U, precondition=None, *, max_iter=100_000, tol=TOL, callback=
         step = quartic_step(xp, residual, a, b, n)
         U = U - step * direction
         state = op.advance(state, a, b, extra, step)
-        residual, new_value, grad = evaluate(U, state)
+        # value feeds the next direction (PrecGD's damping √(2f(U))): it must be the
+        # new one (7946e4f left it at f(U₀), and PrecGD never reached 1e-6).
+        residual, value, grad = evaluate(U, state)
         if callback is not None:
             callback(U)
         if float(np.linalg.norm(grad)) <= tol * max(float(np.linalg.norm(U)), 1.0):
             break
-        if stall(new_value):
+        if stall(value):
             break
     return U
 
