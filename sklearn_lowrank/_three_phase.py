@@ -15,7 +15,7 @@ from array_api_compat import device
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._backend import from_host, to_host
+from ._backend import fetch, from_host, to_host
 from ._penalty import SmoothGroupLasso
 from ._pruning import EarlyPruning, relative_threshold, select_columns
 from ._solvers import SolverResult, minimize
@@ -55,6 +55,9 @@ _FLOOR_CAP = 1e-2
 _DAMPING = 0.1
 # Early pruning compares the singular values with those this many iterations earlier.
 _EARLY_PRUNING_WINDOW = 5
+# The data scale leaves out samples whose centred y exceeds this many times the mean
+# absolute one (see data_scale).
+_SCALE_TRUNCATION = 10.0
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
@@ -118,25 +121,52 @@ def default_n_columns(n_features: int) -> int:
 
 
 def data_scale(xp, op, y) -> float:
-    """``s = λ_max(S₀) − median λ(S₀)``, ``S₀ = (1/n) Σᵢ yᵢ sym(Aᵢ)/g`` (``g`` the
-    operator's gain: 1 unless it normalises its measurements).
+    """``s = λ_max(S₀)``, ``S₀ = (1/n) Σᵢ wᵢ sym(Aᵢ)/g``, with ``wᵢ = yᵢ − ȳ`` truncated
+    (``g`` the operator's gain: 1 unless it normalises its measurements).
 
-    The median removes the isotropic part that rank-one measurements add to ``S₀``
-    (``E[S₀] = 2M* + tr(M*)·I`` for Gaussian ``xᵢ``), so ``s`` tracks the top eigenvalue
-    of ``M*`` for both measurement kinds. Falls back to ``max |λ(S₀)|``, then 1, when
-    degenerate.
+    Centring ``y`` removes the isotropic part that rank-one measurements add: for
+    Gaussian ``xᵢ``, ``E[yᵢ·xᵢxᵢᵀ/g] = g·(2M* + tr(M*)·I)`` and ``E[yᵢ] = g·tr(M*)``, so
+    ``E[S₀] = 2g·M*``; for Gaussian ``Aᵢ``, ``ȳ ≈ 0`` and ``E[S₀] = g·M*``. Either way
+    ``s`` tracks the top eigenvalue of ``M*``, whatever its rank. (Subtracting the median
+    eigenvalue instead, as before, took a signal eigenvalue once ``r ≥ d/2``: with
+    matrix measurements at ``d = 10``, ``r = 5-6``, ``s`` fell 2-5 times and the rank
+    came out one or two too large.)
+
+    Samples with ``|yᵢ − ȳ| > 10·mean|y − ȳ|`` get ``wᵢ = 0``, as in the truncated
+    spectral method (Chen & Candès, NeurIPS 2015): ``S₀`` is of fourth order in a
+    rank-one ``xᵢ``, and one noiseless row ten times the typical norm among 3000 raised
+    ``s`` 48-fold, which lost every direction but one. ``S₀`` is computed on
+    ``w/mean|y − ȳ|``, of order one whatever the units of ``y``. Falls back to
+    ``max |λ(S₀)|``, then to the uncentred ``y`` (constant ``y``), then 1.
     """
-    S0 = op.sensing_matrix(y)
+    (mean,) = fetch(xp, xp.mean(y))
+    mean = float(mean)
+    centred = y - mean
+    (spread,) = fetch(xp, xp.mean(xp.abs(centred)))
+    spread = float(spread)
+    if not (math.isfinite(mean) and math.isfinite(spread)):
+        raise FloatingPointError(
+            "The data scale is not finite: y holds values too large for the dtype; "
+            "rescale it."
+        )
+    if spread > 0:
+        kept = xp.abs(centred) <= _SCALE_TRUNCATION * spread
+        weights, unit = xp.where(kept, centred, xp.zeros_like(centred)) / spread, spread
+    elif mean != 0:
+        weights, unit = y / abs(mean), abs(mean)
+    else:
+        return 1.0
+    S0 = op.sensing_matrix(weights)
     if not bool(xp.all(xp.isfinite(S0))):
         raise FloatingPointError(
-            "The data scale (1/n)·Σᵢ yᵢAᵢ is not finite: X or y hold values too large "
-            "for the dtype; rescale them."
+            "The data scale (1/n)·Σᵢ yᵢAᵢ is not finite: X holds values too large for "
+            "the dtype; rescale it."
         )
     eigenvalues = to_host(xp.linalg.eigvalsh(S0))
-    scale = float(eigenvalues[-1] - np.median(eigenvalues))
+    scale = float(eigenvalues[-1])
     if scale <= 0:
         scale = float(np.max(np.abs(eigenvalues)))
-    return scale if scale > 0 else 1.0
+    return scale * unit if scale > 0 else 1.0
 
 
 def fit_three_phase(

@@ -417,7 +417,8 @@ def test_warns_when_the_rank_found_is_not_identified():
 def test_standardise_and_append_one_recovers_non_isotropic_features(features):
     """The user guide's recipe for measurements far from isotropic: fitting on
     x̃ = [(x − μ)/σ, 1] is an exact change of variables (xᵀMx = x̃ᵀBᵀMBx̃, B = [diag σ, μ])
-    and U = diag(1/σ)·Ũ[:d]. On x itself these problems give rank 1-2, error 0.6-0.8."""
+    and U = diag(1/σ)·Ũ[:d]. On x itself these problems give rank 1 and error 0.8, or
+    (unequal scales) the right rank but error 3e-3 after 2000 slow fine-tuning steps."""
     rng = np.random.default_rng(0)
     factor = np.linalg.qr(rng.standard_normal((20, 3)))[0]
     X = {
@@ -426,8 +427,10 @@ def test_standardise_and_append_one_recovers_non_isotropic_features(features):
         "unequal-scales": rng.standard_normal((5000, 20)) * np.geomspace(0.1, 10, 20),
     }[features]
     y = np.sum((X @ factor) ** 2, axis=1)
-    plain = PrunedFactorSensing(random_state=0).fit(X, y)
-    assert relative_error(plain.components_.T, factor) > 0.1  # the failure documented
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert relative_error(plain.components_.T, factor) > 1e-3  # the failure documented
     mu, sigma = X.mean(axis=0), X.std(axis=0)
     X_tilde = np.hstack([(X - mu) / sigma, np.ones((len(X), 1))])
     model = PrunedFactorSensing(random_state=0).fit(X_tilde, y)
