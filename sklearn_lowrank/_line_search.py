@@ -162,7 +162,12 @@ def exact_step(
     if not with_penalty:
         step = _quartic_minimiser(line.quartic)
         return step, float(line.value(np.array([step]))[0])
+    # Trials around the guess and around the exact minimiser of the loss alone: from a
+    # start of norm 1e-20 the escape step is some 1e20 times the guess, past any grid.
     grid = _GRID * float(step_guess)
+    loss_step = _quartic_minimiser(line.quartic)
+    if loss_step > 0:
+        grid = np.unique(np.concatenate([grid, _GRID[1:] * loss_step]))
     values = line.value(grid)
     best = int(np.argmin(values))
     # A linear grid between the best trial's neighbours, then Newton from the best point.

@@ -76,6 +76,8 @@ class SolverResult:
     seconds: float = 0.0
     # ‖∇f(U)‖_F at the end, measured only when the run did not converge (one transfer).
     gradient_norm: float | None = None
+    # Whether any step was taken: a run that stalls without one never left its start.
+    moved: bool = True
 
 
 def _rows(xp, A):
@@ -84,7 +86,7 @@ def _rows(xp, A):
 
 
 def _metric_inverse(gram, damping, eps):
-    """``(UᵀU + δ‖U‖²_F·I)⁻¹`` from ``gram = UᵀU`` (host), ``δ = max(damping, eps)``.
+    """``(UᵀU/‖U‖²_F + δ·I)⁻¹`` from ``gram = UᵀU`` (host), ``δ = max(damping, eps)``.
 
     Undamped, the metric of ScaledGD (Tong, Ma, Chi 2021): in it gradient descent on the
     factor converges at a rate free of the condition number of ``UUᵀ``, and the ridge
@@ -92,9 +94,18 @@ def _metric_inverse(gram, damping, eps):
     PrecGD's metric (Zhang, Fattahi, Zhang 2021) for an over-parameterised factor:
     directions with singular values far below ``√δ·‖U‖_F`` move ``1/δ`` times faster
     than in the Euclidean metric, not without bound.
+
+    It is the metric of ``U/‖U‖_F``: ``(UᵀU + δ‖U‖²_F·I)⁻¹`` times ``‖U‖²_F``, a scale
+    the exact line search and L-BFGS's initial scaling absorb. Unscaled, a direction
+    from a start of norm ``ε₀`` was ``1/ε₀`` long: its line-search coefficients
+    overflowed float32 below ``init_scale ≈ 3e-9``, and in float64 below ``1e-25`` the
+    steps fell under the search grid and the phase ended at its start.
     """
-    ridge = max(damping, eps) * np.trace(gram) + np.finfo(np.float64).tiny
-    return np.linalg.inv(gram + ridge * np.eye(gram.shape[0]))
+    size = float(np.trace(gram))
+    if not size > 0:
+        return np.eye(gram.shape[0])
+    ridge = max(damping, eps) + np.finfo(np.float64).tiny
+    return np.linalg.inv(gram / size + ridge * np.eye(gram.shape[0]))
 
 
 class _Memory:
@@ -352,6 +363,7 @@ def minimize(
     u_sq_host = report.u_sq
     pruned_early = False
     step_guess = 1.0
+    moved = False
     objective = []
     converged = False
     n_iter = 0
@@ -376,6 +388,7 @@ def minimize(
         )
         # Centre the next search on this step, but never on 0.
         step_guess = step if step > 0 else 1.0
+        moved = moved or step > 0
         U_new = U - step * direction
         state = op.advance(state, a, b, extra, step)
         residual, loss, loss_grad = loss_terms(U_new, state)
@@ -463,6 +476,7 @@ def minimize(
         columns=columns,
         seconds=time.perf_counter() - start_time,
         gradient_norm=None if converged else float(xp.sum(grad * grad)) ** 0.5,
+        moved=moved,
     )
 
 

@@ -243,6 +243,15 @@ def fit_three_phase(
     # (measured: tol=1e-3, i.e. √tol = 0.03, kept all 20 columns of a rank-3 problem).
     support_tol = _SUPPORT_TOL if finetune_iter > 0 else min(final_tol, _SUPPORT_TOL)
     regularized = regularized_fit(U, support_tol, max_iter)
+    if not regularized.moved:
+        # Every search found no decrease: the start's effect on the objective is below
+        # the dtype's resolution (float32, init_scale 1e-15), and five zero steps passed
+        # the stall test. Pruning would return columns of the random start.
+        raise FloatingPointError(
+            "regularized fit: no step from the random start changed the objective; "
+            f"init_scale={init_scale:g} may be too small for {y.dtype} (raise it, or "
+            "use float64)."
+        )
     norms = _column_norms(xp, regularized, k)
     if (
         threshold == "auto"

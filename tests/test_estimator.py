@@ -611,13 +611,14 @@ def test_cupy_requested_without_cupy_is_a_clear_error(small_dense, without_cupy)
 
 
 def test_tiny_random_start_escapes_in_the_same_iterations(small_dense):
-    """From columns of norm 1e-5 or 1e-10 the first steps are about ‖U‖² long. The
-    line search used to return 0 there, and five zero steps counted as converged:
-    the regularised phase ended at its random start and pruning kept half the
-    columns, with no warning."""
+    """From columns of norm 1e-5 the line search used to return 0, and five zero steps
+    counted as converged: the regularised phase ended at its random start and pruning
+    kept half the columns, with no warning. The metric is now that of U/‖U‖_F and the
+    search also tries steps around the loss-alone minimiser, which from 1e-40 is some
+    1e40 times the first guess."""
     X, y, factor = small_dense
     default = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
-    for init_scale in (1e-5, 1e-10):
+    for init_scale in (1e-5, 1e-10, 1e-25, 1e-40):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             model = PrunedFactorSensing(
@@ -626,6 +627,22 @@ def test_tiny_random_start_escapes_in_the_same_iterations(small_dense):
         assert model.n_components_ == factor.shape[1]
         assert model.n_iter_ == default.n_iter_
         assert relative_error(model.components_.T, factor) < 1e-8
+
+
+def test_float32_start_below_resolution_is_an_error(small_dense):
+    """float32 resolves a start of 1e-12 (same rank, same error as 1e-3); at 1e-15 the
+    start's effect on the objective underflows, no step changes it, and the fit used to
+    return columns of the random start (rank 10 of 3, error 1.0) without a word."""
+    X, y, factor = small_dense
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    model = PrunedFactorSensing(measurement="matrix", init_scale=1e-12, random_state=0)
+    model.fit(X, y)
+    assert model.n_components_ == factor.shape[1]
+    assert relative_error(model.components_.T.astype(float), factor) < 1e-5
+    model = PrunedFactorSensing(measurement="matrix", init_scale=1e-15, random_state=0)
+    with pytest.raises(FloatingPointError, match=r"init_scale=1e-15 .* float32"):
+        model.fit(X, y)
+    assert not hasattr(model, "components_")
 
 
 @pytest.mark.parametrize("init_scale", [0.5, 3.0])

@@ -177,22 +177,25 @@ def test_scaled_metric_removes_the_condition_number_slowdown(kind, memory):
 
 
 @pytest.mark.parametrize("damping", [0.0, 0.1])
-def test_metric_inverse_is_the_damped_inverse_gram(damping):
-    """``(UᵀU + δ‖U‖²_F·I)⁻¹``, δ at least machine epsilon; damped, it moves a tiny
-    column at most ``1/(δ‖U‖²_F)`` per unit gradient."""
+@pytest.mark.parametrize("size", [1.0, 1e-20, 1e20])
+def test_metric_inverse_is_the_damped_inverse_gram(damping, size):
+    """``‖U‖²_F·(UᵀU + δ‖U‖²_F·I)⁻¹``, δ at least machine epsilon: the metric of
+    ``U/‖U‖_F``, the same whatever ``U``'s size; damped, it moves a tiny column at most
+    ``1/δ`` times its share of the gradient."""
     rng = np.random.default_rng(0)
-    U = rng.standard_normal((6, 3)) * np.array([1.0, 0.5, 1e-6])
+    U = rng.standard_normal((6, 3)) * np.array([1.0, 0.5, 1e-6]) * size
     G = rng.standard_normal((6, 3))
     eps = np.finfo(float).eps
-    ridge = max(damping, eps) * np.sum(U * U)
-    expected = G @ np.linalg.inv(U.T @ U + ridge * np.eye(3))
+    norm_sq = np.sum(U * U)
+    ridge = max(damping, eps) * norm_sq
+    expected = norm_sq * G @ np.linalg.inv(U.T @ U + ridge * np.eye(3))
     scaled = G @ solvers._metric_inverse(U.T @ U, damping, eps)
-    np.testing.assert_allclose(scaled, expected)
-    gain = np.linalg.norm(expected[:, 2]) / np.linalg.norm(G[:, 2])
+    np.testing.assert_allclose(scaled, expected, rtol=1e-7)
+    gain = np.linalg.norm(scaled[:, 2]) / np.linalg.norm(G[:, 2])
     if damping:
-        assert gain == pytest.approx(1 / ridge, rel=1e-3)
+        assert gain == pytest.approx(1 / damping, rel=1e-3)
     else:
-        assert gain > 1e6 / np.sum(U * U)
+        assert gain > 1e6
 
 
 def test_metric_inverse_of_a_zero_factor_is_finite():
