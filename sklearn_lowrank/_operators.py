@@ -70,7 +70,7 @@ class RankOneOperator:
         if normalize:
             xp = self.xp
             squares = _blocked_sum(xp, X, lambda block, rows: xp.sum(block * block))
-            self.gain = _checked_gain(squares, self.n_samples * self.dim)
+            self.gain = _checked_gain(xp, X, squares, self.n_samples * self.dim)
 
     def _row_sums(self, M):
         """Row sums of ``M`` divided by the gain.
@@ -201,7 +201,10 @@ class MatrixOperator:
                 squares = squares + xp.sum(chunk @ square_weights)
         self.gain = 1.0
         if normalize:
-            self.gain = _checked_gain(squares, self.n_samples * rows.size) ** 0.5
+            mean_square = _checked_gain(
+                xp, self.packed, squares, self.n_samples * rows.size
+            )
+            self.gain = mean_square**0.5
             self.packed *= 1.0 / self.gain
         if row_block == "auto":
             row_block = backend_row_block(xp, rows.size * xp.finfo(X.dtype).bits // 8)
@@ -268,15 +271,29 @@ def _blocked_sum(xp, X, term):
     return total
 
 
-def _checked_gain(squares, count: int) -> float:
-    """Mean of ``count`` squares summed to ``squares`` (1.0 when all are zero)."""
+def _checked_gain(xp, data, squares, count: int) -> float:
+    """Mean of the ``count`` squares of ``data``'s entries, summed to ``squares``.
+
+    1.0 when ``data`` is all zero. An error when the mean is not finite (the squares
+    overflow) or is zero for nonzero data (they underflow), and when its inverse, which
+    the operator applies, overflows the dtype: each would fit a meaningless model.
+    """
     mean = float(to_host(squares)) / count if count else 0.0
     if not math.isfinite(mean):
         raise FloatingPointError(
             "The mean square of the measurements X is not finite: X holds values too "
             "large for its dtype; rescale it (the fit does not depend on X's scale)."
         )
-    return mean if mean > 0 else 1.0
+    if mean == 0:
+        (largest, smallest) = (float(to_host(xp.max(data))), float(to_host(xp.min(data))))
+        if largest == 0 and smallest == 0:
+            return 1.0
+    if mean == 0 or 1.0 / mean > float(xp.finfo(data.dtype).max):
+        raise FloatingPointError(
+            "The mean square of the measurements X underflows: X holds values too "
+            "small for its dtype; rescale it (the fit does not depend on X's scale)."
+        )
+    return mean
 
 
 def square_side(width: int) -> int:

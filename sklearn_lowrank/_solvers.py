@@ -413,7 +413,8 @@ def minimize(
                 f"  [{phase}] iter {n_iter:5d}  objective {new_value:.6e}  "
                 f"grad {grad_sq**0.5:.2e}  columns {U.shape[1]}"
             )
-        if grad_sq <= tol**2 * max(u_sq, 1.0):
+        # tol * tol: a Python float's ** raises OverflowError past tol = 1.3e154.
+        if grad_sq <= tol * tol * max(u_sq, 1.0):
             converged = True
             break
         if stall(new_value):

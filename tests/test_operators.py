@@ -212,6 +212,17 @@ def test_gain_of_all_zero_measurements_is_one(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_gain_underflow_is_a_floating_point_error(kind):
+    """float32 squares of 1e-25 underflow: the mean square was 0, the gain fell back
+    to 1 and the fit diverged with 'the objective became inf'."""
+    X, _ = PROBLEMS[kind](0)
+    X = (1e-25 * X).astype(np.float32)
+    assert np.any(X != 0)
+    with pytest.raises(FloatingPointError, match="underflows: X holds values too small"):
+        make_operator(kind, X, normalize=True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_gain_overflow_is_a_floating_point_error(kind):
     """float32 squares overflow past about 1.8e19: reported, not divided by inf."""
     X, _ = PROBLEMS[kind](0)
