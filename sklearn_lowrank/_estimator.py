@@ -65,8 +65,9 @@ class PrunedFactorSensing(
     unit-scale measurements ``Aᵢ/g`` and targets ``y/s``. The measurement scale ``g`` is
     the mean square of ``X``'s entries (rank-one) or the root mean square coordinate of
     ``sym(Aᵢ)`` (matrix), both about 1 for standard Gaussian measurements; the data
-    scale is ``s = λ_max(S₀) − median λ(S₀)`` with ``S₀ = (1/n) Σᵢ yᵢ sym(Aᵢ)/g`` (about
-    the top eigenvalue of ``g·M*``, twice it for Gaussian rank-one measurements). So the
+    scale is ``s = λ_max(S₀)`` with ``S₀ = (1/n) Σᵢ (yᵢ − ȳ) sym(Aᵢ)/g`` over the samples
+    whose ``|yᵢ − ȳ|`` is at most ten times its mean (about the top eigenvalue of
+    ``g·M*``, twice it for Gaussian rank-one measurements). So the
     defaults work at any scale of ``y`` and ``X``: rescaling either leaves the
     normalised problem unchanged. In the original units the penalty is
     ``λ_y = alpha·s^{3/2}·g^{1/2}`` and ``β_y = beta·s/g``. Starting
@@ -145,9 +146,12 @@ class PrunedFactorSensing(
         ``components_``. Columns that collapsed during the regularised phase were removed
         early; their entry is the norm they had when removed.
     support_ : ndarray of shape (n_columns,), dtype=bool
-        Columns kept by pruning.
+        Columns kept by pruning: those passing ``threshold_`` among the columns that
+        grew past the random start and were not dropped during the regularised phase
+        (so possibly fewer than ``column_norms_ >= threshold_ * max``).
     threshold_ : float
-        Pruning threshold applied, relative to the largest column norm.
+        Pruning threshold applied, relative to the largest column norm (0 when
+        ``"auto"`` found no tenfold gap).
     measurement_scale_ : float
         The scale ``g`` of the measurements, by which each ``Aᵢ`` was divided: the mean
         square of ``X``'s entries (rank-one), the root mean square of ``sym(Aᵢ)``'s
