@@ -7,8 +7,9 @@ numbers per column, ``‖uⱼ‖², ⟨uⱼ, dⱼ⟩, ‖dⱼ‖²`` (the diagon
 ``[U D]``). That is all the search needs: it is reduced inside the array module and
 copied to the host in one small transfer, where the one-dimensional problem is solved
 in float64. Without the penalty the exact minimiser is a root of the cubic derivative
-(in closed form); with it, a wide geometric grid of steps, a linear grid around the
-best one and a few Newton steps. (On a GPU the
+(in closed form); with it, wide geometric grids of steps around the previous step and
+around that loss-alone minimiser, a linear grid around the best one and a few Newton
+steps. (On a GPU the
 search used to run on the device too, as a few hundred kernel launches per iteration:
 measured on an H200, that made a fine-tuning iteration 12 to 25 times its bandwidth
 floor, and the regularised phase ten times slower than the host search.)
@@ -25,10 +26,11 @@ from ._backend import fetch
 __all__ = ["exact_step", "quartic_step"]
 
 # Trial steps are step_guess * 4**k for these k, plus t = 0 so a search never goes uphill.
-# The grid reaches far below the guess: the first steps from a tiny start, along a
-# direction about 1/‖U‖² times longer than U (the metric's inverse), are about ‖U‖²
-# times the guess of 1 (measured: 2e-6 from columns of norm 1e-5), and a grid that
-# stopped at 4⁻⁶ found no decrease and returned 0 at every iteration.
+# The grid reaches far below the guess, which is the previous step and can be far too
+# long for the next direction: with an unscaled metric the first steps from columns of
+# norm 1e-5 were 2e-6 times the guess of 1, and a grid stopping at 4⁻⁶ returned 0 at
+# every iteration. (The metric is now scale-free and a second grid sits around the
+# loss-alone minimiser; the low end costs microseconds and stays as a margin.)
 _GRID = np.array([0.0] + [4.0**k for k in range(-40, 7)])
 # Points of the linear grid between the best geometric trial's neighbours.
 _REFINE = np.linspace(0.0, 1.0, 33)

@@ -104,8 +104,7 @@ def _metric_inverse(gram, damping, eps):
     size = float(np.trace(gram))
     if not size > 0:
         return np.eye(gram.shape[0])
-    ridge = max(damping, eps) + np.finfo(np.float64).tiny
-    return np.linalg.inv(gram / size + ridge * np.eye(gram.shape[0]))
+    return np.linalg.inv(gram / size + max(damping, eps) * np.eye(gram.shape[0]))
 
 
 class _Memory:
@@ -286,9 +285,10 @@ def minimize(
         step that grew ``‖U‖`` tenfold (the escape from a small start): they
         describe no curvature near the new point.
     scaled : bool
-        Measure gradients in the metric ``(UᵀU + δ‖U‖²_F·I)⁻¹``: the direction of
-        gradient descent, or L-BFGS's initial inverse Hessian. It costs a k × k
-        inverse per iteration, on the host.
+        Measure gradients in the metric ``(UᵀU + δ‖U‖²_F·I)⁻¹`` (times ``‖U‖²_F``, so
+        that it does not depend on ``U``'s size): the direction of gradient descent,
+        or L-BFGS's initial inverse Hessian. It costs a k × k inverse per iteration,
+        on the host.
     damping : float
         ``δ`` of ``scaled``. 0 is ScaledGD's metric, for the plain loss on a factor of
         full column rank (fine-tuning); a positive ``δ`` keeps the metric bounded on
