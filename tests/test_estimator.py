@@ -386,7 +386,7 @@ def test_fine_tuning_warning_names_finetune_iter(small_dense):
 
 def test_huge_tol_stops_at_once():
     """tol=1e160 raised OverflowError from tol**2; any tol stops as soon as it is met."""
-    X, y, factor = make_low_rank_sensing(2000, 20, 3, random_state=0)
+    X, y, _ = make_low_rank_sensing(2000, 20, 3, random_state=0)
     model = PrunedFactorSensing(tol=1e160, random_state=0).fit(X, y)
     assert model.n_iter_finetune_ == 1
     assert model.n_components_ == 3

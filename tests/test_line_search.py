@@ -218,15 +218,16 @@ def test_step_found_from_a_poor_guess(kind, factor, backend):
     assert prob.along(float(to_numpy(step))) <= f_ref + backend.rtol * f0
 
 
-@pytest.mark.parametrize("factor", [1e6, 1e12, 1e20])
+@pytest.mark.parametrize("factor", [8e-5, 2e-4, 1e6, 1e12, 1e20])
 @pytest.mark.parametrize("kind", KINDS)
-def test_step_found_far_below_the_guess(kind, factor):
-    """A minimiser up to ``1/GRID_BOTTOM`` below the guess is found. The first steps
-    from a tiny start are about ``‖U‖²`` times a guess of 1: a grid that stopped at
-    ``4⁻⁶`` found no decrease there and returned 0 at every iteration."""
+def test_step_found_from_a_guess_far_off(kind, factor):
+    """A minimiser up to four times past the largest trial step (the guess times
+    ``GRID_SPAN``; the refinement extends the grid's top interval) or up to
+    ``1/GRID_BOTTOM`` below the guess is found. A grid stopping at ``4⁻⁶`` found no
+    decrease from a tiny start and returned 0 at every iteration."""
     prob = Problem(kind, Backend("numpy", "float64", None), 0.05, "gradient", seed=3)
     t_ref, f_ref = prob.reference_minimum(GRID_SPAN)
-    assert factor * GRID_BOTTOM < 1.0
+    assert factor * GRID_BOTTOM < 1.0 < 4 * GRID_SPAN * factor
     step, _ = prob.step(float(factor * t_ref))
     assert float(step) == pytest.approx(t_ref, rel=1e-6)
     assert prob.along(float(step)) <= f_ref + 1e-12 * prob.along(0.0)
@@ -241,19 +242,6 @@ def test_non_finite_coefficients_are_an_error(kind, alpha):
     prob.b[0] = np.inf
     with pytest.raises(FloatingPointError, match="not finite"):
         prob.step(1.0)
-
-
-@pytest.mark.parametrize("factor", [8e-5, 2e-4])
-@pytest.mark.parametrize("kind", KINDS)
-def test_step_found_past_the_top_of_the_grid(kind, factor):
-    """A minimiser up to four times past the largest trial step (the guess times
-    ``GRID_SPAN``) is found: the refinement then extends the grid's top interval."""
-    prob = Problem(kind, Backend("numpy", "float64", None), 0.05, "gradient", seed=3)
-    t_ref, f_ref = prob.reference_minimum(GRID_SPAN)
-    assert GRID_SPAN < 1.0 / factor < 4 * GRID_SPAN
-    step, _ = prob.step(float(factor * t_ref))
-    assert float(step) == pytest.approx(t_ref, rel=1e-6)
-    assert prob.along(float(step)) <= f_ref + 1e-12 * prob.along(0.0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
