@@ -142,7 +142,8 @@ def data_scale(xp, op, y) -> float:
     (mean,) = fetch(xp, xp.mean(y))
     mean = float(mean)
     centred = y - mean
-    (spread,) = fetch(xp, xp.mean(xp.abs(centred)))
+    magnitude = xp.abs(centred)
+    (spread,) = fetch(xp, xp.mean(magnitude))
     spread = float(spread)
     if not (math.isfinite(mean) and math.isfinite(spread)):
         raise FloatingPointError(
@@ -150,8 +151,8 @@ def data_scale(xp, op, y) -> float:
             "rescale it."
         )
     if spread > 0:
-        kept = xp.abs(centred) <= _SCALE_TRUNCATION * spread
-        weights, unit = xp.where(kept, centred, xp.zeros_like(centred)) / spread, spread
+        kept = magnitude <= _SCALE_TRUNCATION * spread
+        weights, unit = xp.where(kept, centred, xp.zeros_like(y)) / spread, spread
     elif mean != 0:
         weights, unit = y / abs(mean), abs(mean)
     else:
