@@ -77,7 +77,7 @@ for name, model in runs.items():
 # The pruned runs' losses fall on straight lines in a semi-log plot (left): linear
 # rates, the default's far steeper. The over-parameterised run bends away; on log-log
 # axes (right) its tail is a straight line instead, a power law, i.e. a sublinear rate.
-# (The pruned runs also start lower, from the regularised fit, whose few dozen L-BFGS
+# (The pruned runs also start lower, from the regularised fit, whose 16 L-BFGS
 # iterations are not drawn; what matters is the slope, which no head start explains.)
 for name in ("pruned + GD", "pruned + default"):
     loss = curves[name]

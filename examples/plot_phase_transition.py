@@ -14,7 +14,7 @@ random problems per size, how often the estimator
 * recovers the matrix (right rank and relative error below ``1e-3``).
 
 The problem is kept small (``d = 20``, ``r = 2``, four seeds per size) so the whole sweep
-runs in seconds; the transition is sharper for larger ``d``.
+runs in seconds.
 """
 
 import time
@@ -43,7 +43,8 @@ for i, ratio in enumerate(ratios):
         X, y, true_factor = make_low_rank_sensing(
             n, d, r, measurement="matrix", condition_number=2, random_state=seed
         )
-        # Below the transition the fine-tuning may not converge: that is expected.
+        # At and below the degrees of freedom the estimator warns that the estimate is
+        # not identified: that is what the sweep shows.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = PrunedFactorSensing(measurement="matrix", random_state=seed).fit(X, y)

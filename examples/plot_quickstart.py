@@ -6,7 +6,7 @@ We sense an unknown rank-5 PSD matrix ``M* = U* U*ᵀ`` (100 × 100) through 5,0
 measurements ``yᵢ = ‖U*ᵀxᵢ‖²``, fit :class:`~sklearn_lowrank.PrunedFactorSensing` with
 its defaults, and look at what it found: the rank, the recovery error, and the column
 norms of the over-parameterised factor before pruning, where the group lasso leaves a
-wide gap between the columns it needs and the rest.
+gap of more than tenfold between the columns it needs and the rest.
 """
 
 import time
@@ -43,8 +43,9 @@ print(
 )
 
 # %%
-# The column norms before pruning: five columns carry the matrix, the group lasso has
-# pushed the others down by orders of magnitude, and pruning cuts in the gap.
+# The column norms before pruning: five columns carry the matrix (the smallest at 0.3 of
+# the largest), the group lasso has pushed the others down to 2% of it or less (a 13×
+# drop below the smallest needed one), and pruning cuts in that gap.
 norms = np.sort(model.column_norms_)[::-1]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.semilogy(np.arange(1, norms.size + 1), norms / norms[0], "o-", label="column norms")

@@ -54,10 +54,10 @@ for alpha in (5e-3, 0.0):
 
 # %%
 # Sorted column norms, relative to the largest. With the group lasso three columns
-# carry the matrix and the rest sit three orders of magnitude lower, so
-# ``threshold="auto"`` cuts in the gap. Without it the norms decay smoothly: there is no
-# gap to cut, every column is kept, and the fine-tuning that follows has to work on the
-# full over-parameterised factor.
+# carry the matrix and the rest sit 1.4 to 3 orders of magnitude lower (the fourth
+# 12 times below the third), so ``threshold="auto"`` cuts in the gap. Without it the
+# norms decay smoothly: there is no gap to cut, every column is kept, and the
+# fine-tuning that follows has to work on the full over-parameterised factor.
 fig, ax = plt.subplots(figsize=(6.4, 3.8))
 for alpha, marker, color, label in [
     (5e-3, "o-", "tab:blue", "group lasso, alpha=5e-3"),

@@ -2,7 +2,7 @@
 
 ``minimize`` runs L-BFGS (``memory > 0``) or plain gradient descent (``memory=0``),
 optionally in ScaledGD's metric ``(UᵀU)⁻¹`` or its damped form
-``(UᵀU + δ‖U‖²_F·I)⁻¹`` (``scaled=True``, ``damping=δ``), on
+``(UᵀU + δ‖U‖²_F·I)⁻¹``, both times ``‖U‖²_F`` (``scaled=True``, ``damping=δ``), on
 
     f(U) = (1/2n)·‖𝒜(UUᵀ) - y‖² + α·R_β(U),
 

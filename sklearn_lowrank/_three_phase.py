@@ -45,9 +45,10 @@ FINETUNE_SOLVERS = {
 # at this relative gradient (measured: same support and error as at 1e-5, 20-40% fewer
 # iterations; 1e-2 lost the support on noisy, ill-conditioned problems).
 _SUPPORT_TOL = 1e-3
-# Cap, in units of √s, of the norm below which pruning never keeps a column.
+# Cap, in the normalised units (U measured in √(s/g)), of the norm below which pruning
+# never keeps a column.
 _FLOOR_CAP = 1e-2
-# The regularised phase runs L-BFGS in the metric (UᵀU + δ‖U‖²_F·I)⁻¹ with this δ (PrecGD's
+# The regularised phase runs L-BFGS in the metric (UᵀU/‖U‖²_F + δ·I)⁻¹ with this δ (PrecGD's
 # damped metric): the columns the penalty is removing, far smaller than the rest, move
 # up to 1/δ times faster. Measured: 20-30% fewer iterations to the support (a third
 # fewer with alpha=1e-3), same ranks on every problem of a near-threshold sweep;
