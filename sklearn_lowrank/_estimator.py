@@ -67,8 +67,8 @@ class PrunedFactorSensing(
     the mean square of ``X``'s entries (rank-one) or the root mean square coordinate of
     ``sym(Aᵢ)`` (matrix), both about 1 for standard Gaussian measurements; the data
     scale is ``s = λ_max(S₀)`` with ``S₀ = (1/n) Σᵢ (yᵢ − ȳ) sym(Aᵢ)/g`` over the samples
-    whose ``|yᵢ − ȳ|`` is at most ten times its mean (about the top eigenvalue of
-    ``g·M*``, twice it for Gaussian rank-one measurements). So the
+    whose size (``‖xᵢ‖²`` or ``‖sym(Aᵢ)‖²_F``) is at most ten times the mean (about the
+    top eigenvalue of ``g·M*``, twice it for Gaussian rank-one measurements). So the
     defaults work at any scale of ``y`` and ``X``: rescaling either leaves the
     normalised problem unchanged. In the original units the penalty is
     ``λ_y = alpha·s^{3/2}·g^{1/2}`` and ``β_y = beta·s/g``. Starting

@@ -60,17 +60,23 @@ class RankOneOperator:
     gain : float
         ``g``: ``(1/nd)·Σᵢ‖xᵢ‖²``, the mean diagonal entry of ``Aᵢ`` (1 in expectation
         for standard Gaussian ``xᵢ``); 1.0 without ``normalize``.
+    sizes : array of shape (n_samples,)
+        ``‖xᵢ‖²`` in the units of ``X`` (``‖Aᵢ‖_F``): the data scale leaves out
+        outsized measurements by it.
     """
 
     def __init__(self, X, normalize: bool = False):
-        self.xp = array_namespace(X)
+        xp = self.xp = array_namespace(X)
         self.X = X
         self.n_samples, self.dim = X.shape
+        self.sizes = xp.empty(self.n_samples, dtype=X.dtype, device=device(X))
+        for rows in _row_blocks(self.n_samples):
+            block = X[rows, ...]
+            self.sizes[rows] = xp.sum(block * block, axis=1)
         self.gain = 1.0
         if normalize:
-            xp = self.xp
-            squares = _blocked_sum(xp, X, lambda block, rows: xp.sum(block * block))
-            self.gain = _checked_gain(xp, X, squares, self.n_samples * self.dim)
+            count = self.n_samples * self.dim
+            self.gain = _checked_gain(xp, X, xp.sum(self.sizes), count)
 
     def _row_sums(self, M):
         """Row sums of ``M`` divided by the gain.
@@ -121,11 +127,11 @@ class RankOneOperator:
         Accumulated over a sixteenth of the rows at a time, so that the weighted copy of
         X never exists whole.
         """
-
-        def weighted(block, rows):
-            return block.T @ (weights[rows, None] * block)
-
-        return _blocked_sum(self.xp, self.X, weighted) / (self.n_samples * self.gain)
+        total = 0.0
+        for rows in _row_blocks(self.n_samples):
+            block = self.X[rows, ...]
+            total = total + block.T @ (weights[rows, None] * block)
+        return total / (self.n_samples * self.gain)
 
 
 class MatrixOperator:
@@ -157,6 +163,9 @@ class MatrixOperator:
         basis of the symmetric matrices, ``(Σᵢ ‖sym(Aᵢ)‖²_F / (n·d(d+1)/2))^{1/2}``
         (1 in expectation for ``Aᵢ`` with standard Gaussian entries; then
         ``E⟨Aᵢ, M⟩² = ‖M‖²_F``); 1.0 without ``normalize``.
+    sizes : array of shape (n_samples,)
+        ``‖sym(Aᵢ)‖²_F`` in the units of ``X``: the data scale leaves out outsized
+        measurements by it.
     """
 
     def __init__(
@@ -183,7 +192,7 @@ class MatrixOperator:
         pack_scale = put(np.where(rows == cols, 0.5, 1.0), X.dtype)
         # ‖sym(Aᵢ)‖²_F from the packed row p: the diagonal once, pᵢⱼ = 2·sym(Aᵢ)ᵢⱼ twice.
         square_weights = put(np.where(rows == cols, 1.0, 0.5), X.dtype)
-        squares = 0.0
+        self.sizes = xp.empty(self.n_samples, dtype=X.dtype, device=device(X))
         # Filled in place, a sixteenth of the rows at a time: besides the packed array
         # (about half of X) only two chunk-sized temporaries exist, so building the
         # operator peaks near 0.56 times the size of X.
@@ -196,14 +205,12 @@ class MatrixOperator:
             chunk += xp.take(block, self._lower, axis=1)
             chunk *= pack_scale
             self.packed[start:stop, ...] = chunk
-            if normalize:
-                chunk *= chunk  # in place: no third chunk-sized temporary at the peak
-                squares = squares + xp.sum(chunk @ square_weights)
+            chunk *= chunk  # in place: no third chunk-sized temporary at the peak
+            self.sizes[start:stop] = chunk @ square_weights
         self.gain = 1.0
         if normalize:
-            mean_square = _checked_gain(
-                xp, self.packed, squares, self.n_samples * rows.size
-            )
+            count = self.n_samples * rows.size
+            mean_square = _checked_gain(xp, self.packed, xp.sum(self.sizes), count)
             self.gain = mean_square**0.5
             self.packed *= 1.0 / self.gain
         if row_block == "auto":
@@ -259,16 +266,12 @@ class MatrixOperator:
         return self.start(U)
 
 
-def _blocked_sum(xp, X, term):
-    """``Σ term(block, rows)`` over a sixteenth of ``X``'s rows at a time, so that a
-    temporary the size of ``X`` never exists (``rows`` is the block's slice)."""
-    n = X.shape[0]
+def _row_blocks(n: int):
+    """Slices of a sixteenth of ``n`` rows: per-block temporaries, never one of ``X``'s
+    size."""
     step = max(1, -(-n // 16))
-    total = 0.0
     for start in range(0, n, step):
-        rows = slice(start, min(start + step, n))
-        total = total + term(X[rows, ...], rows)
-    return total
+        yield slice(start, min(start + step, n))
 
 
 def _checked_gain(xp, data, squares, count: int) -> float:

@@ -185,6 +185,23 @@ def test_gain_is_the_measurement_scale(kind, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_sizes_are_the_measurements_squared_norms(kind, backend):
+    """``‖xᵢ‖²`` (rank-one) or ``‖sym(Aᵢ)‖²_F`` (matrix), in X's units whatever
+    ``normalize``: the data scale leaves out outsized measurements by them."""
+    X, A = PROBLEMS[kind](0)
+    if kind == "rank_one":
+        expected = np.sum(X * X, axis=1)
+    else:
+        sym = 0.5 * (A + np.transpose(A, (0, 2, 1)))
+        expected = np.sum(sym * sym, axis=(1, 2))
+    for normalize in (False, True):
+        op = make_operator(kind, backend.asarray(3.0 * X), normalize=normalize)
+        assert_same_kind(op.sizes, backend.asarray(X))
+        assert_close(op.sizes, 9.0 * expected, backend.rtol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_matrix_gain_depends_only_on_the_symmetric_part(backend):
     _, A = matrix_problem()
     transposed = np.transpose(A, (0, 2, 1))

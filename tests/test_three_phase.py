@@ -51,12 +51,20 @@ def dense_sensing_matrix(kind, X, y):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_data_scale_is_top_eigenvalue_of_the_centred_sensing_matrix(kind):
-    op, X, y, _ = problem(kind, noise=0.1)
-    y = y.copy()
-    y[5] = y.mean() + 50 * np.abs(y - y.mean()).mean()  # left out by the truncation
+    """Centred y; the measurements more than ten times the mean size left out."""
+    _, X, y, _ = problem(kind, noise=0.1)
+    X = X.copy()
+    X[5] *= 6.0  # size ×36 (matrix) or ×36 (rank-one ‖x‖²): left out
+    op = RankOneOperator(X) if kind == "rank_one" else MatrixOperator(X)
+    if kind == "rank_one":
+        sizes = np.sum(X * X, axis=1)
+    else:
+        A = X.reshape(len(X), *(2 * [math.isqrt(X.shape[1])]))
+        sym = 0.5 * (A + np.transpose(A, (0, 2, 1)))
+        sizes = np.sum(sym * sym, axis=(1, 2))
+    np.testing.assert_allclose(op.sizes, sizes, rtol=1e-12)
     centred = y - y.mean()
-    spread = np.abs(centred).mean()
-    weights = np.where(np.abs(centred) <= 10 * spread, centred, 0.0)
+    weights = np.where(sizes <= 10 * sizes.mean(), centred, 0.0)
     expected = np.linalg.eigvalsh(dense_sensing_matrix(kind, X, weights))[-1]
     assert weights[5] == 0 and np.count_nonzero(weights == 0) == 1
     assert data_scale(op.xp, op, y) == pytest.approx(expected, rel=1e-10)
@@ -90,6 +98,21 @@ def test_data_scale_ignores_one_outlying_measurement():
     assert data_scale(op.xp, op, y) == pytest.approx(clean, rel=0.05)
     model = PrunedFactorSensing(random_state=0).fit(X, y)
     assert model.n_components_ == 3
+
+
+def test_data_scale_keeps_the_few_rows_that_see_a_spike():
+    """Single-entry Aᵢ = e_j e_kᵀ, M* = e₀e₀ᵀ, noise 0.01: about 7 rows of 6000 see the
+    signal. Truncating on |yᵢ − ȳ| (ten times its mean) left them out, s fell ~60-fold
+    and 15 noise columns were kept; truncating on the measurements' size keeps them."""
+    rng = np.random.default_rng(0)
+    n, d = 6000, 30
+    j, k = rng.integers(0, d, n), rng.integers(0, d, n)
+    X = np.zeros((n, d * d))
+    X[np.arange(n), j * d + k] = 1.0
+    y = ((j == 0) & (k == 0)).astype(float) + 0.01 * rng.standard_normal(n)
+    model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    assert model.n_components_ == 1
+    assert model.data_scale_ > 0.03
 
 
 @pytest.mark.parametrize("c", [1e-250, 1e-20, 1e-4, 0.5, 7.0, 1e5, 1e20, 1e250])
