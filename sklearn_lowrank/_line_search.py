@@ -25,13 +25,9 @@ from ._backend import fetch
 
 __all__ = ["exact_step", "quartic_step"]
 
-# Trial steps are step_guess * 4**k for these k, plus t = 0 so a search never goes uphill.
-# The grid reaches far below the guess, which is the previous step and can be far too
-# long for the next direction: with an unscaled metric the first steps from columns of
-# norm 1e-5 were 2e-6 times the guess of 1, and a grid stopping at 4⁻⁶ returned 0 at
-# every iteration. (The metric is now scale-free and a second grid sits around the
-# loss-alone minimiser; the low end costs microseconds and stays as a margin.)
-_GRID = np.array([0.0] + [4.0**k for k in range(-40, 7)])
+# Trial steps are step_guess * 4**k for these k, plus t = 0 so a search never goes uphill,
+# and the same multiples of the loss-alone minimiser (see exact_step).
+_GRID = np.array([0.0] + [4.0**k for k in range(-6, 7)])
 # Points of the linear grid between the best geometric trial's neighbours.
 _REFINE = np.linspace(0.0, 1.0, 33)
 _NEWTON_STEPS = 4
