@@ -278,8 +278,9 @@ def _checked_gain(xp, data, squares, count: int) -> float:
     """Mean of the ``count`` squares of ``data``'s entries, summed to ``squares``.
 
     1.0 when ``data`` is all zero. An error when the mean is not finite (the squares
-    overflow) or is zero for nonzero data (they underflow), and when its inverse, which
-    the operator applies, overflows the dtype: each would fit a meaningless model.
+    overflow), is zero for nonzero data (they underflow) or has an inverse beyond the
+    dtype (the rank-one operator applies ``1/g``, the matrix one ``1/√g``, which this
+    bounds too): each would fit a meaningless model.
     """
     mean = float(to_host(squares)) / count if count else 0.0
     if not math.isfinite(mean):

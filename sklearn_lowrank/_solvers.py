@@ -97,9 +97,8 @@ def _metric_inverse(gram, damping, eps):
 
     It is the metric of ``U/‖U‖_F``: ``(UᵀU + δ‖U‖²_F·I)⁻¹`` times ``‖U‖²_F``, a scale
     the exact line search and L-BFGS's initial scaling absorb. Unscaled, a direction
-    from a start of norm ``ε₀`` was ``1/ε₀`` long: its line-search coefficients
-    overflowed float32 below ``init_scale ≈ 3e-9``, and in float64 below ``1e-25`` the
-    steps fell under the search grid and the phase ended at its start.
+    from a start of norm ``ε₀`` was ``1/ε₀`` long, and its line-search coefficients
+    overflowed float32 below ``init_scale ≈ 3e-9``.
     """
     size = float(np.trace(gram))
     if not size > 0:

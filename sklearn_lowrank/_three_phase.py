@@ -105,6 +105,16 @@ def _resumed(first: SolverResult, second: SolverResult) -> SolverResult:
     )
 
 
+def _warn_unconverged(result: SolverResult, phase: str, budget: str, advice: str) -> None:
+    """The ``ConvergenceWarning`` of a phase that used its budget, named as the user
+    set it (the solver only knows what it was handed)."""
+    warn(
+        f"{phase}: did not converge in {budget} iterations (gradient norm "
+        f"{result.gradient_norm:.2e} in normalised units); {advice}.",
+        ConvergenceWarning,
+    )
+
+
 def regularized_solver(alpha: float = _ALPHA, beta: float = _BETA) -> dict:
     """``minimize`` settings of the regularised phase (benchmarks time the same ones)."""
     return {
@@ -271,12 +281,8 @@ def fit_three_phase(
         regularized = _resumed(regularized, more)
         norms = _column_norms(xp, regularized, k)
     if not regularized.converged:
-        warn(
-            f"regularized fit: did not converge in max_iter={max_iter} iterations "
-            f"(gradient norm {regularized.gradient_norm:.2e} in normalised units); "
-            "increase max_iter.",
-            ConvergenceWarning,
-        )
+        budget = f"max_iter={max_iter}"
+        _warn_unconverged(regularized, "regularized fit", budget, "increase max_iter")
     norms *= root
     say(
         f"regularized fit: {regularized.n_iter} iterations, objective "
@@ -318,12 +324,9 @@ def fit_three_phase(
         V, n_finetune = finetuned.U, finetuned.n_iter
         curve += finetuned.objective
         if not finetuned.converged:
-            warn(
-                f"fine-tuning: did not converge in finetune_iter={finetune_iter} "
-                f"iterations (gradient norm {finetuned.gradient_norm:.2e} in normalised "
-                "units); increase finetune_iter or tol.",
-                ConvergenceWarning,
-            )
+            budget = f"finetune_iter={finetune_iter}"
+            advice = "increase finetune_iter or tol"
+            _warn_unconverged(finetuned, "fine-tuning", budget, advice)
         say(
             f"fine-tuning: {n_finetune} iterations, loss "
             f"{finetuned.objective[-1] * scale * scale:.4e}, {finetuned.seconds:.3f} s"
