@@ -4,8 +4,9 @@ Run by ``benchmarks/gpu_check.sh`` after ``gpu_ops.py``, or directly:
 ``python benchmarks/gpu_graph.py [--quick]``. Needs CuPy and a GPU.
 
 The dense case of ``gpu_check.py`` (d=100, n=20000, r=5) misses its target of one
-iteration within 1.1× the memory-bandwidth floor because each of the iteration's
-array operations costs 7-35 µs of Python and launch time. This script measures what
+iteration within 1.1× the memory-bandwidth floor, and its small case (d=40, n=600) its
+target of a fit within 2× the CPU's, because each of the iteration's array operations
+costs 7-35 µs of Python and launch time. Both cases are measured here. This script measures what
 the alternatives would buy, on the device work of one fine-tuning iteration, the
 package's own calls: the direction (a row combination times the metric), the
 ``directional`` pass, the line search's Gram matrix, the update, the adjoint pass and
@@ -14,10 +15,16 @@ the report's two Gram matrices. Each row is one way of running that work:
 - ``eager``: as the solver launches it, without its host round trips;
 - ``eager + sync``: with two device-to-host copies per iteration, as the solver's
   line search and report make;
+- ``device only``: the device time of ``eager`` without its launch gaps (the calls
+  queued behind a long matrix product, then timed on the device by two events): the
+  least a CuPy-specific fused or graph-captured iteration of these kernels could cost
+  before its host step (``nan`` if the queue drained before the host had launched
+  them all);
 - ``graph``: the same kernels captured once in a CUDA graph
   (``cupy.cuda.Stream.begin_capture``) and replayed: the device time alone, the least
   a CuPy-specific fused or graph-captured iteration could cost before its host step;
-- ``graph + sync``: the replay with the same two round trips;
+- ``graph + sync``: the replay with the same two round trips (both ``nan`` where CuPy
+  refuses to capture matrix products, which CuPy 13 and 14 do: it calls cuBLAS);
 - ``2 products`` and ``1 stacked``: the ``directional`` pass as two matrix-vector
   products (today) or as one product with a two-column matrix (reads the data once).
 
@@ -28,6 +35,7 @@ only their times matter here. A failure is printed and the script goes on.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -49,6 +57,44 @@ def _per_call_ms(fn, stream, repeats):
         fn()
     stream.synchronize()
     return 1e3 * (time.perf_counter() - start) / repeats
+
+
+def _device_ms(fn, stream, repeats):
+    """Device time of ``fn`` alone, per call, or ``nan`` if it could not be isolated.
+
+    The calls are queued behind blocking matrix products, long enough for the host to
+    launch them all before the device reaches them; the device then runs them back to
+    back, and two events around them time the device's work without the host's launch
+    gaps: what a fused or graph-replayed iteration of the same kernels would cost.
+    """
+    import cupy
+
+    fn()
+    stream.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    stream.synchronize()
+    launch_s = time.perf_counter() - start
+    block = cupy.ones((4096, 4096), dtype=cupy.float32)
+    block @ block
+    stream.synchronize()
+    start = time.perf_counter()
+    block @ block
+    stream.synchronize()
+    block_s = max(time.perf_counter() - start, 1e-6)
+    before, after = cupy.cuda.Event(), cupy.cuda.Event()
+    for _ in range(math.ceil(2 * launch_s / block_s) + 1):
+        block @ block
+    before.record(stream)
+    for _ in range(repeats):
+        fn()
+    queued = not before.done  # the device had not reached the calls yet
+    after.record(stream)
+    after.synchronize()
+    if not queued:
+        return math.nan
+    return cupy.cuda.get_elapsed_time(before, after) / repeats
 
 
 def _iteration(xp, op, y, U, state, grad, inverse, buffer, weights, step=1e-3):
@@ -111,12 +157,18 @@ def run_case(n, d, r, dtype, bandwidth, repeats):
     with stream:
         results["eager"] = _per_call_ms(work, stream, repeats)
         results["eager + sync"] = _per_call_ms(work_synced, stream, repeats)
+        # Few calls: the launch queue holds about a thousand kernels, and a full queue
+        # would make the host wait for the device again.
+        results["device only"] = _device_ms(work, stream, min(repeats, 10))
+        capturing = False
         try:
             work()  # the pool now holds every block the capture will ask for
             stream.synchronize()
             stream.begin_capture()
+            capturing = True
             line, report = work()
             graph = stream.end_capture()
+            capturing = False
             results["graph"] = _per_call_ms(lambda: graph.launch(stream), stream, repeats)
 
             def replay_synced():
@@ -125,13 +177,17 @@ def run_case(n, d, r, dtype, bandwidth, repeats):
                 to_host(report)
 
             results["graph + sync"] = _per_call_ms(replay_synced, stream, repeats)
+        except NotImplementedError as exc:
+            # CuPy (13 and 14 at least) refuses every cuBLAS call, so every matrix
+            # product, while a stream captures: the iteration cannot be captured.
+            results["graph"] = results["graph + sync"] = math.nan
+            print(f"graph capture refused by CuPy ({dtype}): {exc}")
         except Exception as exc:  # capture is CuPy/driver-version dependent
             print(f"graph capture failed ({dtype}): {exc!r}")
             traceback.print_exc()
-            try:
-                stream.end_capture()  # leave capture mode if it failed inside it
-            except Exception:
-                pass
+        finally:
+            if capturing:  # leave capture mode, or every later launch fails
+                stream.end_capture()
         D = U * 0.5
         first = op._pack(U @ D.T + D @ U.T)
         second = op._pack(D @ D.T)
@@ -167,12 +223,14 @@ def main():
     bandwidth = 2 * nbytes * 10 / (time.perf_counter() - start)
     del a, b
     print(f"device-to-device copy: {bandwidth / 1e9:.0f} GB/s (read + written)")
-    n, d = (20000, 100) if not args.quick else (2000, 30)
-    for dtype in ("float32", "float64"):
-        try:
-            run_case(n, d, 5, dtype, bandwidth, repeats=200 if not args.quick else 20)
-        except Exception:
-            traceback.print_exc()
+    # gpu_check.py's dense case, then its small one (where the launches dominate).
+    sizes = [(20000, 100, 5), (600, 40, 3)] if not args.quick else [(2000, 30, 5)]
+    for n, d, r in sizes:
+        for dtype in ("float32", "float64"):
+            try:
+                run_case(n, d, r, dtype, bandwidth, repeats=200 if not args.quick else 20)
+            except Exception:
+                traceback.print_exc()
 
 
 if __name__ == "__main__":
