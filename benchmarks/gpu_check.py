@@ -189,10 +189,13 @@ def check_case(label, kind, n, d, r, dtype, bandwidth, target, seed=0, n_iter=20
             gpu_s <= 2 * cpu_s,
         )
     TARGETS.append(verdict)
+    # The small case's floor (microseconds) is no yardstick: its target is the CPU's time.
+    floor_text = (
+        f"{floor_ms:>9.3f}{fine_ms / floor_ms:>8.2f}" if target != "2x cpu" else " " * 17
+    )
     ROWS.append(
-        f"{label:<22}{dtype:<8}{k:>4}{reg_ms:>9.3f}{fine_ms:>9.3f}{floor_ms:>9.3f}"
-        f"{fine_ms / floor_ms:>8.2f}{gpu_s:>8.2f}{model.n_components_:>5}{error:>10.1e}"
-        f"{cpu_text:>12}{ratio:>14}"
+        f"{label:<22}{dtype:<8}{k:>4}{reg_ms:>9.3f}{fine_ms:>9.3f}{floor_text}"
+        f"{gpu_s:>8.2f}{model.n_components_:>5}{error:>10.1e}{cpu_text:>12}{ratio:>14}"
     )
 
 

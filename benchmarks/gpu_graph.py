@@ -6,7 +6,7 @@ Run by ``benchmarks/gpu_check.sh`` after ``gpu_ops.py``, or directly:
 The dense case of ``gpu_check.py`` (d=100, n=20000, r=5) misses its target of one
 iteration within 1.1× the memory-bandwidth floor, and its small case (d=40, n=600) its
 target of a fit within 2× the CPU's, because each of the iteration's array operations
-costs 7-35 µs of Python and launch time. Both cases are measured here. This script measures what
+costs 7-35 µs of Python and launch time. For both cases this script measures what
 the alternatives would buy, on the device work of one fine-tuning iteration, the
 package's own calls: the direction (a row combination times the metric), the
 ``directional`` pass, the line search's Gram matrix, the update, the adjoint pass and
