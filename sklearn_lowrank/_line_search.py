@@ -70,9 +70,15 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
 
 
 def _quartic_at(quartic, t):
-    """``c0 + c1·t + … + c4·t⁴`` (Horner), at one step or an array of steps."""
+    """``c0 + c1·t + … + c4·t⁴`` (Horner), at one step or an array of steps.
+
+    A trial step far beyond the minimiser (from a start of norm 1e-80, say) can
+    overflow to ±inf: a value no step is chosen for, and no NaN (each coefficient is
+    finite, so no ∞ - ∞), so the overflow is silenced rather than warned about.
+    """
     c0, c1, c2, c3, c4 = quartic
-    return c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
+    with np.errstate(over="ignore"):
+        return c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
 
 
 class _Line:

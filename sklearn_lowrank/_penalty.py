@@ -27,8 +27,13 @@ class SmoothGroupLasso:
         return xp.sum(z / root, axis=-1)
 
     def _slope(self, zb, root):
-        """``2h'(z) = (z + 2β) / (z + β)^{3/2}`` from ``zb = z + β`` and ``root = √zb``."""
-        return (zb + self.beta) / (zb * root)
+        """``2h'(z) = (z + 2β) / (z + β)^{3/2}`` from ``zb = z + β`` and ``root = √zb``.
+
+        As ``(1 + β/zb) / root``: the product ``zb·root`` overflows once ``β`` passes
+        the dtype's largest number to the power 2/3 (1e205 in float64, 5e25 in
+        float32), where the slope itself is merely small. As many operations.
+        """
+        return (1.0 + self.beta / zb) / root
 
     def value_and_gradient(self, xp, U):
         """``R_β(U)`` and ``∇R_β(U)``, whose column j is ``2h'(‖uⱼ‖²)·uⱼ``.
@@ -46,7 +51,8 @@ class SmoothGroupLasso:
         zb = z + self.beta
         if root is None:
             root = xp.sqrt(zb)
-        second = -(zb + 3.0 * self.beta) / (4.0 * zb * zb * root)
+        # -(zb + 3β) / (4·zb²·root), with every intermediate bounded (zb² overflows).
+        second = -((1.0 + 3.0 * self.beta / zb) / (4.0 * zb)) / root
         return 0.5 * self._slope(zb, root), second
 
     def best_rotation(self, gram):

@@ -623,10 +623,11 @@ def test_tiny_random_start_escapes_in_the_same_iterations(small_dense):
     counted as converged: the regularised phase ended at its random start and pruning
     kept half the columns, with no warning. The metric is now that of U/‖U‖_F and the
     search also tries steps around the loss-alone minimiser, which from 1e-40 is some
-    1e40 times the first guess."""
+    1e40 times the first guess. From 1e-80 trial steps overflow the quartic to inf
+    (never chosen), which NumPy warned about."""
     X, y, factor = small_dense
     default = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
-    for init_scale in (1e-5, 1e-10, 1e-25, 1e-40):
+    for init_scale in (1e-5, 1e-10, 1e-25, 1e-40, 1e-80):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             model = PrunedFactorSensing(

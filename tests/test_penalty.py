@@ -4,6 +4,8 @@ Checked against dense NumPy float64 formulas and finite differences, in NumPy an
 ``array_api_strict`` (default and non-default device), in float64 and float32.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from _backends import BACKENDS, assert_close, assert_same_kind, to_numpy
@@ -72,6 +74,30 @@ def test_value_limits():
     assert value(big) == pytest.approx(50.0, rel=1e-6)
     assert value(small) == pytest.approx(2.5e-7 / np.sqrt(beta), rel=1e-2)
     assert value(np.zeros((3, 2))) == 0.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_huge_beta_is_weight_decay_without_overflow(backend):
+    """With ``β`` far above every ``‖uⱼ‖²`` the penalty is the weight decay
+    ``‖uⱼ‖²/√β`` and its gradient ``2uⱼ/√β``. ``(z + β)·√(z + β)`` overflowed (and
+    NumPy warned at every iteration of a fit) from β ≈ 1e205 in float64 and 5e25 in
+    float32, where none of these numbers is out of range."""
+    beta = 1e300 if backend.dtype == "float64" else 1e37
+    U = factor(seed=4)
+    Ub = backend.asarray(U)
+    xp = array_namespace(Ub)
+    pen = SmoothGroupLasso(beta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, grad = pen.value_and_gradient(xp, Ub)
+        first, second = pen.derivative(xp, backend.asarray(SQ_NORMS))
+    Ur = backend.rounded(U)
+    assert_close(value, np.sum(Ur * Ur) / np.sqrt(beta), backend.rtol)
+    assert_close(grad, 2.0 * Ur / np.sqrt(beta), backend.rtol)
+    assert_close(first, np.full(SQ_NORMS.shape, 1.0 / np.sqrt(beta)), backend.rtol)
+    # h''(z) ≈ -3/(4β^{3/2}), below the dtype's range here: zero or negative, finite.
+    second = to_numpy(second)
+    assert np.all(np.isfinite(second)) and np.all(second <= 0)
 
 
 # ---------------------------------------------------------------------- gradient
