@@ -57,3 +57,38 @@ def test_array_module_cupy_keeps_numpy_attributes():
     assert isinstance(model.components_, np.ndarray)
     assert model.n_components_ == 5
     assert relative_error(model.components_.T, factor) < 1e-8
+
+
+def test_cupy_model_methods_follow_their_input_and_pickle():
+    """transform, score and get_matrix of a CuPy fit compute on the GPU and agree with
+    the NumPy fit's; NumPy input to the CuPy model gives NumPy output (the factor moves
+    to X); the fitted model pickles with its CuPy attributes."""
+    import pickle
+
+    X, y, _ = make_low_rank_sensing(**CASES["rank_one"], random_state=2)
+    on_cpu = PrunedFactorSensing(random_state=0).fit(X, y)
+    on_gpu = PrunedFactorSensing(random_state=0).fit(cupy.asarray(X), cupy.asarray(y))
+    X_gpu, y_gpu = cupy.asarray(X), cupy.asarray(y)
+
+    matrix = on_gpu.get_matrix()
+    assert isinstance(matrix, cupy.ndarray)
+    np.testing.assert_allclose(matrix.get(), on_cpu.get_matrix(), atol=1e-8)
+    # ‖Uᵀxᵢ‖ does not depend on the rotation of the columns, which the fits may differ by.
+    projected = on_gpu.transform(X_gpu)
+    assert isinstance(projected, cupy.ndarray) and projected.shape == (X.shape[0], 5)
+    np.testing.assert_allclose(
+        np.linalg.norm(projected.get(), axis=1),
+        np.linalg.norm(on_cpu.transform(X), axis=1),
+        rtol=1e-6,
+    )
+    assert on_gpu.score(X_gpu, y_gpu) == pytest.approx(on_cpu.score(X, y), abs=1e-10)
+
+    on_host = on_gpu.predict(X)
+    assert isinstance(on_host, np.ndarray)
+    np.testing.assert_allclose(on_host, on_cpu.predict(X), rtol=1e-6, atol=1e-8)
+
+    restored = pickle.loads(pickle.dumps(on_gpu))
+    assert isinstance(restored.components_, cupy.ndarray)
+    np.testing.assert_array_equal(
+        restored.predict(X_gpu).get(), on_gpu.predict(X_gpu).get()
+    )
