@@ -69,13 +69,7 @@ def _device_ms(fn, stream, repeats):
     """
     import cupy
 
-    fn()
-    stream.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    stream.synchronize()
-    launch_s = time.perf_counter() - start
+    launch_s = 1e-3 * repeats * _per_call_ms(fn, stream, repeats)
     block = cupy.ones((4096, 4096), dtype=cupy.float32)
     block @ block
     stream.synchronize()
