@@ -25,8 +25,10 @@ the report's two Gram matrices. Each row is one way of running that work:
   a CuPy-specific fused or graph-captured iteration could cost before its host step;
 - ``graph + sync``: the replay with the same two round trips (both ``nan`` where CuPy
   refuses to capture matrix products, which CuPy 13 and 14 do: it calls cuBLAS);
-- ``2 products`` and ``1 stacked``: the ``directional`` pass as two matrix-vector
-  products (today) or as one product with a two-column matrix (reads the data once).
+- ``2 products``, ``(P,2) C-order``, ``(P,2) F-order`` and ``(2,P) @ packedᵀ``: the
+  ``directional`` pass as two matrix-vector products or as one product with a
+  two-column matrix (which reads the data once), in three memory layouts that cuBLAS
+  runs with different kernels; ``adjoint pass``: the adjoint's vector-matrix product.
 
 The replays reuse fixed buffers, so their results are not an iteration's results:
 only their times matter here. A failure is printed and the script goes on.
@@ -186,17 +188,26 @@ def run_case(n, d, r, dtype, bandwidth, repeats):
         first = op._pack(U @ D.T + D @ U.T)
         second = op._pack(D @ D.T)
         both = xp.stack([first, second], axis=1)
+        pair = xp.stack([first, second])
+        residual = state.predictions - y
         results["2 products"] = _per_call_ms(
             lambda: (op.packed @ first, op.packed @ second), stream, repeats
         )
-        results["1 stacked"] = _per_call_ms(lambda: op.packed @ both, stream, repeats)
+        results["(P,2) C-order"] = _per_call_ms(lambda: op.packed @ both, stream, repeats)
+        results["(P,2) F-order"] = _per_call_ms(lambda: op.packed @ pair.T, stream, repeats)
+        results["(2,P) @ packedᵀ"] = _per_call_ms(
+            lambda: pair @ op.packed.T, stream, repeats
+        )
+        results["adjoint pass"] = _per_call_ms(
+            lambda: residual @ op.packed, stream, repeats
+        )
     one_pass = floor / 2
     print(
         f"\ndense d={d}, n={n}, {dtype}: floor {floor:.3f} ms (one pass {one_pass:.3f} ms)"
     )
-    print(f"{'how':<16}{'ms':>10}{'÷ floor':>10}{'÷ one pass':>12}")
+    print(f"{'how':<18}{'ms':>10}{'÷ floor':>10}{'÷ one pass':>12}")
     for how, ms in results.items():
-        print(f"{how:<16}{ms:>10.3f}{ms / floor:>10.2f}{ms / one_pass:>12.2f}")
+        print(f"{how:<18}{ms:>10.3f}{ms / floor:>10.2f}{ms / one_pass:>12.2f}")
 
 
 def main():
@@ -217,8 +228,10 @@ def main():
     bandwidth = 2 * nbytes * 10 / (time.perf_counter() - start)
     del a, b
     print(f"device-to-device copy: {bandwidth / 1e9:.0f} GB/s (read + written)")
-    # gpu_check.py's dense case, then its small one (where the launches dominate).
-    sizes = [(20000, 100, 5), (600, 40, 3)] if not args.quick else [(2000, 30, 5)]
+    # gpu_check.py's dense cases: the medium one, a large data-bound one, the small one.
+    sizes = [(20000, 100, 5), (50000, 200, 5), (600, 40, 3)]
+    if args.quick:
+        sizes = [(2000, 30, 5)]
     for n, d, r in sizes:
         for dtype in ("float32", "float64"):
             try:
