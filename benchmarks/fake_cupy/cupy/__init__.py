@@ -3,10 +3,11 @@
     PYTHONPATH=benchmarks/fake_cupy python benchmarks/gpu_check.py --quick
     PYTHONPATH=benchmarks/fake_cupy python benchmarks/gpu_ops.py
     PYTHONPATH=benchmarks/fake_cupy python benchmarks/gpu_graph.py --quick
+    PYTHONPATH=benchmarks/fake_cupy python benchmarks/gpu_profile.py --quick
 
 "Device" arrays are a NumPy subclass with CuPy's ``.get()``; the package computes on them
-as on NumPy arrays (its device path is tested under array_api_strict), streams and graph
-captures do nothing. The numbers printed mean nothing: it only shows that the scripts
+as on NumPy arrays (its device path is tested under array_api_strict), streams, events and
+graph captures do nothing. The numbers printed mean nothing: it only shows that the scripts
 run to their last line, so that a GPU session is not spent on a typo.
 """
 
