@@ -298,27 +298,7 @@ class PrunedFactorSensing(
         else:
             X = check_foreign_array(X, xp, name="X", ndim=2)
             if fitting:
-                if y is None:
-                    raise ValueError(
-                        f"{type(self).__name__} requires y to be passed, but the target y "
-                        "is None."
-                    )
-                y = move_to(y, xp, dev)
-                if y.ndim == 2 and y.shape[1] == 1:
-                    # As scikit-learn's column_or_1d does for NumPy input.
-                    warn(
-                        "A column-vector y was passed when a 1d array was expected. "
-                        "Please change the shape of y to (n_samples, ), for example "
-                        "using ravel().",
-                        DataConversionWarning,
-                    )
-                    y = xp.reshape(y, (-1,))
-                y = check_foreign_array(y, xp, name="y", ndim=1, dtype=X.dtype)
-                if y.shape[0] != X.shape[0]:
-                    raise ValueError(
-                        "Found input variables with inconsistent numbers of samples: "
-                        f"[{X.shape[0]}, {y.shape[0]}]"
-                    )
+                y = self._checked_target(y, X, xp, dev)
             else:
                 validate_data(self, X, skip_check_array=True, reset=False)
         if self.measurement == "matrix":
@@ -326,6 +306,33 @@ class PrunedFactorSensing(
         if fitting and is_numpy_namespace(xp):
             y = y.astype(X.dtype, copy=False)
         return X, y, xp, dev
+
+    def _checked_target(self, y, like, xp, dev, name="y"):
+        """``y`` (or the sample weights: ``name``) as a 1-D array of namespace ``xp``
+        on ``dev``, with the dtype and length of ``like`` (``X`` or the predictions),
+        checked as scikit-learn checks NumPy targets."""
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires {name} to be passed, but the target "
+                f"{name} is None."
+            )
+        y = move_to(y, xp, dev)
+        if y.ndim == 2 and y.shape[1] == 1:
+            # As scikit-learn's column_or_1d does for NumPy input.
+            warn(
+                f"A column-vector {name} was passed when a 1d array was expected. "
+                f"Please change the shape of {name} to (n_samples, ), for example "
+                "using ravel().",
+                DataConversionWarning,
+            )
+            y = xp.reshape(y, (-1,))
+        y = check_foreign_array(y, xp, name=name, ndim=1, dtype=like.dtype)
+        if y.shape[0] != like.shape[0]:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{like.shape[0]}, {y.shape[0]}]"
+            )
+        return y
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -465,8 +472,13 @@ class PrunedFactorSensing(
         if is_numpy_namespace(xp):
             return super().score(X, y, sample_weight=sample_weight)
         predicted = self.predict(X)
-        y = xp.astype(move_to(y, xp, dev), predicted.dtype)
-        weights = 1.0 if sample_weight is None else move_to(sample_weight, xp, dev)
+        # Checked like fit's y: a column vector would broadcast to (n, n) silently.
+        y = self._checked_target(y, predicted, xp, dev)
+        weights = 1.0
+        if sample_weight is not None:
+            weights = self._checked_target(
+                sample_weight, predicted, xp, dev, name="sample_weight"
+            )
         mean = xp.sum(weights * y) / xp.sum(weights * xp.ones_like(y))
         residual = float(xp.sum(weights * (y - predicted) ** 2))
         total = float(xp.sum(weights * (y - mean) ** 2))

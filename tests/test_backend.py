@@ -295,6 +295,28 @@ def test_column_vector_y_warns_as_for_numpy():
         PrunedFactorSensing(random_state=0).fit(X, y[:, None])
 
 
+def test_score_checks_its_target_in_any_namespace():
+    """score's y and sample_weight are checked as fit's y is: a (n, 1) y broadcast
+    against the (n,) predictions to (n, n) and gave R² = -772 instead of 0.93; a y of
+    the wrong length gave 0.0; integer weights failed to promote."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], noise=0.5, random_state=0)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    dev = xps.Device("device1")
+    Xs = xps.asarray(X, device=dev)
+    expected = model.score(X, y)
+    assert expected < 0.99  # noisy: a wrong formula would show
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        found = model.score(Xs, xps.asarray(y[:, None], device=dev))
+    assert found == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        model.score(Xs, xps.asarray(y[:1], device=dev))
+    weights = np.arange(1, y.size + 1) % 3 + 1
+    found = model.score(Xs, xps.asarray(y, device=dev), sample_weight=weights)
+    assert found == pytest.approx(model.score(X, y, sample_weight=weights), rel=1e-12)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        model.score(Xs, xps.asarray(y, device=dev), sample_weight=weights[:-1])
+
+
 def test_strict_input_errors_are_raised_before_work():
     dev = xps.Device("device1")
     X = np.ones((5, 4))
