@@ -1,7 +1,8 @@
 """Array-module backend: which namespace computes, and moving data to it once.
 
-The numerical core (operators, penalty, line search, solvers, pruning) only ever sees an
-Array-API namespace ``xp`` and arrays of that namespace; this module is where that
+The numerical core (operators, penalty, line search, solvers) only ever sees an
+Array-API namespace ``xp`` and arrays of that namespace (the pruning rule works on host
+numbers); this module is where that
 namespace is chosen and where arrays cross between namespaces and devices: data once,
 outside every iteration loop, and inside the loops only the few numbers the host needs,
 in one transfer each time (:func:`fetch`).

@@ -1,4 +1,4 @@
-"""The estimator: validates, delegates to the solvers, stores fitted attributes."""
+"""The estimator: validates, delegates to the three phases, stores fitted attributes."""
 
 from __future__ import annotations
 
@@ -182,8 +182,9 @@ class PrunedFactorSensing(
     Notes
     -----
     Each iteration prices its search direction with one pass over the data and applies
-    the adjoint with another (for matrix measurements the direction takes two
-    matrix-vector products, which BLAS runs faster than one two-column product). Every
+    the adjoint with another (for matrix measurements the direction is one product of
+    the data with two packed matrices; on NumPy two row-blocked matrix-vector products,
+    which OpenBLAS runs faster, the second reading its rows from the cache). Every
     10 iterations of the regularised phase, the columns are rotated to the orthogonal
     basis that minimises the penalty at unchanged ``UUᵀ`` (an exact, free descent step)
     and collapsed columns are dropped, so the remaining work runs at the cost of the
@@ -395,7 +396,7 @@ class PrunedFactorSensing(
         self.threshold_ = result.threshold
         self.data_scale_ = result.scale
         self.measurement_scale_ = op.gain
-        self.n_iter_ = max(result.objective.size, 1)
+        self.n_iter_ = int(result.objective.size)
         self.n_iter_finetune_ = result.n_iter_finetune
         self.loss_curve_ = [float(v) for v in result.objective]
         if self.verbose:

@@ -227,7 +227,7 @@ def _quadratic_roots(a, b, c) -> list:
 def _cubic_roots(a, b, c, d) -> list:
     """Real roots of ``a·t³ + b·t² + c·t + d``: a few microseconds of float arithmetic,
     where ``numpy.roots`` (the eigenvalues of the companion matrix) costs about 40 µs,
-    once per fine-tuning iteration.
+    once per iteration.
 
     The closed form gives the root of largest magnitude accurately (the others can
     lose every digit when the roots span many orders of magnitude); after Newton

@@ -3,8 +3,8 @@
 An operator turns a factor ``U`` (d, k) into predictions ``𝒜(UUᵀ)`` (n,) and applies the
 adjoint, ``(1/n) Σᵢ wᵢ sym(Aᵢ) U``. Solvers talk to it through a small state so that an
 iteration touches the measurements only to price a search direction (:meth:`directional`,
-one pass; two matrix-vector products for matrix measurements) and for the gradient
-(:meth:`adjoint_times`, one pass).
+one pass; for matrix measurements one two-row product, or on NumPy two row-blocked
+matrix-vector products) and for the gradient (:meth:`adjoint_times`, one pass).
 
 With ``normalize=True`` an operator works with ``Aᵢ/g`` instead of ``Aᵢ``, ``g`` its
 measurement scale (:attr:`gain`): the solvers then see unit-scale measurements whatever
@@ -149,9 +149,10 @@ class MatrixOperator:
         Rows packed at a time, bounding the temporary memory of the packing; ``None``
         packs a sixteenth of the rows (at least 64, at most 4096) at a time.
     row_block : int, None or "auto", default="auto"
-        Rows per block of :meth:`directional`'s two products; ``None`` runs each over
-        all rows, ``"auto"`` asks the backend (blocks of about 4 MiB on NumPy, none
-        elsewhere; see :func:`~sklearn_lowrank._backend.row_block`).
+        Rows per block of :meth:`directional`'s two matrix-vector products; ``None``
+        forms the pass as one two-row product over all rows instead, ``"auto"`` asks
+        the backend (blocks of about 4 MiB on NumPy, ``None`` elsewhere; see
+        :func:`~sklearn_lowrank._backend.row_block`).
     normalize : bool, default=False
         Work with ``Aᵢ/g`` (:attr:`gain`): the packed measurements are divided by ``g``
         once, in place.
@@ -193,7 +194,7 @@ class MatrixOperator:
         # ‖sym(Aᵢ)‖²_F from the packed row p: the diagonal once, pᵢⱼ = 2·sym(Aᵢ)ᵢⱼ twice.
         square_weights = put(np.where(rows == cols, 1.0, 0.5), X.dtype)
         self.sizes = xp.empty(self.n_samples, dtype=X.dtype, device=device(X))
-        # Filled in place, a sixteenth of the rows at a time: besides the packed array
+        # Filled in place, chunk by chunk: besides the packed array
         # (about half of X) only two chunk-sized temporaries exist, so building the
         # operator peaks near 0.56 times the size of X.
         self.packed = xp.empty((self.n_samples, rows.size), dtype=X.dtype, device=device(X))
@@ -231,7 +232,7 @@ class MatrixOperator:
         return self.start(U).predictions
 
     def sensing_matrix(self, weights):
-        """``(1/n) Σᵢ wᵢ sym(Aᵢ)`` as a dense (d, d) array: one pass over the data."""
+        """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` as a dense (d, d) array: one pass over the data."""
         return self._unpacked(weights @ self.packed)
 
     def adjoint_times(self, U, state: OperatorState, weights):
@@ -283,12 +284,13 @@ def _row_blocks(n: int):
 
 
 def _checked_gain(xp, data, squares, count: int) -> float:
-    """Mean of the ``count`` squares of ``data``'s entries, summed to ``squares``.
+    """``squares / count``, the mean square that each operator's :attr:`gain` defines.
 
-    1.0 when ``data`` is all zero. An error when the mean is not finite (the squares
-    overflow), is zero for nonzero data (they underflow) or has an inverse beyond the
-    dtype (the rank-one operator applies ``1/g``, the matrix one ``1/√g``, which this
-    bounds too): each would fit a meaningless model.
+    ``data`` serves only to tell an all-zero ``X`` (then 1.0) and for its dtype. An
+    error when the mean is not finite (the squares overflow), is zero for nonzero data
+    (they underflow) or has an inverse beyond the dtype (the rank-one operator applies
+    ``1/g``, the matrix one ``1/√g``, which this bounds too): each would fit a
+    meaningless model.
     """
     mean = float(to_host(squares)) / count if count else 0.0
     if not math.isfinite(mean):

@@ -20,7 +20,13 @@ import numpy as np
 
 from ._warnings import warn
 
-__all__ = ["AUTO_MIN_GAP", "EarlyPruning", "select_columns"]
+__all__ = [
+    "AUTO_MIN_GAP",
+    "EarlyPruning",
+    "auto_threshold",
+    "relative_threshold",
+    "select_columns",
+]
 
 #: ``threshold="auto"`` cuts only where consecutive sorted norms differ by this factor.
 AUTO_MIN_GAP = 10.0

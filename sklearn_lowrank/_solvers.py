@@ -130,9 +130,6 @@ class _Memory:
         """Forget every pair (the slots are overwritten later)."""
         self.order = []
 
-    def __len__(self):
-        return len(self.order)
-
     def append(self, s, y):
         if self.size == 0:
             return

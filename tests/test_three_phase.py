@@ -352,3 +352,15 @@ def test_strict_matches_numpy(kind, device):
     factor = to_numpy(res.factor)
     assert np.linalg.norm(factor - ref.factor) <= 1e-10 * np.linalg.norm(ref.factor)
     np.testing.assert_allclose(res.objective, ref.objective, rtol=1e-10)
+
+
+def test_defaults_are_the_estimators():
+    """fit_three_phase's defaults (which the benchmarks use) are the estimator's."""
+    import inspect
+
+    estimator = PrunedFactorSensing().get_params()
+    signature = inspect.signature(three_phase.fit_three_phase).parameters
+    shared = [name for name in signature if name in estimator]
+    assert len(shared) == 11
+    for name in shared:
+        assert signature[name].default == estimator[name], name
