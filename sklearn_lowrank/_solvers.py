@@ -419,7 +419,7 @@ def minimize(
 
         if not use_penalty or U.shape[1] < 2:
             continue
-        rotation, drop = None, None
+        drop = None
         if early_pruning is not None:
             singular = np.sqrt(np.clip(np.linalg.eigvalsh(report.gram), 0.0, None))
             n_keep = None
@@ -428,26 +428,25 @@ def minimize(
             if n_keep is not None and n_keep < U.shape[1]:
                 # Keep the n_keep columns with the largest singular values once the
                 # rotation below has aligned the columns with the singular vectors.
-                rotation = penalty.best_rotation(report.gram)
                 drop = np.arange(U.shape[1]) >= n_keep
                 pruned_early = True
-        if drop is None and n_iter % _ALIGN_EVERY == 0:
-            rotation = penalty.best_rotation(report.gram)
-        if rotation is not None:
-            # The free step: the rotation of the columns best for the penalty. UUᵀ is
-            # the same, so the residual and loss are too, and the loss gradient turns
-            # with U (∇L(UW) = ∇L(U)·W).
-            W = to_device(rotation)
-            U, state, loss_grad = U @ W, op.rotate(state, W), loss_grad @ W
-            report.gram = rotation.T @ report.gram @ rotation
-            # The columns are now the factor's scaled singular vectors, largest first:
-            # their norms are its singular values.
-            norms = np.sqrt(np.clip(np.diag(report.gram), 0.0, None))
-            # The tiny columns of the random start say nothing until the factor grows.
-            grown = norms.max() > _ESCAPE_GROWTH * start_norm
-            if drop is None and drop_ratio is not None and grown:
-                collapsed = norms < drop_ratio * norms.max()
-                drop = collapsed if np.any(collapsed) else None
+        if drop is None and n_iter % _ALIGN_EVERY != 0:
+            continue
+        # The free step: the rotation of the columns best for the penalty. UUᵀ is the
+        # same, so the residual and loss are too, and the loss gradient turns with U
+        # (∇L(UW) = ∇L(U)·W).
+        rotation = penalty.best_rotation(report.gram)
+        W = to_device(rotation)
+        U, state, loss_grad = U @ W, op.rotate(state, W), loss_grad @ W
+        report.gram = rotation.T @ report.gram @ rotation
+        # The columns are now the factor's scaled singular vectors, largest first: their
+        # norms are its singular values.
+        norms = np.sqrt(np.clip(np.diag(report.gram), 0.0, None))
+        # The tiny columns of the random start say nothing until the factor grows.
+        grown = norms.max() > _ESCAPE_GROWTH * start_norm
+        if drop is None and drop_ratio is not None and grown:
+            collapsed = norms < drop_ratio * norms.max()
+            drop = collapsed if np.any(collapsed) else None
         if drop is not None:
             for j in np.flatnonzero(drop):
                 dropped[int(columns[j])] = float(norms[j])
@@ -458,11 +457,10 @@ def minimize(
             columns = columns[keep_host]
             report.gram = report.gram[np.ix_(keep_host, keep_host)]
             residual, loss, loss_grad = loss_terms(U, state)
-        if rotation is not None:
-            # Only the penalty is re-priced; the pairs describe the old columns.
-            value, grad = with_penalty(U, loss, loss_grad)
-            stall.value = float(value)
-            history.reset(U)
+        # Only the penalty is re-priced; the pairs describe the old columns.
+        value, grad = with_penalty(U, loss, loss_grad)
+        stall.value = float(value)
+        history.reset(U)
 
     return SolverResult(
         U=U,
