@@ -242,20 +242,22 @@ class MatrixOperator:
         xp = self.xp
         Dt = D.T
         UD = U @ Dt
+        # Both packed matrices, as the two rows of one array: one gather packs them.
+        pair = xp.take(
+            xp.reshape(xp.stack([UD + UD.T, D @ Dt]), (2, -1)), self._upper, axis=1
+        )
         if self.row_block is None:
-            # One product of the data with both packed matrices as two rows reads the
-            # data once. cuBLAS runs this layout at 1.0-1.6 times one pass, where two
-            # matrix-vector products take two, and (n, P) @ (P, 2) up to 4.5 in float32
-            # (H200, d=200, n=50000: 1.26 / 1.89 ms against 1.95 / 3.47 ms for two
-            # products, float32 / float64). One gather packs both.
-            pair = xp.reshape(xp.stack([UD + UD.T, D @ Dt]), (2, -1))
-            ab = xp.take(pair, self._upper, axis=1) @ self.packed.T
+            # One product reads the data once. cuBLAS runs this layout at 1.0-1.6 times
+            # one pass, where two matrix-vector products take two, and (n, P) @ (P, 2)
+            # up to 4.5 in float32 (H200, d=200, n=50000: 1.26 / 1.89 ms against
+            # 1.95 / 3.47 ms for two products, float32 / float64).
+            ab = pair @ self.packed.T
             return ab[0, ...], ab[1, ...], None
-        first, second = self._pack(UD + UD.T), self._pack(D @ Dt)
         # On NumPy, two matrix-vector products rather than one two-column product, which
         # OpenBLAS runs far below bandwidth (d=100, n=20000: 158 ms against 102 ms for
         # two products in float64), blocked by rows so that the second product reads
         # its rows from the cache (see _backend.row_block).
+        first, second = pair[0, ...], pair[1, ...]
         a, b = [], []
         for start in range(0, self.n_samples, self.row_block):
             block = self.packed[start : min(start + self.row_block, self.n_samples), ...]
