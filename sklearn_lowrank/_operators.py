@@ -199,15 +199,14 @@ class MatrixOperator:
         # operator peaks near 0.56 times the size of X.
         self.packed = xp.empty((self.n_samples, rows.size), dtype=X.dtype, device=device(X))
         step = chunk_size or min(4096, max(64, -(-self.n_samples // 16)))
-        for start in range(0, self.n_samples, step):
-            stop = min(start + step, self.n_samples)
-            block = X[start:stop, ...]
+        for part in _row_blocks(self.n_samples, step):
+            block = X[part, ...]
             chunk = xp.take(block, self._upper, axis=1)
             chunk += xp.take(block, self._lower, axis=1)
             chunk *= pack_scale
-            self.packed[start:stop, ...] = chunk
+            self.packed[part, ...] = chunk
             chunk *= chunk  # in place: no third chunk-sized temporary at the peak
-            self.sizes[start:stop] = chunk @ square_weights
+            self.sizes[part] = chunk @ square_weights
         self.gain = 1.0
         if normalize:
             count = self.n_samples * rows.size
@@ -259,8 +258,8 @@ class MatrixOperator:
         # its rows from the cache (see _backend.row_block).
         first, second = pair[0, ...], pair[1, ...]
         a, b = [], []
-        for start in range(0, self.n_samples, self.row_block):
-            block = self.packed[start : min(start + self.row_block, self.n_samples), ...]
+        for rows in _row_blocks(self.n_samples, self.row_block):
+            block = self.packed[rows, ...]
             a.append(block @ first)
             b.append(block @ second)
         return self.xp.concat(a), self.xp.concat(b), None
@@ -277,10 +276,10 @@ class MatrixOperator:
         return self.start(U)
 
 
-def _row_blocks(n: int):
-    """Slices of a sixteenth of ``n`` rows: per-block temporaries, never one of ``X``'s
-    size."""
-    step = max(1, -(-n // 16))
+def _row_blocks(n: int, step: int | None = None):
+    """Slices of ``step`` rows (default: a sixteenth of ``n``): per-block temporaries,
+    never one of ``X``'s size."""
+    step = step or max(1, -(-n // 16))
     for start in range(0, n, step):
         yield slice(start, min(start + step, n))
 
