@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from ._backend import from_host, to_host
+from ._backend import fetch, from_host, to_host
 from ._backend import row_block as backend_row_block
 
 __all__ = [
@@ -300,7 +300,7 @@ def _checked_gain(xp, data, squares, count: int) -> float:
             "large for its dtype; rescale it (the fit does not depend on X's scale)."
         )
     if mean == 0:
-        (largest, smallest) = (float(to_host(xp.max(data))), float(to_host(xp.min(data))))
+        largest, smallest = fetch(xp, xp.max(data), xp.min(data))
         if largest == 0 and smallest == 0:
             return 1.0
     if mean == 0 or 1.0 / mean > float(xp.finfo(data.dtype).max):

@@ -166,15 +166,17 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
             "largest one. The penalty alpha may be too strong for this data, or y carry "
             "no signal."
         )
-    elif support.all() and norms.size > 1 and dim is not None and norms.size >= dim:
-        warn(
-            f"Pruning kept all {norms.size} columns, as many as the dimension d={dim}: "
-            "the estimate has full rank. If M* should not, the penalty (alpha) is too "
-            "weak to separate the columns."
-        )
     elif support.all() and norms.size > 1:
-        warn(
-            f"Pruning kept all {norms.size} columns: n_columns may be too small to "
-            "reveal the rank, or the penalty (alpha) too weak to separate the columns."
-        )
+        if dim is not None and norms.size >= dim:
+            warn(
+                f"Pruning kept all {norms.size} columns, as many as the dimension "
+                f"d={dim}: the estimate has full rank. If M* should not, the penalty "
+                "(alpha) is too weak to separate the columns."
+            )
+        else:
+            warn(
+                f"Pruning kept all {norms.size} columns: n_columns may be too small to "
+                "reveal the rank, or the penalty (alpha) too weak to separate the "
+                "columns."
+            )
     return support, relative
