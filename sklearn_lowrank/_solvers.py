@@ -304,8 +304,9 @@ def minimize(
         dropped and recorded in ``dropped`` (see
         :class:`~sklearn_lowrank._pruning.EarlyPruning`). Every kept column then
         carries signal, so the run goes on in ScaledGD's metric, undamped, which
-        removes the slowdown of an ill-conditioned ``UUᵀ`` (measured: 3–4 fewer
-        iterations after the cut at condition number 10).
+        removes the slowdown of an ill-conditioned ``UUᵀ`` (measured on 171 runs that
+        cut early: no change at condition number 1, half an iteration fewer per run
+        at 10 and 50, the same ranks).
     start_norm : float or None
         Largest column norm of the start the factor grew from, against which the
         growth that enables ``drop_ratio`` and ``early_pruning`` is measured; ``None``
