@@ -282,14 +282,13 @@ class PrunedFactorSensing(
     def _checked_input(self, X, y=None, *, fitting):
         """Validated ``X`` (and ``y``) in their own namespace, with that namespace.
 
-        NumPy-like input (arrays, lists, DataFrames) goes through scikit-learn's
-        checks; other Array-API arrays are checked in their namespace, on their device.
-        ``fit`` validates into locals only, so a failed fit leaves the estimator as it
-        was; ``predict``/``transform`` also check the width against ``fit``.
+        ``X`` is 2-D, as :meth:`_as_2d` makes it. NumPy-like input (arrays, lists,
+        DataFrames) goes through scikit-learn's checks; other Array-API arrays are
+        checked in their namespace, on their device. ``fit`` validates into locals
+        only, so a failed fit leaves the estimator as it was; ``predict``/``transform``
+        also check the width against ``fit``.
         """
         xp, dev = namespace_and_device(X)
-        if self.measurement == "matrix":
-            X = _flatten_matrices(X, xp)
         float_dtypes = [np.float64, np.float32]
         if is_numpy_namespace(xp):
             if fitting:
@@ -307,6 +306,12 @@ class PrunedFactorSensing(
         if fitting and is_numpy_namespace(xp):
             y = y.astype(X.dtype, copy=False)
         return X, y, xp, dev
+
+    def _as_2d(self, X):
+        """``X`` with 3-D sensing matrices flattened to ``(n, d*d)`` (a view)."""
+        if self.measurement == "matrix":
+            return _flatten_matrices(X, namespace_and_device(X)[0])
+        return X
 
     def _checked_target(self, y, like, xp, dev, name="y"):
         """``y`` (or the sample weights: ``name``) as a 1-D array of namespace ``xp``
@@ -354,11 +359,8 @@ class PrunedFactorSensing(
         self : PrunedFactorSensing
             The fitted estimator.
         """
-        # 2-D view of X (3-D sensing matrices flattened) for n_features_in_; checked
-        # as is, since _checked_input leaves 2-D input to be flattened as it is.
-        fitted_on = X
-        if self.measurement == "matrix":
-            fitted_on = _flatten_matrices(X, namespace_and_device(X)[0])
+        # Unconverted, for n_features_in_ and a DataFrame's feature names.
+        fitted_on = self._as_2d(X)
         X, y, xp_in, dev_in = self._checked_input(fitted_on, y, fitting=True)
         xp = resolve_namespace(self.array_module, xp_in)
         dev = dev_in if xp is xp_in else None
@@ -415,7 +417,7 @@ class PrunedFactorSensing(
         """
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="components_", method=method)
-        X, _, xp, dev = self._checked_input(X, fitting=False)
+        X, _, xp, dev = self._checked_input(self._as_2d(X), fitting=False)
         U = xp.astype(move_to(self.components_, xp, dev), X.dtype)
         return X, U.T
 

@@ -94,7 +94,8 @@ class _Line:
             gram[2, 2],
         )
         self.quartic = (rr, -2.0 * ra, aa + 2.0 * rb, -2.0 * ab, bb)
-        self.penalty = penalty if alpha > 0 and columns is not None else None
+        # The per-column numbers are only fetched when the penalty counts.
+        self.penalty = penalty if columns is not None else None
         self.alpha = alpha
         if self.penalty is not None:
             self.p, self.q, self.s = columns

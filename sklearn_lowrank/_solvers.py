@@ -380,7 +380,7 @@ def minimize(
             U,
             direction,
             step_guess,
-            penalty if use_penalty else None,
+            penalty,
             alpha,
         )
         # Centre the next search on this step, but never on 0.
