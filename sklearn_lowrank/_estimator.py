@@ -99,7 +99,8 @@ class PrunedFactorSensing(
     threshold : float in [0, 1] or "auto", default="auto"
         Pruning threshold relative to the largest column norm. ``"auto"`` sorts the
         column norms from the largest down and cuts at the first drop by a factor 10
-        or more between consecutive norms (none: threshold 0). Whatever the
+        or more between consecutive norms, from a column that grew past the random
+        start (none: threshold 0). Whatever the
         threshold, columns that never grew past the random start and columns dropped
         during the regularised phase are pruned, so ``0`` keeps the others; a
         warning says when every column is kept.

@@ -273,7 +273,7 @@ def fit_three_phase(
         and alpha > 0
         and support_tol > final_tol
         and regularized.n_iter < max_iter
-        and relative_threshold(norms) == 0.0
+        and relative_threshold(norms, floor=floor) == 0.0
     ):
         # No gap among the norms yet (weak penalty, ill-conditioned M*): the support is
         # not found, so the phase goes on to the tolerance it has without fine-tuning.

@@ -1,5 +1,6 @@
 """Tests for greedy pruning (``sklearn_lowrank._pruning``)."""
 
+import math
 import warnings
 
 import numpy as np
@@ -72,6 +73,18 @@ def test_auto_threshold_accepts_gap_just_above_minimum():
 def test_auto_threshold_cuts_at_exactly_the_minimum_gap():
     assert auto_threshold(np.array([AUTO_MIN_GAP, 1.0])) > 0.0  # log(10) - log(1) exactly
     assert auto_threshold(np.array([AUTO_MIN_GAP, 1.0 + 1e-9])) == 0.0
+
+
+def test_auto_threshold_ignores_gaps_under_the_floor():
+    """Below the floor every column is pruned anyway: a gap there is no support."""
+    norms = np.array([1.0, 0.5, 0.2, 0.05, 0.01, 0.004, 0.0015, 3e-4, 1e-6])
+    assert auto_threshold(norms) == pytest.approx(math.sqrt(3e-4 * 1e-6))
+    assert auto_threshold(norms, floor=1e-3) == 0.0
+    # The gap from the last column above the floor down to those under it counts.
+    cut = np.array([1.0, 0.5, 0.2, 1e-4, 1e-6])
+    assert auto_threshold(cut, floor=1e-3) == pytest.approx(math.sqrt(0.2 * 1e-4))
+    support, relative = select_columns(norms, "auto", floor=1e-3)
+    assert relative == 0.0 and support.sum() == 7
 
 
 def test_auto_threshold_zero_norms():

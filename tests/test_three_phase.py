@@ -254,6 +254,26 @@ def test_regularized_fit_goes_on_while_no_gap_separates_the_norms(kind, monkeypa
     assert result.threshold > 0 and result.support.sum() == truth.shape[1]
 
 
+@pytest.mark.parametrize(
+    "kind, n, d, r, kappa, noise, seed",
+    [("matrix", 2000, 20, 4, 50, 0.05, 1), ("rank_one", 400, 20, 2, 50, 0.05, 1)],
+)
+def test_a_gap_under_the_floor_does_not_stop_the_phase(kind, n, d, r, kappa, noise, seed):
+    """Noisy, ill-conditioned, weak penalty: at the support tolerance the only tenfold
+    gap lies between two columns under the floor. Taken for a support, it kept 14-16
+    columns, whose fine-tuning ran out of its 2000 iterations; going on finds the
+    true rank."""
+    X, y, _ = make_low_rank_sensing(
+        n, d, r, measurement=kind, condition_number=kappa, noise=noise, random_state=seed
+    )
+    model = PrunedFactorSensing(measurement=kind, alpha=1e-3, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X, y)
+    assert model.n_components_ <= r + 1
+    assert model.n_iter_finetune_ < 100
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_going_on_stays_within_max_iter(kind, monkeypatch):
     """The phase that goes on gets what is left of ``max_iter``, not a new budget.
