@@ -116,6 +116,22 @@ def _warn_unconverged(result: SolverResult, phase: str, budget: str, advice: str
     )
 
 
+def _in_units_of_y(xp, V, root: float):
+    """``V·root``, or a ``FloatingPointError`` where that leaves the dtype's range
+    (checked on the host first, so no overflow warning precedes the error)."""
+    (normalised,) = fetch(xp, xp.max(xp.abs(V)))
+    largest = float(normalised) * root
+    finfo = xp.finfo(V.dtype)
+    low, high = float(finfo.smallest_normal), float(finfo.max)
+    if normalised > 0 and not low <= largest <= high:
+        raise FloatingPointError(
+            f"The fitted factor, {root:.3g} times its normalised values in the units of "
+            f"y and X, is not representable in {V.dtype}: rescale y or X (the fit in "
+            "normalised units does not depend on their scale)."
+        )
+    return V * root
+
+
 def regularized_solver(alpha: float = _ALPHA, beta: float = _BETA) -> dict:
     """``minimize`` settings of the regularised phase (benchmarks time the same ones)."""
     return {
@@ -214,8 +230,10 @@ def fit_three_phase(
     rng = check_random_state(random_state)
     scale = data_scale(xp, op, y)
     # Solved in units where the (normalised) measurements and y/s are of order one:
-    # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X.
-    root = math.sqrt(scale / op.gain)
+    # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
+    # since s/g itself can leave the float range where the root does not (X·1e-150
+    # with y·1e100: s/g ≈ 1e400, the factor ≈ 1e200).
+    root = math.sqrt(scale) / math.sqrt(op.gain)
     y_scaled = y / scale
     # Drawn on the host so a seed gives the same start on every backend.
     init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))
@@ -359,7 +377,7 @@ def fit_three_phase(
             UserWarning,
         )
     return ThreePhaseResult(
-        factor=V * root,
+        factor=_in_units_of_y(xp, V, root),
         column_norms=norms,
         support=support,
         threshold=relative,

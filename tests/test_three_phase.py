@@ -346,6 +346,32 @@ def test_fit_is_scale_equivariant(c):
     assert np.linalg.norm(scaled.column_norms - norms) <= 1e-6 * np.linalg.norm(norms)
 
 
+@pytest.mark.parametrize("x_scale, y_scale", [(1e-150, 1e100), (1e150, 1e-100)])
+def test_fit_in_units_where_the_data_scale_over_the_gain_leaves_the_range(x_scale, y_scale):
+    """s/g ≈ 1e±400 while the factor, √s/√g ≈ 1e±200, is representable: the fit is
+    the unscaled one, rescaled (it used to come back as inf, or as zeros)."""
+    X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
+    base = PrunedFactorSensing(random_state=0).fit(X, y)
+    model = PrunedFactorSensing(random_state=0).fit(x_scale * X, y_scale * y)
+    expected = base.components_ * (math.sqrt(y_scale) / x_scale)
+    assert model.n_components_ == base.n_components_
+    error = np.linalg.norm(model.components_ - expected)
+    assert error <= 1e-6 * np.linalg.norm(expected)
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("root", [1e300, 1e-50])
+def test_a_factor_beyond_the_dtype_is_an_error(root):
+    """In float32 the factor overflows (1e300) or vanishes (1e-50) in the units of y."""
+    V = np.ones((4, 2), dtype=np.float32)
+    with pytest.raises(FloatingPointError, match=r"factor.* not representable"):
+        three_phase._in_units_of_y(NUMPY_XP, V, root)
+    # A zero factor stays zero; representable factors pass.
+    zero = np.zeros_like(V)
+    np.testing.assert_array_equal(three_phase._in_units_of_y(NUMPY_XP, zero, 1e-50), zero)
+    assert np.all(three_phase._in_units_of_y(NUMPY_XP, V, 1e10) == np.float32(1e10))
+
+
 STRICT = [
     pytest.param(None, id="strict-float64"),
     pytest.param("device1", id="strict-float64-device1"),
