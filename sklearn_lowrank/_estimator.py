@@ -19,6 +19,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from ._backend import (
+    check_dtype_range,
     check_foreign_array,
     check_writable,
     move_to,
@@ -305,6 +306,8 @@ class PrunedFactorSensing(
         if self.measurement == "matrix":
             square_side(X.shape[1])
         if fitting and is_numpy_namespace(xp):
+            if y.dtype != X.dtype:
+                check_dtype_range(y, np, X.dtype, name="y")
             y = y.astype(X.dtype, copy=False)
         return X, y, xp, dev
 

@@ -11,11 +11,13 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
+from _backends import NUMPY_XP
 from array_api_compat import array_namespace, is_numpy_namespace
 from sklearn.exceptions import DataConversionWarning
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._backend import (
+    check_dtype_range,
     check_foreign_array,
     check_writable,
     fetch,
@@ -315,6 +317,33 @@ def test_score_checks_its_target_in_any_namespace():
     assert found == pytest.approx(model.score(X, y, sample_weight=weights), rel=1e-12)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         model.score(Xs, xps.asarray(y, device=dev), sample_weight=weights[:-1])
+
+
+@pytest.mark.parametrize("y_scale", [1e-50, 1e50])
+@pytest.mark.parametrize("namespace", ["numpy", "strict"])
+def test_y_beyond_the_range_of_float32_x_is_refused(namespace, y_scale):
+    """float64 y for float32 X is computed in float32: at 1e-50 it became zeros (and
+    the model was fitted to y ≡ 0, R² = -3e81), at 1e50 inf; both are a ValueError
+    naming y now, and a fitted model stays as it was."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=0)
+    X = X.astype(np.float32)
+    if namespace == "strict":
+        dev = xps.Device("device1")
+        X, y = xps.asarray(X, device=dev), xps.asarray(y, device=dev)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    before = to_host(model.components_).copy()
+    with pytest.raises(ValueError, match=r"y holds values of magnitude up to .* float32"):
+        model.fit(X, y * y_scale)
+    np.testing.assert_array_equal(to_host(model.components_), before)
+
+
+def test_check_dtype_range_bounds_the_largest_magnitude():
+    finfo = np.finfo(np.float32)
+    for fine in ([0.0, 0.0], [float(finfo.smallest_normal), 1e-45], [-3e38, 1.0]):
+        check_dtype_range(np.asarray(fine), NUMPY_XP, np.float32, name="y")
+    for bad in ([0.0, 1e-39], [-1e39, 1.0]):
+        with pytest.raises(ValueError, match="sample_weight holds"):
+            check_dtype_range(np.asarray(bad), NUMPY_XP, np.float32, name="sample_weight")
 
 
 def test_strict_input_errors_are_raised_before_work():
