@@ -8,7 +8,7 @@ release lacks is written here, with the behaviour of the release that added it.
 from sklearn import get_config
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _get_feature_names, validate_data
 
 from ._backend import namespace_and_device
 
@@ -40,6 +40,7 @@ __all__ = [
     "Interval",
     "StrOptions",
     "_fit_context",
+    "_get_feature_names",
     "check_same_namespace",
     "validate_data",
 ]

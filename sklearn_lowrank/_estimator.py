@@ -26,7 +26,14 @@ from ._backend import (
     namespace_and_device,
     resolve_namespace,
 )
-from ._compat import Interval, StrOptions, _fit_context, check_same_namespace, validate_data
+from ._compat import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    _get_feature_names,
+    check_same_namespace,
+    validate_data,
+)
 from ._operators import make_operator, measure, project, square_side
 from ._three_phase import FINETUNE_SOLVERS, fit_three_phase
 from ._warnings import warn
@@ -366,6 +373,10 @@ class PrunedFactorSensing(
         # Unconverted, for n_features_in_ and a DataFrame's feature names.
         fitted_on = self._as_2d(X)
         X, y, xp_in, dev_in = self._checked_input(fitted_on, y, fitting=True)
+        # The TypeError of mixed-type column names, before the work rather than after
+        # (validate_data below, which records the names, must wait for a fit that
+        # succeeds: a failed fit leaves the estimator as it was).
+        _get_feature_names(fitted_on)
         xp = resolve_namespace(self.array_module, xp_in)
         dev = dev_in if xp is xp_in else None
         check_writable(xp, dev)

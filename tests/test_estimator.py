@@ -548,6 +548,17 @@ def test_refit_with_bad_input_leaves_fitted_model_unchanged(small_dense):
     np.testing.assert_array_equal(model.components_, before)
 
 
+def test_mixed_type_column_names_are_refused_before_work(small_dense, monkeypatch):
+    """scikit-learn refuses a DataFrame whose column names mix types; the error came
+    after the whole fit (feature names are recorded once it succeeds)."""
+    pd = pytest.importorskip("pandas")
+    X, y, _ = make_low_rank_sensing(200, 4, 1, random_state=0)
+    frame = pd.DataFrame(X, columns=[0, 1, "a", "b"])
+    monkeypatch.setattr(estimator_module, "fit_three_phase", None)  # any call fails
+    with pytest.raises(TypeError, match="Feature names are only supported"):
+        PrunedFactorSensing().fit(frame, y)
+
+
 def test_wrong_width_at_predict(small_dense):
     X, y, _ = small_dense
     model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
