@@ -22,6 +22,7 @@ from ._backend import (
     check_dtype_range,
     check_foreign_array,
     check_writable,
+    fetch,
     move_to,
     namespace_and_device,
     resolve_namespace,
@@ -327,14 +328,15 @@ class PrunedFactorSensing(
     def _checked_target(self, y, like, xp, dev, name="y"):
         """``y`` (or the sample weights: ``name``) as a 1-D array of namespace ``xp``
         on ``dev``, with the dtype and length of ``like`` (``X`` or the predictions),
-        checked as scikit-learn checks NumPy targets."""
+        checked as scikit-learn checks NumPy targets (a column vector is raveled for
+        ``y`` only, as ``r2_score`` refuses 2-D weights)."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires {name} to be passed, but the target "
                 f"{name} is None."
             )
         y = move_to(y, xp, dev)
-        if y.ndim == 2 and y.shape[1] == 1:
+        if name == "y" and y.ndim == 2 and y.shape[1] == 1:
             # As scikit-learn's column_or_1d does for NumPy input.
             warn(
                 f"A column-vector {name} was passed when a 1d array was expected. "
@@ -492,12 +494,20 @@ class PrunedFactorSensing(
         predicted = self.predict(X)
         # Checked like fit's y: a column vector would broadcast to (n, n) silently.
         y = self._checked_target(y, predicted, xp, dev)
-        weights = 1.0
+        weights, total_weight = 1.0, float(y.shape[0])
         if sample_weight is not None:
             weights = self._checked_target(
                 sample_weight, predicted, xp, dev, name="sample_weight"
             )
-        mean = xp.sum(weights * y) / xp.sum(weights * xp.ones_like(y))
+            total_weight, largest = fetch(xp, xp.sum(weights), xp.max(xp.abs(weights)))
+            # r2_score's errors, which NumPy input gets.
+            if largest == 0:
+                raise ValueError(
+                    "Sample weights must contain at least one non-zero number."
+                )
+            if total_weight == 0:
+                raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+        mean = xp.sum(weights * y) / float(total_weight)
         residual = float(xp.sum(weights * (y - predicted) ** 2))
         total = float(xp.sum(weights * (y - mean) ** 2))
         if total == 0:

@@ -346,6 +346,30 @@ def test_check_dtype_range_bounds_the_largest_magnitude():
             check_dtype_range(np.asarray(bad), NUMPY_XP, np.float32, name="sample_weight")
 
 
+def test_score_refuses_the_sample_weights_r2_score_refuses():
+    """All-zero weights, weights summing to zero and 2-D weights raise as they do for
+    NumPy input (they gave nan, nan and a score); negative weights are allowed."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], noise=0.5, random_state=0)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    dev = xps.Device("device1")
+    Xs, ys = xps.asarray(X, device=dev), xps.asarray(y, device=dev)
+    alternating = np.where(np.arange(y.size) % 2 == 0, 1.0, -1.0)
+    for weights, error, match in [
+        (np.zeros(y.size), ValueError, "at least one non-zero"),
+        (alternating, ZeroDivisionError, "sum to zero"),
+    ]:
+        with pytest.raises(error, match=match):
+            model.score(X, y, sample_weight=weights)
+        with pytest.raises(error, match=match):
+            model.score(Xs, ys, sample_weight=weights)
+    with pytest.raises(ValueError, match="1-D array for sample_weight"):
+        model.score(Xs, ys, sample_weight=np.ones((y.size, 1)))
+    negative = np.ones(y.size)
+    negative[:3] = -1.0
+    found = model.score(Xs, ys, sample_weight=negative)
+    assert found == pytest.approx(model.score(X, y, sample_weight=negative), rel=1e-12)
+
+
 def test_strict_input_errors_are_raised_before_work():
     dev = xps.Device("device1")
     X = np.ones((5, 4))
