@@ -175,17 +175,18 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
             "largest one. The penalty alpha may be too strong for this data, or y carry "
             "no signal."
         )
-    elif support.all() and norms.size > 1:
+    elif support.all() and (norms.size > 1 or (dim is not None and dim > 1)):
         if dim is not None and norms.size >= dim:
+            than = "as many as" if norms.size == dim else "more than"
             warn(
-                f"Pruning kept all {norms.size} columns, as many as the dimension "
+                f"Pruning kept all {norms.size} columns, {than} the dimension "
                 f"d={dim}: the estimate has full rank. If M* should not, the penalty "
                 "(alpha) is too weak to separate the columns."
             )
         else:
+            kept = "its only column" if norms.size == 1 else f"all {norms.size} columns"
             warn(
-                f"Pruning kept all {norms.size} columns: n_columns may be too small to "
-                "reveal the rank, or the penalty (alpha) too weak to separate the "
-                "columns."
+                f"Pruning kept {kept}: n_columns may be too small to reveal the rank, "
+                "or the penalty (alpha) too weak to separate the columns."
             )
     return support, relative

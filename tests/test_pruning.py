@@ -135,6 +135,23 @@ def test_warning_when_nothing_passes_keeps_largest():
     assert relative == 1.5
 
 
+def test_warning_when_the_only_column_is_kept():
+    """One column of a d > 1 matrix: kept, as every column, and said so (it was not);
+    of a 1 × 1 matrix, the full rank is the only answer and nothing is said."""
+    with pytest.warns(UserWarning, match="kept its only column: n_columns may be"):
+        select_columns(np.array([2.0]), "auto", dim=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert select_columns(np.array([2.0]), "auto", dim=1)[0].all()
+
+
+def test_warning_when_more_columns_than_the_dimension_are_kept():
+    with pytest.warns(UserWarning, match="kept all 5 columns, more than the dimension d=3"):
+        select_columns(np.ones(5), "auto", dim=3)
+    with pytest.warns(UserWarning, match="kept all 3 columns, as many as the dimension"):
+        select_columns(np.ones(3), "auto", dim=3)
+
+
 def test_warning_when_all_norms_are_zero():
     with pytest.warns(UserWarning, match="kept no column"):
         support, _ = select_columns(np.zeros(3), "auto")
