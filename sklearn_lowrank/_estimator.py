@@ -152,7 +152,8 @@ class PrunedFactorSensing(
         ``Uᵀ`` after fine-tuning (PCA's convention); the estimate is
         ``components_.T @ components_``.
     n_components_ : int
-        Rank found: the number of columns kept by pruning.
+        Rank found: the number of columns kept by pruning (with ``n_columns > d`` it
+        can exceed ``d``, while ``UUᵀ`` has rank ``d`` at most).
     column_norms_ : ndarray of shape (n_columns,)
         Column norms of the regularised factor before pruning, in the units of
         ``components_``. Columns that collapsed during the regularised phase were removed

@@ -287,11 +287,11 @@ def _row_blocks(n: int, step: int | None = None):
 def _checked_gain(xp, data, squares, count: int) -> float:
     """``squares / count``, the mean square that each operator's :attr:`gain` defines.
 
-    ``data`` serves only to tell an all-zero ``X`` (then 1.0) and for its dtype. An
-    error when the mean is not finite (the squares overflow), is zero for nonzero data
-    (they underflow) or has an inverse beyond the dtype (the rank-one operator applies
-    ``1/g``, the matrix one ``1/√g``, which this bounds too): each would fit a
-    meaningless model.
+    ``data`` serves only to tell an all-zero ``X`` and for its dtype. An error when
+    the measurements are all zero (they say nothing of ``M*``), when the mean is not
+    finite (the squares overflow), is zero for nonzero data (they underflow) or has an
+    inverse beyond the dtype (the rank-one operator applies ``1/g``, the matrix one
+    ``1/√g``, which this bounds too): each would fit a meaningless model.
     """
     mean = float(to_host(squares)) / count if count else 0.0
     if not math.isfinite(mean):
@@ -302,7 +302,10 @@ def _checked_gain(xp, data, squares, count: int) -> float:
     if mean == 0:
         largest, smallest = fetch(xp, xp.max(data), xp.min(data))
         if largest == 0 and smallest == 0:
-            return 1.0
+            raise ValueError(
+                "X holds only zeros (with measurement='matrix': the sensing matrices' "
+                "symmetric parts are zero): the measurements say nothing about M*."
+            )
     if mean == 0 or 1.0 / mean > float(xp.finfo(data.dtype).max):
         raise FloatingPointError(
             "The mean square of the measurements X underflows: X holds values too "

@@ -171,7 +171,9 @@ def data_scale(xp, op, y) -> float:
     whatever the units of ``y``. Falls back to ``max |λ(S₀)|``, then to the uncentred
     ``y`` (constant ``y``), then 1.
     """
-    mean, size = (float(v) for v in fetch(xp, xp.mean(y), xp.mean(op.sizes)))
+    mean, size, low, high = (
+        float(v) for v in fetch(xp, xp.mean(y), xp.mean(op.sizes), xp.min(y), xp.max(y))
+    )
     centred = y - mean
     (spread,) = fetch(xp, xp.mean(xp.abs(centred)))
     spread = float(spread)
@@ -180,7 +182,9 @@ def data_scale(xp, op, y) -> float:
             "The data scale is not finite: y holds values too large for the dtype; "
             "rescale it."
         )
-    if spread > 0:
+    # Constant y, tested exactly: its rounded mean leaves a spread of an ulp or so,
+    # which formed S₀ from rounding noise (y ≡ 0.1 gave s = 1.7e-17, not about 0.1).
+    if low < high:
         kept = op.sizes <= _SCALE_TRUNCATION * size
         weights, unit = xp.where(kept, centred, xp.zeros_like(y)) / spread, spread
     elif mean != 0:
@@ -282,8 +286,8 @@ def fit_three_phase(
         # the stall test. Pruning would return columns of the random start.
         raise FloatingPointError(
             "regularized fit: no step from the random start changed the objective; "
-            f"init_scale={init_scale:g} may be too small for {y.dtype} (raise it, or "
-            "use float64)."
+            f"init_scale={init_scale:g} may be too small for {y.dtype} (raise it"
+            f"{', or use float64' if y.dtype == xp.float32 else ''})."
         )
     norms = _column_norms(xp, regularized, k)
     if (

@@ -469,6 +469,17 @@ def test_warns_when_every_column_is_kept(small_dense):
     assert model.n_components_ == 2
 
 
+def test_all_zero_measurements_are_refused(small_dense):
+    """Zero X, or matrix measurements whose symmetric parts are zero, say nothing of
+    M*: the fit used to return a model predicting about 1e-10, blaming alpha."""
+    X, y, _ = small_dense
+    d = math.isqrt(X.shape[1])
+    A = X.reshape(-1, d, d)
+    for bad in (np.zeros_like(X), (A - np.swapaxes(A, 1, 2)).reshape(X.shape)):
+        with pytest.raises(ValueError, match="X holds only zeros"):
+            PrunedFactorSensing(measurement="matrix").fit(bad, y)
+
+
 def test_warns_and_keeps_largest_when_nothing_passes(small_dense):
     X, _, _ = small_dense
     with pytest.warns(UserWarning, match="kept no column"):
@@ -663,6 +674,17 @@ def test_float32_start_below_resolution_is_an_error(small_dense):
     with pytest.raises(FloatingPointError, match=r"init_scale=1e-15 .* float32"):
         model.fit(X, y)
     assert not hasattr(model, "components_")
+
+
+def test_float64_start_below_resolution_does_not_advise_float64(small_dense):
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", init_scale=1e-200, random_state=0)
+    with pytest.raises(FloatingPointError, match="init_scale=1e-200") as error:
+        model.fit(X, y)
+    assert "use float64" not in str(error.value)
+    model.set_params(init_scale=1e-15)
+    with pytest.raises(FloatingPointError, match="or use float64"):
+        model.fit(X.astype(np.float32), y.astype(np.float32))
 
 
 @pytest.mark.parametrize("init_scale", [0.5, 3.0])

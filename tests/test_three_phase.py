@@ -139,6 +139,18 @@ def test_data_scale_falls_back_to_one_for_zero_y(kind):
     assert data_scale(op.xp, op, np.zeros_like(y)) == 1.0
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_data_scale_of_constant_y_is_proportional_to_it(kind):
+    """Constant y takes the uncentred fallback, whatever the rounding of its mean:
+    y ≡ 0.1 has a mean an ulp off, whose spread formed S₀ from rounding noise
+    (s = 1.7e-17 where y ≡ 0.25 gave about 0.3)."""
+    op, _, y, _ = problem(kind)
+    unit = data_scale(op.xp, op, np.full_like(y, 0.25))
+    for c in (0.1, 1 / 3, 7.7):
+        found = data_scale(op.xp, op, np.full_like(y, c))
+        assert found == pytest.approx(c / 0.25 * unit, rel=1e-12)
+
+
 @pytest.mark.parametrize("c", [-3.0, 0.25])
 def test_data_scale_falls_back_to_largest_magnitude_for_isotropic_s0(c):
     """``Aᵢ = I`` for all i makes ``S₀ = mean(y)·I``: no spread, so ``s = |mean(y)|``."""
