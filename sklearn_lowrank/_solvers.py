@@ -258,9 +258,9 @@ def minimize(
     drop_ratio: float | None = None,
     early_pruning=None,
     start_norm: float | None = None,
-    verbose: int = 0,
     phase: str = "",
     callback=None,
+    progress=None,
 ) -> SolverResult:
     """Minimise the (penalised) sensing loss from ``U``.
 
@@ -311,12 +311,14 @@ def minimize(
         Largest column norm of the start the factor grew from, against which the
         growth that enables ``drop_ratio`` and ``early_pruning`` is measured; ``None``
         takes ``U``'s (pass the original start's when resuming a run).
-    verbose : int
-        Print progress every 10 iterations when ``verbose >= 2``.
     phase : str
-        Name printed with progress lines.
+        Name of the run in error messages.
     callback : callable or None
         Called as ``callback(U)`` after every iteration.
+    progress : callable or None
+        Called as ``progress(n_iter, objective, relative_gradient, n_columns)`` after
+        every iteration, with the host numbers the stopping test uses
+        (``relative_gradient = ‖∇f(U)‖_F / max(‖U‖_F, 1)``, compared with ``tol``).
 
     Returns
     -------
@@ -405,11 +407,8 @@ def minimize(
         objective.append(new_value)
         if callback is not None:
             callback(U)
-        if verbose >= 2 and n_iter % 10 == 0:
-            print(
-                f"  [{phase}] iter {n_iter:5d}  objective {new_value:.6e}  "
-                f"grad {grad_sq**0.5:.2e}  columns {U.shape[1]}"
-            )
+        if progress is not None:
+            progress(n_iter, new_value, math.sqrt(grad_sq / max(u_sq, 1.0)), U.shape[1])
         # tol * tol: a Python float's ** raises OverflowError past tol = 1.3e154.
         if grad_sq <= tol * tol * max(u_sq, 1.0):
             converged = True

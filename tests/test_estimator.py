@@ -3,6 +3,7 @@
 import functools
 import math
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -365,10 +366,41 @@ def test_verbose_prints_one_line_per_phase(small_dense, capsys):
     ]
 
 
-def test_verbose_two_prints_progress(small_dense, capsys):
+@pytest.mark.parametrize("resumed", [False, True])
+def test_verbose_two_prints_progress_in_the_units_of_y(small_dense, capsys, resumed):
+    """Progress lines print the objective as loss_curve_ holds it (they printed it
+    in the normalised units, 6.8e-3 for 2.73), every tenth iteration of a phase, and
+    a regularised phase that goes on keeps counting (it restarted at 1)."""
     X, y, _ = small_dense
-    PrunedFactorSensing(measurement="matrix", verbose=2, random_state=0).fit(X, y)
-    assert "iter" in capsys.readouterr().out
+    kwargs = dict(measurement="matrix", finetune_solver="gd")
+    if resumed:  # stops at 17 iterations with no gap, goes on to 26
+        X, y, _ = make_low_rank_sensing(
+            2000,
+            20,
+            4,
+            measurement="matrix",
+            condition_number=50,
+            noise=0.05,
+            random_state=1,
+        )
+        kwargs.update(alpha=1e-3)
+    seed = 1 if resumed else 0
+    model = PrunedFactorSensing(verbose=2, random_state=seed, **kwargs).fit(X, 1e3 * y)
+    out = capsys.readouterr().out
+    assert ("going on" in out) == resumed
+    lines = [ln for ln in out.splitlines() if " iter " in ln]
+    assert any(ln.startswith("  [regularized") for ln in lines) == resumed
+    first_of_phase = {
+        "regularized fit": 0,
+        "fine-tuning": model.n_iter_ - model.n_iter_finetune_,
+    }
+    for line in lines:
+        phase, n_iter, value = re.match(
+            r"  \[(.+)\] iter +(\d+) +objective (\S+)", line
+        ).groups()
+        assert int(n_iter) % 10 == 0
+        index = first_of_phase[phase] + int(n_iter) - 1
+        assert float(value) == pytest.approx(model.loss_curve_[index], rel=1e-6)
 
 
 def test_fine_tuning_warning_names_finetune_iter(small_dense):
