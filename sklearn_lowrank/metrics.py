@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._backend import to_host
+
 __all__ = ["relative_error"]
 
 
@@ -16,10 +18,15 @@ def relative_error(estimate, truth) -> float:
     (``‖UᵀU‖² − 2‖UᵀV‖² + ‖VᵀV‖²``, which loses everything below about 1e-8), this keeps
     the accuracy of a dense computation: a few digits even at errors of 1e-12.
 
+    Both factors are divided by the largest entry of ``truth`` first: the ratio does
+    not change, and factors of any magnitude in the float64 range keep it (their
+    squared entries would over- or underflow past about 1e±154).
+
     Parameters
     ----------
     estimate : array-like of shape (d, k)
-        Estimated factor ``U`` (``PrunedFactorSensing().components_.T``).
+        Estimated factor ``U`` (``PrunedFactorSensing().components_.T``), from any
+        array library (copied to the host).
     truth : array-like of shape (d, r)
         True factor ``V``.
 
@@ -27,6 +34,12 @@ def relative_error(estimate, truth) -> float:
     -------
     float
         The relative error; 0 means the matrices are equal.
+
+    Raises
+    ------
+    ValueError
+        If a factor is not 2-D, the two have different ``d``, an entry is complex, NaN
+        or infinite, or ``truth`` is zero.
 
     See Also
     --------
@@ -42,17 +55,33 @@ def relative_error(estimate, truth) -> float:
     >>> round(relative_error(2 * V, V), 6)
     3.0
     """
-    U = np.asarray(estimate, dtype=float)
-    V = np.asarray(truth, dtype=float)
-    if U.ndim != 2 or V.ndim != 2 or U.shape[0] != V.shape[0]:
+    U, V = _factor(estimate, "estimate"), _factor(truth, "truth")
+    if U.shape[0] != V.shape[0]:
         raise ValueError(
             "estimate and truth must be factors of shape (d, k) and (d, r) with the same "
             f"d; got {U.shape} and {V.shape}."
         )
+    unit = float(np.max(np.abs(V))) if V.size else 0.0
+    if unit == 0:
+        raise ValueError("truth is the zero factor; the relative error is undefined.")
+    U, V = U / unit, V / unit
     _, R = np.linalg.qr(np.hstack([U, V]))
     RU, RV = R[:, : U.shape[1]], R[:, U.shape[1] :]
     diff = np.linalg.norm(RU @ RU.T - RV @ RV.T)
-    reference = np.linalg.norm(V.T @ V)
-    if reference == 0:
-        raise ValueError("truth is the zero factor; the relative error is undefined.")
-    return float(diff / reference)
+    return float(diff / np.linalg.norm(V.T @ V))
+
+
+def _factor(x, name: str) -> np.ndarray:
+    """``x`` as a finite real 2-D float64 host array."""
+    x = to_host(x)
+    if np.iscomplexobj(x):
+        raise ValueError(f"{name} is complex; a real factor is expected.")
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2:
+        raise ValueError(
+            "estimate and truth must be factors of shape (d, k) and (d, r) with the "
+            f"same d; got {x.shape} for {name}."
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return x

@@ -79,3 +79,38 @@ def test_mismatched_shapes_raise(U, V):
 def test_zero_truth_raises():
     with pytest.raises(ValueError, match="zero factor"):
         relative_error(np.ones((3, 1)), np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("c", [1e-200, 1e-100, 1e100, 1e200])
+def test_any_magnitude_of_the_float64_range(c):
+    """Squared entries of 1e±200 leave the range: the error came out 0.0 at 1e78,
+    nan at 1e100 and 'truth is the zero factor' at 1e-170."""
+    rng = np.random.default_rng(3)
+    U, V = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    expected = relative_error(U, V)
+    assert relative_error(c * U, c * V) == pytest.approx(expected, rel=1e-12)
+
+
+def test_factors_of_another_array_library_are_copied_to_the_host():
+    xps = pytest.importorskip("array_api_strict")
+    U, V = np.array([[2.0, 0.5], [0.0, 1.0]]), np.array([[1.0], [0.0]])
+    device = xps.Device("device1")  # refuses implicit conversion, as a GPU does
+    found = relative_error(xps.asarray(U, device=device), xps.asarray(V, device=device))
+    assert found == pytest.approx(dense_relative_error(U, V), rel=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("U", "match"),
+    [
+        (np.ones((3, 1)) * (1 + 1j), "complex"),
+        (np.array([[1.0], [np.nan], [0.0]]), "NaN or infinity"),
+        (np.array([[1.0], [np.inf], [0.0]]), "NaN or infinity"),
+    ],
+)
+def test_complex_or_non_finite_factors_raise(U, match):
+    """The imaginary part was dropped (error 0 for a complex estimate), NaN returned."""
+    V = np.ones((3, 1))
+    with pytest.raises(ValueError, match=f"estimate .*{match}"):
+        relative_error(U, V)
+    with pytest.raises(ValueError, match=f"truth .*{match}"):
+        relative_error(V, U)
