@@ -73,12 +73,14 @@ def make_low_rank_sensing(
         ``(n_samples, d*d)``. The default is the estimator's, so that
         ``PrunedFactorSensing().fit(X, y)`` reads the data as they were generated.
     condition_number : float, default=1.0
-        Ratio ``κ = σ_max / σ_min`` of the nonzero eigenvalues; finite, at least 1.
+        Ratio ``κ = σ_max / σ_min`` of the nonzero eigenvalues; at least 1 and at most
+        the largest number of ``dtype`` (3.4e38 for float32).
     noise : float, default=0.0
         Standard deviation of the Gaussian noise added to ``y``; finite, at least 0.
     dtype : {np.float64, np.float32}, default=np.float64
         Floating dtype of ``X``, ``y`` and the factor, in any spelling NumPy reads as
-        float64 or float32 (``"float32"``, ``np.dtype("float32")``, ...).
+        float64 or float32 in native byte order (``"float32"``, ``np.dtype("float32")``,
+        ...).
     random_state : int, RandomState instance or None, default=None
         Seed for reproducible output.
 
@@ -100,9 +102,10 @@ def make_low_rank_sensing(
         real number.
     ValueError
         If ``measurement`` is unknown, an integer is below 1, ``rank > n_features``,
-        ``condition_number`` is below 1 or infinite or NaN, ``noise`` is negative or
-        infinite or NaN, ``dtype`` is not float32 or float64, or ``random_state`` cannot
-        seed a generator. All arguments are checked before anything is drawn.
+        ``condition_number`` is below 1, NaN or beyond ``dtype``'s range, ``noise`` is
+        negative or infinite or NaN, ``dtype`` is not float32 or float64, or
+        ``random_state`` cannot seed a generator. All arguments are checked before
+        anything is drawn.
 
     See Also
     --------
@@ -132,7 +135,17 @@ def make_low_rank_sensing(
     except (TypeError, ValueError):  # not a dtype at all
         resolved_dtype = np.dtype(object)
     if resolved_dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be float32 or float64; got {dtype!r}.")
+        swapped = resolved_dtype.kind == "f" and not resolved_dtype.isnative
+        why = ", whose byte order is not native" if swapped else ""
+        raise ValueError(f"dtype must be float32 or float64; got {dtype!r}{why}.")
+    # Beyond it the smallest eigenvalue's column leaves the dtype: in float32 it became
+    # subnormal, then exactly zero past κ ≈ 1e90, a factor of lower rank.
+    largest = float(np.finfo(resolved_dtype).max)
+    if condition_number > largest:
+        raise ValueError(
+            f"condition_number must be at most {largest:.3g} for {resolved_dtype}; got "
+            f"{condition_number!r}."
+        )
     try:
         rng = check_random_state(random_state)
     except ValueError as exc:

@@ -273,3 +273,19 @@ def test_errors_come_before_any_draw(kwargs):
     after = rng.get_state()
     np.testing.assert_array_equal(after[1], before[1])
     assert after[2:] == before[2:]
+
+
+def test_condition_number_within_the_range_of_dtype():
+    """In float32 a condition number past 3.4e38 made the last column subnormal, and
+    zero past about 1e90: a factor of lower rank than asked for."""
+    _, _, factor = make_low_rank_sensing(**SMALL, condition_number=3e38, dtype=np.float32)
+    assert np.all(np.linalg.norm(factor.astype(float), axis=0) > 0)
+    with pytest.raises(ValueError, match=r"condition_number must be at most 3.4e\+38"):
+        make_low_rank_sensing(**SMALL, condition_number=1e39, dtype=np.float32)
+    make_low_rank_sensing(**SMALL, condition_number=1e300)  # float64: fine
+
+
+def test_non_native_byte_order_is_named():
+    swapped = np.dtype(np.float64).newbyteorder()
+    with pytest.raises(ValueError, match="byte order is not native"):
+        make_low_rank_sensing(**SMALL, dtype=swapped)
