@@ -173,7 +173,8 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
         warn(
             "Pruning kept no column (none grew past its small random start); keeping the "
             "largest one. The penalty alpha may be too strong for this data, or y carry "
-            "no signal."
+            "no signal that a PSD matrix explains (with rank-one measurements, "
+            "predictions ‖Uᵀxᵢ‖² are never negative: mostly negative y cannot be fitted)."
         )
     elif support.all() and (norms.size > 1 or (dim is not None and dim > 1)):
         if dim is not None and norms.size >= dim:

@@ -520,6 +520,14 @@ def test_warns_and_keeps_largest_when_nothing_passes(small_dense):
     assert model.n_components_ == 1
 
 
+def test_negative_rank_one_targets_are_named_when_nothing_is_kept():
+    """Even without a penalty, negative y leaves no column: the warning blamed alpha
+    alone."""
+    X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
+    with pytest.warns(UserWarning, match="kept no column.* never negative"):
+        PrunedFactorSensing(alpha=0.0, random_state=0).fit(X, -y)
+
+
 def test_same_seed_same_fit(quadratic_network):
     X, y, _ = quadratic_network
     a = PrunedFactorSensing(random_state=7).fit(X, y)
