@@ -44,7 +44,7 @@ print(
 
 # %%
 # The column norms before pruning: five columns carry the matrix (the smallest at 0.3 of
-# the largest), the group lasso has pushed the others down to 2% of it or less (a 13×
+# the largest), the group lasso has pushed the others down to 2.2% of it or less (a 14×
 # drop below the smallest needed one), and pruning cuts in that gap.
 norms = np.sort(model.column_norms_)[::-1]
 fig, ax = plt.subplots(figsize=(6, 3.5))
