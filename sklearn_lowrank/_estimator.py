@@ -109,10 +109,9 @@ class PrunedFactorSensing(
         Pruning threshold relative to the largest column norm. ``"auto"`` sorts the
         column norms from the largest down and cuts at the first drop by a factor 10
         or more between consecutive norms, from a column that grew past the random
-        start (none: threshold 0). Whatever the
-        threshold, columns that never grew past the random start and columns dropped
-        during the regularised phase are pruned, so ``0`` keeps the others; a
-        warning says when every column is kept.
+        start (none: threshold 0). Whatever the threshold, columns that never grew
+        past the random start and columns dropped during the regularised phase are
+        pruned, so ``0`` keeps the others; a warning says when every column is kept.
     finetune_iter : int, default=2000
         Maximum iterations of the fine-tuning phase; ``0`` skips it.
     finetune_solver : {"lbfgs", "gd"}, default="lbfgs"
