@@ -44,11 +44,17 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
     The per-column numbers are the diagonals of the Gram matrix of ``[U D]``: one
     matrix product rather than three reductions (each a kernel launch of tens of µs on
     a GPU), for a transfer of ``4k²`` numbers instead of ``3k``.
+
+    Both products are formed in float64 whatever the dtype: in float32, ``a`` and ``b``
+    of a factor of norm 1e-12 are about 1e-23, their squares underflow, and the
+    quartic lost its leading coefficient: unbounded below, it priced a step of 7e22
+    at a negative loss, and the fit overflowed where float64 fits. The cast reads
+    vectors of length ``n``, not the data: one kernel per product in float32.
     """
-    vecs = xp.stack([residual, a, b], axis=1)
+    vecs = _in_float64(xp, xp.stack([residual, a, b], axis=1))
     parts = [vecs.T @ vecs]
     if U is not None:
-        both = xp.concat([U, D], axis=1)
+        both = _in_float64(xp, xp.concat([U, D], axis=1))
         parts.append(both.T @ both)
     gram, *pairs = fetch(xp, *parts)
     if not (np.all(np.isfinite(gram)) and all(np.all(np.isfinite(p)) for p in pairs)):
@@ -67,6 +73,12 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
         [np.diag(pairs[:k, :k]), np.diag(pairs[:k, k:]), np.diag(pairs[k:, k:])]
     )
     return gram, columns
+
+
+def _in_float64(xp, x):
+    """``x`` in float64; float64 input as it is (no call: one launch less per GPU
+    iteration)."""
+    return x if x.dtype == xp.float64 else xp.astype(x, xp.float64)
 
 
 def _quartic_at(quartic, t):
@@ -133,6 +145,12 @@ def exact_step(
     xp, residual, a, b, n_samples, U, D, step_guess=1.0, penalty=None, alpha=0.0
 ):
     """Step ``t ≥ 0`` that minimises the objective along ``U - tD``.
+
+    Without a penalty the exact minimiser. With one, the best of geometric grids four
+    apart, refined around the best trial: that is the minimiser unless the penalised
+    line has several minima far apart (a review found one at ``alpha = 5``, where the
+    step taken got 5e-5 of the decrease available; with ``alpha ≤ 3`` on 1500 random
+    lines, at most 1.6e-8 of it was missed).
 
     Parameters
     ----------

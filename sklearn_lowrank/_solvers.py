@@ -58,8 +58,12 @@ _ALIGN_EVERY = 10
 # the tiny columns of the random start are not mistaken for collapsed ones. A step that
 # grows ‖U‖ this much is an escape too: L-BFGS forgets its curvature pairs.
 _ESCAPE_GROWTH = 10.0
-# A pair (s, y) carries curvature when sᵀy exceeds this fraction of ‖s‖‖y‖.
+# A pair (s, y) carries curvature when sᵀy exceeds this fraction of ‖s‖‖y‖, and this
+# many ε of the dtype, which its inner products are formed in: in float32 a pair at
+# 7e-8 (below ε) passed 1e-12, its weight 1/sᵀy reached 6e20 and the direction
+# overflowed where float64 fits.
 _CURVATURE_RTOL = 1e-12
+_CURVATURE_EPS = 100.0
 
 
 @dataclass
@@ -118,6 +122,8 @@ class _Memory:
 
     def __init__(self, xp, size: int, U):
         self.xp, self.size = xp, size
+        eps = float(xp.finfo(U.dtype).eps)
+        self.curvature_rtol = max(_CURVATURE_RTOL, _CURVATURE_EPS * eps)
         self.reset(U)
 
     def reset(self, U):
@@ -169,6 +175,7 @@ class _Memory:
             pairs[np.ix_(chronological, chronological)],
             metric_pairs[np.ix_(scaled, scaled)],
             slots.size,
+            self.curvature_rtol,
         )
         if not slope > 0:
             return grad
@@ -203,14 +210,14 @@ def _report(xp, value, U, rows) -> _Report:
     return _Report(float(value), gram, pairs)
 
 
-def _two_loop_weights(pairs, metric_pairs, m):
+def _two_loop_weights(pairs, metric_pairs, m, curvature_rtol=_CURVATURE_RTOL):
     """L-BFGS's two-loop recursion (Nocedal & Wright, Algorithm 7.4) on inner products.
 
     With ``P`` the metric, the direction ``H·g`` is a combination of the rows
     ``Y₁P … Y_mP, gP, s₁ … s_m``. ``pairs`` is the Gram matrix of ``[S; Y; g]`` and
     ``metric_pairs[a, b] = ⟨Vₐ, Z_b⟩`` with ``V = [YP; gP]``, ``Z = [Y; g]``. Each loop
     of the recursion is a triangular recurrence on m scalars; a pair without curvature
-    (``sᵀy ≤ 10⁻¹²‖s‖‖y‖``) gets ``ρ = 0`` and takes no part. The initial scaling
+    (``sᵀy ≤ curvature_rtol·‖s‖‖y‖``) gets ``ρ = 0`` and takes no part. The initial scaling
     ``γ = sᵀy / yᵀPy`` (Nocedal & Wright, 7.20) comes from the newest curved pair.
 
     Returns the ``2m + 1`` weights and the slope ``⟨g, H·g⟩``.
@@ -223,7 +230,7 @@ def _two_loop_weights(pairs, metric_pairs, m):
     sg = [G[i][2 * m] for i in range(m)]
     rho, newest = [0.0] * m, None
     for i in range(m):
-        if sy[i][i] > _CURVATURE_RTOL * math.sqrt(G[i][i] * G[m + i][m + i]):
+        if sy[i][i] > curvature_rtol * math.sqrt(G[i][i] * G[m + i][m + i]):
             rho[i], newest = 1.0 / sy[i][i], i
     gamma = 1.0
     if newest is not None and V[newest][newest] > 0:

@@ -298,7 +298,7 @@ def fit_three_phase(
     regularized = regularized_fit(U, support_tol, max_iter)
     if not regularized.moved:
         # Every search found no decrease: the start's effect on the objective is below
-        # the dtype's resolution (float32, init_scale 1e-15), and five zero steps passed
+        # the dtype's resolution (float32, init_scale 1e-25), and five zero steps passed
         # the stall test. Pruning would return columns of the random start.
         raise FloatingPointError(
             "regularized fit: no step from the random start changed the objective; "

@@ -701,19 +701,43 @@ def test_tiny_random_start_escapes_in_the_same_iterations(small_dense):
 
 
 def test_float32_start_below_resolution_is_an_error(small_dense):
-    """float32 resolves a start of 1e-12 (same rank, same error as 1e-3); at 1e-15 the
-    start's effect on the objective underflows, no step changes it, and the fit used to
-    return columns of the random start (rank 10 of 3, error 1.0) without a word."""
+    """float32 resolves a start of 1e-18 (same rank, same error as 1e-3: the line
+    search's products are formed in float64; in float32 its limit was 1e-13); at 1e-30
+    the start's effect on the objective underflows, no step changes it, and the fit
+    used to return columns of the random start (rank 10 of 3, error 1.0) without a
+    word."""
     X, y, factor = small_dense
     X, y = X.astype(np.float32), y.astype(np.float32)
-    model = PrunedFactorSensing(measurement="matrix", init_scale=1e-12, random_state=0)
+    model = PrunedFactorSensing(measurement="matrix", init_scale=1e-18, random_state=0)
     model.fit(X, y)
     assert model.n_components_ == factor.shape[1]
     assert relative_error(model.components_.T.astype(float), factor) < 1e-5
-    model = PrunedFactorSensing(measurement="matrix", init_scale=1e-15, random_state=0)
-    with pytest.raises(FloatingPointError, match=r"init_scale=1e-15 .* float32"):
+    model = PrunedFactorSensing(measurement="matrix", init_scale=1e-30, random_state=0)
+    with pytest.raises(FloatingPointError, match=r"init_scale=1e-30 .* float32"):
         model.fit(X, y)
     assert not hasattr(model, "components_")
+
+
+@pytest.mark.parametrize(
+    "shape, params",
+    [
+        ((5, 2, 1), dict(alpha=100.0, n_columns=1, threshold=0.0)),
+        ((60, 4, 2), dict(alpha=1.0, beta=1e-12, n_columns=3, init_scale=1.0)),
+    ],
+)
+def test_strong_penalty_fits_in_float32_as_in_float64(shape, params):
+    """A strong penalty shrinks the factor to 1e-12 or leaves L-BFGS pairs at float32's
+    rounding level: the float32 fit overflowed (FloatingPointError) where float64
+    fits, through the line search's underflowing squares and an unscaled curvature
+    test."""
+    X, y, _ = make_low_rank_sensing(*shape, random_state=0)
+    ranks = {}
+    for dtype in (np.float64, np.float32):
+        model = PrunedFactorSensing(random_state=0, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ranks[dtype] = model.fit(X.astype(dtype), y.astype(dtype)).n_components_
+    assert ranks[np.float32] == ranks[np.float64]
 
 
 def test_float64_start_below_resolution_does_not_advise_float64(small_dense):
@@ -722,7 +746,7 @@ def test_float64_start_below_resolution_does_not_advise_float64(small_dense):
     with pytest.raises(FloatingPointError, match="init_scale=1e-200") as error:
         model.fit(X, y)
     assert "use float64" not in str(error.value)
-    model.set_params(init_scale=1e-15)
+    model.set_params(init_scale=1e-30)
     with pytest.raises(FloatingPointError, match="or use float64"):
         model.fit(X.astype(np.float32), y.astype(np.float32))
 

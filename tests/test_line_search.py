@@ -17,6 +17,7 @@ from scipy.optimize import minimize_scalar
 from sklearn_lowrank._line_search import _coefficients, _Line, exact_step
 from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
 from sklearn_lowrank._penalty import SmoothGroupLasso
+from sklearn_lowrank.datasets import make_low_rank_sensing
 
 N_SAMPLES, DIM, RANK = 40, 5, 2
 BETA = 0.05
@@ -410,3 +411,24 @@ def test_cubic_roots_survive_extreme_coefficients(coefficients):
     reference = [t.real for t in np.roots([a, b, c, d]) if abs(t.imag) <= 1e-9 * abs(t)]
     largest = max(reference, key=abs)
     assert max(found, key=abs) == pytest.approx(largest, rel=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_line_search_of_a_tiny_factor_in_float32(dtype):
+    """A factor of norm 1e-12 makes a and b about 1e-23: their float32 squares
+    underflowed, the quartic lost its leading term, and the search priced a step of
+    7e22 at a negative loss. Formed in float64, both dtypes find the same step."""
+    X, y, _ = make_low_rank_sensing(60, 4, 2, random_state=0)
+    rng = np.random.default_rng(0)
+    U = 1e-12 * rng.standard_normal((4, 1))
+    steps = {}
+    for dt in (np.float64, dtype):
+        op = RankOneOperator(X.astype(dt), normalize=True)
+        Uc, yc = U.astype(dt), (y / 3.0).astype(dt)
+        state = op.start(Uc)
+        residual = state.predictions - yc
+        D = 2 * op.adjoint_times(Uc, state, residual)
+        a, b, _ = op.directional(Uc, state, D)
+        steps[dt], value = exact_step(NUMPY_XP, residual, a, b, X.shape[0], Uc, D)
+        assert 0 <= value <= float(residual @ residual) / (2 * X.shape[0])
+    assert steps[dtype] == pytest.approx(steps[np.float64], rel=1e-3)

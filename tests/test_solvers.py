@@ -198,6 +198,29 @@ def test_metric_inverse_is_the_damped_inverse_gram(damping, size):
         assert gain > 1e6
 
 
+def test_curvature_test_scales_with_the_dtype():
+    """A pair whose sᵀy is below float32's resolution carries no curvature there: it
+    passed the fixed 1e-12 and its weight 1/sᵀy reached 6e20 (the direction
+    overflowed). float64 keeps its threshold."""
+    rtol = {
+        dtype: solvers._Memory(NUMPY_XP, 2, np.zeros((3, 2), dtype)).curvature_rtol
+        for dtype in (np.float32, np.float64)
+    }
+    assert rtol[np.float64] == solvers._CURVATURE_RTOL
+    assert rtol[np.float32] == pytest.approx(100 * np.finfo(np.float32).eps)
+    rng = np.random.default_rng(0)
+    s_, y_ = rng.standard_normal(6), rng.standard_normal(6)
+    y_ -= (s_ @ y_ / (s_ @ s_) - 1e-7) * s_  # sᵀy = 1e-7·‖s‖², below float32's ε
+    g = rng.standard_normal(6)
+    rows = np.stack([s_, y_, g])
+    pairs = rows @ rows.T
+    metric_pairs = rows[1:] @ rows[1:].T
+    for dtype, skipped in ((np.float32, True), (np.float64, False)):
+        weights, _ = solvers._two_loop_weights(pairs, metric_pairs, 1, rtol[dtype])
+        # Without the pair the direction is γ·g with γ = 1: weights (0, 1, 0).
+        assert np.allclose(weights, [0.0, 1.0, 0.0]) == skipped
+
+
 def test_metric_inverse_of_a_zero_factor_is_finite():
     assert np.all(np.isfinite(solvers._metric_inverse(np.zeros((3, 3)), 0.1, 1e-16)))
 
