@@ -29,6 +29,7 @@ __all__ = [
     "cupy_namespace",
     "fetch",
     "from_host",
+    "holds_magnitude",
     "move_to",
     "namespace_and_device",
     "resolve_namespace",
@@ -211,6 +212,14 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
     return x
 
 
+def holds_magnitude(xp, dtype, magnitude: float) -> bool:
+    """Whether values whose largest magnitude is ``magnitude`` (a host float) keep it
+    in ``dtype``: zero, or a normal number of its range (not inf, not subnormal)."""
+    finfo = xp.finfo(dtype)
+    low, high = float(finfo.smallest_normal), float(finfo.max)
+    return magnitude == 0 or low <= magnitude <= high
+
+
 def check_dtype_range(x, xp, dtype, *, name: str) -> None:
     """``ValueError`` unless the finite ``x`` keeps its values cast to ``dtype``.
 
@@ -220,10 +229,10 @@ def check_dtype_range(x, xp, dtype, *, name: str) -> None:
     largest magnitude matters: smaller values round to within one unit in the last
     place of it, as any cast rounds.
     """
-    finfo = xp.finfo(dtype)
-    low, high = float(finfo.smallest_normal), float(finfo.max)
     largest = float(xp.max(xp.abs(x)))
-    if largest > high or 0 < largest < low:
+    if not holds_magnitude(xp, dtype, largest):
+        finfo = xp.finfo(dtype)
+        low, high = float(finfo.smallest_normal), float(finfo.max)
         dtype_name = str(dtype).rsplit(".", 1)[-1]  # array_api_strict.float32 too
         raise ValueError(
             f"{name} holds values of magnitude up to {largest:.3g}, outside the range "

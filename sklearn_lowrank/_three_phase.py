@@ -15,7 +15,7 @@ from array_api_compat import device
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._backend import fetch, from_host, to_host
+from ._backend import fetch, from_host, holds_magnitude, to_host
 from ._penalty import SmoothGroupLasso
 from ._pruning import EarlyPruning, relative_threshold, select_columns
 from ._solvers import SolverResult, minimize
@@ -120,10 +120,7 @@ def _in_units_of_y(xp, V, root: float):
     """``V·root``, or a ``FloatingPointError`` where that leaves the dtype's range
     (checked on the host first, so no overflow warning precedes the error)."""
     (normalised,) = fetch(xp, xp.max(xp.abs(V)))
-    largest = float(normalised) * root
-    finfo = xp.finfo(V.dtype)
-    low, high = float(finfo.smallest_normal), float(finfo.max)
-    if normalised > 0 and not low <= largest <= high:
+    if not holds_magnitude(xp, V.dtype, float(normalised) * root):
         raise FloatingPointError(
             f"The fitted factor, {root:.3g} times its normalised values in the units of "
             f"y and X, is not representable in {V.dtype}: rescale y or X (the fit in "
