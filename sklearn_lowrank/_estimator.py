@@ -325,33 +325,23 @@ class PrunedFactorSensing(
             return _flatten_matrices(X, namespace_and_device(X)[0])
         return X
 
-    def _checked_target(self, y, like, xp, dev, name="y"):
-        """``y`` (or the sample weights: ``name``) as a 1-D array of namespace ``xp``
-        on ``dev``, with the dtype and length of ``like`` (``X`` or the predictions),
-        checked as scikit-learn checks NumPy targets (a column vector is raveled for
-        ``y`` only, as ``r2_score`` refuses 2-D weights)."""
+    def _checked_target(self, y, like, xp, dev):
+        """``y`` as a 1-D array of namespace ``xp`` on ``dev``, with the dtype and length
+        of ``like`` (``X`` or the predictions), checked as scikit-learn checks NumPy
+        targets: a column vector is raveled with a warning, as ``column_or_1d`` does."""
         if y is None:
             raise ValueError(
-                f"{type(self).__name__} requires {name} to be passed, but the target "
-                f"{name} is None."
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         y = move_to(y, xp, dev)
-        if name == "y" and y.ndim == 2 and y.shape[1] == 1:
-            # As scikit-learn's column_or_1d does for NumPy input.
+        if y.ndim == 2 and y.shape[1] == 1:
             warn(
-                f"A column-vector {name} was passed when a 1d array was expected. "
-                f"Please change the shape of {name} to (n_samples, ), for example "
-                "using ravel().",
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples, ), for example using ravel().",
                 DataConversionWarning,
             )
             y = xp.reshape(y, (-1,))
-        y = check_foreign_array(y, xp, name=name, ndim=1, dtype=like.dtype)
-        if y.shape[0] != like.shape[0]:
-            raise ValueError(
-                "Found input variables with inconsistent numbers of samples: "
-                f"[{like.shape[0]}, {y.shape[0]}]"
-            )
-        return y
+        return _per_sample(y, like, xp, name="y")
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -496,8 +486,9 @@ class PrunedFactorSensing(
         y = self._checked_target(y, predicted, xp, dev)
         weights, total_weight = 1.0, float(y.shape[0])
         if sample_weight is not None:
-            weights = self._checked_target(
-                sample_weight, predicted, xp, dev, name="sample_weight"
+            # 1-D only: r2_score refuses a column of weights.
+            weights = _per_sample(
+                move_to(sample_weight, xp, dev), predicted, xp, name="sample_weight"
             )
             total_weight, largest = fetch(xp, xp.sum(weights), xp.max(xp.abs(weights)))
             # r2_score's errors, which NumPy input gets.
@@ -529,6 +520,17 @@ class PrunedFactorSensing(
     def _n_features_out(self):
         r = self.components_.shape[0]
         return r if self.measurement == "rank_one" else r * r
+
+
+def _per_sample(values, like, xp, *, name: str):
+    """``values`` checked as a 1-D array with the dtype and length of ``like``."""
+    values = check_foreign_array(values, xp, name=name, ndim=1, dtype=like.dtype)
+    if values.shape[0] != like.shape[0]:
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{like.shape[0]}, {values.shape[0]}]"
+        )
+    return values
 
 
 def _flatten_matrices(X, xp):
