@@ -499,11 +499,12 @@ class PrunedFactorSensing(
             if total_weight == 0:
                 raise ZeroDivisionError("Weights sum to zero, can't be normalized")
         mean = xp.sum(weights * y) / float(total_weight)
-        residual = float(xp.sum(weights * (y - predicted) ** 2))
-        total = float(xp.sum(weights * (y - mean) ** 2))
+        residual, total = fetch(
+            xp, xp.sum(weights * (y - predicted) ** 2), xp.sum(weights * (y - mean) ** 2)
+        )
         if total == 0:
             return 1.0 if residual == 0 else 0.0
-        return 1.0 - residual / total
+        return float(1.0 - residual / total)
 
     def get_matrix(self):
         """The recovered matrix ``UUᵀ``.
