@@ -1,5 +1,6 @@
 """Tests for the descent solvers (``sklearn_lowrank._solvers.minimize``)."""
 
+import math
 import warnings
 
 import array_api_strict as xps
@@ -373,29 +374,32 @@ def test_step_after_escaping_the_small_start_follows_the_gradient(kind):
         assert (cosine > 1 - 1e-8) == escapes, cosine
 
 
+@pytest.mark.parametrize("namespace", ["numpy", "strict"])
 @pytest.mark.parametrize("scaled", [False, True])
-def test_small_transfers_per_iteration(monkeypatch, scaled):
+def test_small_transfers_per_iteration(monkeypatch, scaled, namespace):
     """Besides the line search's coefficients, an iteration fetches one report of
     ``1 + k² + (2m+1)²`` numbers (the objective, UᵀU, the Gram matrix of m pairs and
     the gradient) and, in a metric with pairs stored, ``(m+1)²`` inner products:
-    nothing of size n or d. Early pruning's singular values come from the report."""
+    nothing of size n or d, on NumPy as on any other namespace. Early pruning's
+    singular values come from the report."""
     transfers = []
     original = solvers.fetch
 
     def counting(xp, *arrays):
-        transfers.append(sum(a.size for a in arrays))
+        transfers.append(sum(math.prod(a.shape) for a in arrays))
         return original(xp, *arrays)
 
     monkeypatch.setattr(solvers, "fetch", counting)
     looks = []
     prob = Problem("rank_one", n=400, d=40)
     k, memory = 5, 3
+    on = np.asarray if namespace == "numpy" else xps.asarray
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the caller warns, not the solver
         res = minimize(
-            prob.op,
-            prob.y,
-            small_random(40, k, seed=3),
+            RankOneOperator(on(prob.X)),
+            on(prob.y),
+            on(small_random(40, k, seed=3)),
             **PENALISED,
             memory=memory,
             scaled=scaled,
@@ -699,18 +703,22 @@ def numpy_and_strict(prob, U0, dtype, device, **kwargs):
     return ref, res
 
 
+@pytest.mark.parametrize("damping", [None, 0.1])
 @pytest.mark.parametrize(("dtype", "device"), STRICT)
 @pytest.mark.parametrize("kind", KINDS)
-def test_strict_matches_numpy(kind, dtype, device):
-    """The whole solver (L-BFGS, rotation, drops) runs on any Array-API device."""
+def test_strict_matches_numpy(kind, dtype, device, damping):
+    """The whole solver (L-BFGS, rotation, drops; Euclidean or in the damped metric
+    of the regularised phase) runs on any Array-API device."""
     prob = Problem(kind)
     U0 = small_random(DIM, 5, seed=3).astype(dtype)
+    metric = {} if damping is None else {"scaled": True, "damping": damping}
     ref, res = numpy_and_strict(
         prob,
         U0,
         dtype,
         device,
         **PENALISED,
+        **metric,
         memory=10,
         max_iter=40,
         tol=1e-8,
