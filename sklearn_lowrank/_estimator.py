@@ -81,9 +81,11 @@ class PrunedFactorSensing(
     defaults work at any scale of ``y`` and ``X``: rescaling either leaves the
     normalised problem unchanged. In the original units the penalty is
     ``λ_y = alpha·s^{3/2}·g^{1/2}`` and ``β_y = beta·s/g``. Starting
-    from ``U ≈ 0``, a direction with eigenvalue ``σ`` (in units of ``s``) can only be
-    picked up when ``σ > alpha/√beta`` (the analogue of Lasso's ``alpha_max``), and noise
-    of spectral level below ``alpha/√beta`` is rejected.
+    from ``U ≈ 0``, a direction whose eigenvalue in ``S₀`` is ``σ`` (in units of ``s``)
+    is picked up when ``σ > alpha/√beta`` (the analogue of Lasso's ``alpha_max``; a rule
+    of thumb, see the user guide), and noise of spectral level below ``alpha/√beta`` is
+    rejected. ``S₀`` is about ``M*/g`` for Gaussian sensing matrices and ``2M*/g`` for
+    Gaussian rank-one vectors.
 
     Parameters
     ----------
@@ -95,6 +97,9 @@ class PrunedFactorSensing(
           activation).
         - ``"matrix"``: each sample is a sensing matrix ``Aᵢ``, given as ``X`` of shape
           ``(n, d, d)`` or flattened row-major as ``(n, d*d)``. Only ``sym(Aᵢ)`` matters.
+
+        A change after ``fit`` applies at the next ``fit``: ``predict`` and
+        ``transform`` read ``X`` as ``fit`` did.
     n_columns : int, default=None
         Width ``k`` of the over-parameterised factor. ``None`` uses
         ``min(d, 10 + 2⌈√d⌉)``; pruning can only reveal ranks below ``k``.
@@ -133,7 +138,9 @@ class PrunedFactorSensing(
         show no tenfold gap; it stops at ``min(√tol, 1e-3)`` when ``finetune_iter=0``.
         Either phase also stops when the objective stops decreasing.
     init_scale : float, default=1e-3
-        Norm of each column of the random start, relative to the data scale.
+        Typical norm of each column of the random start, relative to the data scale
+        (Gaussian entries of variance ``init_scale²/d``: the norms spread by about
+        ``1/√(2d)`` of it).
     array_module : {"auto", "numpy", "cupy"}, default="auto"
         Array module that computes. ``"auto"`` computes where ``X`` lives: NumPy for
         NumPy input, CuPy on ``X``'s GPU, otherwise ``X``'s Array-API namespace (whose
@@ -167,7 +174,9 @@ class PrunedFactorSensing(
     measurement_scale_ : float
         The scale ``g`` of the measurements, by which each ``Aᵢ`` was divided: the mean
         square of ``X``'s entries (rank-one), the root mean square of ``sym(Aᵢ)``'s
-        coordinates (matrix). See :ref:`data-scale`.
+        coordinates in an orthonormal basis of the symmetric matrices,
+        ``‖sym(Aᵢ)‖_F/√(d(d+1)/2)`` averaged in square (matrix; not the root mean square
+        entry). See :ref:`data-scale`.
     data_scale_ : float
         The data scale ``s`` by which ``y`` was divided, computed on ``Aᵢ/g``.
     n_iter_ : int
@@ -208,6 +217,13 @@ class PrunedFactorSensing(
     cost. Matrix measurements are stored as the upper triangle of ``Aᵢ + Aᵢᵀ``
     (diagonal halved), halving the bytes per pass. Inputs in float32 are computed in
     float32.
+
+    **Preprocessing.** The model is ``yᵢ = ⟨Aᵢ, M⟩``, without intercept: centring the
+    features (``StandardScaler()`` in a pipeline) or shifting ``y`` changes the
+    measurements into a quadratic with linear and constant terms, which no PSD ``M``
+    fits (a negative R² with every column kept, for Gaussian features shifted by 3).
+    Scaling alone (``StandardScaler(with_mean=False)``) is a change of variables; the
+    user guide's "When recovery fails" gives an exact recipe for shifted features.
 
     References
     ----------
@@ -303,6 +319,7 @@ class PrunedFactorSensing(
         if is_numpy_namespace(xp):
             if fitting:
                 X, y = check_X_y(X, y, dtype=float_dtypes, y_numeric=True, estimator=self)
+                y = _numeric_target(y)
             else:
                 X = validate_data(self, X, dtype=float_dtypes, reset=False)
         else:
@@ -311,7 +328,7 @@ class PrunedFactorSensing(
                 y = self._checked_target(y, X, xp, dev)
             else:
                 validate_data(self, X, skip_check_array=True, reset=False)
-        if self.measurement == "matrix":
+        if self._measurement(fitting) == "matrix":
             square_side(X.shape[1])
         if fitting and is_numpy_namespace(xp):
             if y.dtype != X.dtype:
@@ -319,11 +336,17 @@ class PrunedFactorSensing(
             y = y.astype(X.dtype, copy=False)
         return X, y, xp, dev
 
-    def _as_2d(self, X):
+    def _as_2d(self, X, *, fitting):
         """``X`` with 3-D sensing matrices flattened to ``(n, d*d)`` (a view)."""
-        if self.measurement == "matrix":
+        if self._measurement(fitting) == "matrix":
             return _flatten_matrices(X, namespace_and_device(X)[0])
         return X
+
+    def _measurement(self, fitting):
+        """How ``X`` is read: the parameter when fitting, then the kind ``fit`` used, so
+        that a ``set_params(measurement=...)`` after ``fit`` cannot reinterpret ``X``
+        against the fitted factor (it applies at the next ``fit``)."""
+        return self.measurement if fitting else self._fitted_measurement
 
     def _checked_target(self, y, like, xp, dev):
         """``y`` as a 1-D array of namespace ``xp`` on ``dev``, with the dtype and length
@@ -363,7 +386,7 @@ class PrunedFactorSensing(
             The fitted estimator.
         """
         # Unconverted, for n_features_in_ and a DataFrame's feature names.
-        fitted_on = self._as_2d(X)
+        fitted_on = self._as_2d(X, fitting=True)
         X, y, xp_in, dev_in = self._checked_input(fitted_on, y, fitting=True)
         # The TypeError of mixed-type column names, before the work rather than after
         # (validate_data below, which records the names, must wait for a fit that
@@ -372,23 +395,29 @@ class PrunedFactorSensing(
         xp = resolve_namespace(self.array_module, xp_in)
         dev = dev_in if xp is xp_in else None
         check_writable(xp, dev)
-        op = make_operator(self.measurement, move_to(X, xp, dev), normalize=True)
         start = time.perf_counter()
-        result = fit_three_phase(
-            op,
-            move_to(y, xp, dev),
-            n_columns=self.n_columns,
-            alpha=self.alpha,
-            beta=self.beta,
-            threshold=self.threshold,
-            finetune_iter=self.finetune_iter,
-            finetune_solver=self.finetune_solver,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            init_scale=self.init_scale,
-            random_state=self.random_state,
-            verbose=self.verbose,
-        )
+        # The operators and solvers check what they compute (the gain, every objective,
+        # the line search's coefficients, the fitted factor) and raise a
+        # FloatingPointError that names the cause; NumPy's own overflow notices would
+        # only come before it, or flag an intermediate that does not matter (the
+        # column weights of a huge beta).
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            op = make_operator(self.measurement, move_to(X, xp, dev), normalize=True)
+            result = fit_three_phase(
+                op,
+                move_to(y, xp, dev),
+                n_columns=self.n_columns,
+                alpha=self.alpha,
+                beta=self.beta,
+                threshold=self.threshold,
+                finetune_iter=self.finetune_iter,
+                finetune_solver=self.finetune_solver,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                init_scale=self.init_scale,
+                random_state=self.random_state,
+                verbose=self.verbose,
+            )
 
         # Records n_features_in_ / feature_names_in_ (the data was checked above).
         validate_data(self, fitted_on, skip_check_array=True, reset=True)
@@ -405,6 +434,7 @@ class PrunedFactorSensing(
         self.threshold_ = result.threshold
         self.data_scale_ = result.scale
         self.measurement_scale_ = op.gain
+        self._fitted_measurement = self.measurement
         self.n_iter_ = int(result.objective.size)
         self.n_iter_finetune_ = result.n_iter_finetune
         self.loss_curve_ = [float(v) for v in result.objective]
@@ -424,7 +454,7 @@ class PrunedFactorSensing(
         """
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="components_", method=method)
-        X, _, xp, dev = self._checked_input(self._as_2d(X), fitting=False)
+        X, _, xp, dev = self._checked_input(self._as_2d(X, fitting=False), fitting=False)
         U = xp.astype(move_to(self.components_, xp, dev), X.dtype)
         return X, U.T
 
@@ -441,7 +471,8 @@ class PrunedFactorSensing(
         y_pred : array of shape (n_samples,)
             Predicted observations, in the namespace and on the device of ``X``.
         """
-        return measure(self.measurement, *self._factor_for(X, "predict"))
+        X, U = self._factor_for(X, "predict")  # checks that the model is fitted first
+        return measure(self._fitted_measurement, X, U)
 
     def transform(self, X: ArrayLike):
         """Project the measurements on the recovered factor.
@@ -457,7 +488,8 @@ class PrunedFactorSensing(
             ``X·U`` for rank-one measurements; ``UᵀAᵢU`` flattened row-major for matrix
             measurements. In the namespace and on the device of ``X``.
         """
-        return project(self.measurement, *self._factor_for(X, "transform"))
+        X, U = self._factor_for(X, "transform")
+        return project(self._fitted_measurement, X, U)
 
     def score(
         self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
@@ -520,7 +552,7 @@ class PrunedFactorSensing(
     @property
     def _n_features_out(self):
         r = self.components_.shape[0]
-        return r if self.measurement == "rank_one" else r * r
+        return r if self._fitted_measurement == "rank_one" else r * r
 
 
 def _per_sample(values, like, xp, *, name: str):
@@ -532,6 +564,17 @@ def _per_sample(values, like, xp, *, name: str):
             f"[{like.shape[0]}, {values.shape[0]}]"
         )
     return values
+
+
+def _numeric_target(y):
+    """NumPy ``y`` of strings as numbers, as scikit-learn's regressors read them
+    (``check_X_y`` converts object arrays only); an error naming ``y`` otherwise."""
+    if y.dtype.kind not in "USa":
+        return y
+    try:
+        return y.astype(np.float64)
+    except ValueError as exc:
+        raise ValueError(f"y must hold numbers: {exc}.") from None
 
 
 def _flatten_matrices(X, xp):

@@ -76,7 +76,9 @@ class RankOneOperator:
         self.gain = 1.0
         if normalize:
             count = self.n_samples * self.dim
-            self.gain = _checked_gain(xp, X, xp.sum(self.sizes), count)
+            self.gain = _checked_gain(
+                xp, X, xp.sum(self.sizes), count, zero="X holds only zeros"
+            )
 
     def _row_sums(self, M):
         """Row sums of ``M`` divided by the gain.
@@ -210,7 +212,14 @@ class MatrixOperator:
         self.gain = 1.0
         if normalize:
             count = self.n_samples * rows.size
-            mean_square = _checked_gain(xp, self.packed, xp.sum(self.sizes), count)
+            mean_square = _checked_gain(
+                xp,
+                self.packed,
+                xp.sum(self.sizes),
+                count,
+                zero="The sensing matrices' symmetric parts are all zero (X holds only "
+                "zeros, or antisymmetric matrices)",
+            )
             self.gain = mean_square**0.5
             self.packed *= 1.0 / self.gain
         if row_block == "auto":
@@ -284,10 +293,11 @@ def _row_blocks(n: int, step: int | None = None):
         yield slice(start, min(start + step, n))
 
 
-def _checked_gain(xp, data, squares, count: int) -> float:
+def _checked_gain(xp, data, squares, count: int, *, zero: str) -> float:
     """``squares / count``, the mean square that each operator's :attr:`gain` defines.
 
-    ``data`` serves only to tell an all-zero ``X`` and for its dtype. An error when
+    ``data`` serves only to tell an all-zero ``X`` and for its dtype; ``zero`` says
+    what is zero in the error. An error when
     the measurements are all zero (they say nothing of ``M*``), when the mean is not
     finite (the squares overflow), is zero for nonzero data (they underflow) or has an
     inverse beyond the dtype (the rank-one operator applies ``1/g``, the matrix one
@@ -302,10 +312,7 @@ def _checked_gain(xp, data, squares, count: int) -> float:
     if mean == 0:
         largest, smallest = fetch(xp, xp.max(data), xp.min(data))
         if largest == 0 and smallest == 0:
-            raise ValueError(
-                "X holds only zeros (with measurement='matrix': the sensing matrices' "
-                "symmetric parts are zero): the measurements say nothing about M*."
-            )
+            raise ValueError(f"{zero}: the measurements say nothing about M*.")
     if mean == 0 or 1.0 / mean > float(xp.finfo(data.dtype).max):
         raise FloatingPointError(
             "The mean square of the measurements X underflows: X holds values too "

@@ -182,7 +182,10 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
             warn(
                 f"Pruning kept all {norms.size} columns, {than} the dimension "
                 f"d={dim}: the estimate has full rank. If M* should not, the penalty "
-                "(alpha) is too weak to separate the columns."
+                "(alpha) is too weak to separate the columns, or y is not ⟨Aᵢ, M⟩ for a "
+                "low-rank PSD M: shifted y, or features shifted or centred (a "
+                "StandardScaler before this estimator, say), add terms that no such M "
+                "explains."
             )
         else:
             kept = "its only column" if norms.size == 1 else f"all {norms.size} columns"
