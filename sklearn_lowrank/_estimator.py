@@ -102,7 +102,11 @@ class PrunedFactorSensing(
         ``transform`` read ``X`` as ``fit`` did.
     n_columns : int, default=None
         Width ``k`` of the over-parameterised factor. ``None`` uses
-        ``min(d, 10 + 2⌈√d⌉)``; pruning can only reveal ranks below ``k``.
+        ``min(d, 10 + 2⌈√d⌉)``; pruning can only reveal ranks below ``k``. An
+        iteration costs ``O(n·d·k)`` (rank-one) or ``O(n·d²)`` (matrix) in the passes
+        over the data and ``O(k³)`` on the host (the metric's inverse), so widths far
+        above ``d``, which ``UUᵀ`` cannot use, only cost time (``d = 8``,
+        ``n = 400``: 1.4 s at ``k = 1000`` against 0.03 s at ``k = 8`` or ``100``).
     alpha : float, default=5e-3
         Penalty strength ``λ`` (relative to the data scale, see above). ``0`` disables
         the regulariser, which leaves many columns of comparable norm so that pruning
@@ -469,7 +473,9 @@ class PrunedFactorSensing(
         Returns
         -------
         y_pred : array of shape (n_samples,)
-            Predicted observations, in the namespace and on the device of ``X``.
+            Predicted observations, in the namespace, on the device and in the
+            floating dtype of ``X`` (the factor is cast to it: float32 input gets
+            float32 predictions from a float64 fit).
         """
         X, U = self._factor_for(X, "predict")  # checks that the model is fitted first
         return measure(self._fitted_measurement, X, U)
@@ -486,7 +492,8 @@ class PrunedFactorSensing(
         -------
         X_new : array of shape (n_samples, r) or (n_samples, r*r)
             ``X·U`` for rank-one measurements; ``UᵀAᵢU`` flattened row-major for matrix
-            measurements. In the namespace and on the device of ``X``.
+            measurements. In the namespace, on the device and in the floating dtype of
+            ``X``.
         """
         X, U = self._factor_for(X, "transform")
         return project(self._fitted_measurement, X, U)
@@ -581,6 +588,11 @@ def _flatten_matrices(X, xp):
     """``(n, d, d)`` sensing matrices as ``(n, d*d)``; other inputs are left as they are."""
     if isinstance(X, (list, tuple)):
         X = np.asarray(X)
+    if getattr(X, "ndim", 2) > 3:
+        raise ValueError(
+            "measurement='matrix' expects X of shape (n_samples, d, d) or "
+            f"(n_samples, d*d); got an array of shape {tuple(X.shape)}."
+        )
     if getattr(X, "ndim", 2) == 3:
         n, rows, cols = X.shape
         if rows != cols:

@@ -579,6 +579,9 @@ def test_non_square_width_in_matrix_mode(no_solver):
         model.fit(np.ones((10, 8)), np.ones(10))
     with pytest.raises(ValueError, match="not square"):
         model.fit(np.ones((10, 2, 3)), np.ones(10))
+    # 4-D input: scikit-learn's message asked for 2-D arrays, but 3-D ones are fine.
+    with pytest.raises(ValueError, match=r"\(n_samples, d, d\) or \(n_samples, d\*d\)"):
+        model.fit(np.ones((10, 2, 2, 2)), np.ones(10))
     assert not hasattr(model, "n_features_in_")
 
 
