@@ -226,8 +226,11 @@ class PrunedFactorSensing(
     features (``StandardScaler()`` in a pipeline) or shifting ``y`` changes the
     measurements into a quadratic with linear and constant terms, which no PSD ``M``
     fits (a negative R² with every column kept, for Gaussian features shifted by 3).
-    Scaling alone (``StandardScaler(with_mean=False)``) is a change of variables; the
-    user guide's "When recovery fails" gives an exact recipe for shifted features.
+    For rank-one measurements, scaling the features alone
+    (``StandardScaler(with_mean=False)``) is a change of variables, and the user guide's
+    "When recovery fails" gives an exact recipe for shifted features; the entries of
+    sensing matrices are best left as they are (scaling them one by one changes ``M``
+    entrywise, which does not keep it low-rank).
 
     References
     ----------

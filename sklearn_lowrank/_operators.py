@@ -297,11 +297,11 @@ def _checked_gain(xp, data, squares, count: int, *, zero: str) -> float:
     """``squares / count``, the mean square that each operator's :attr:`gain` defines.
 
     ``data`` serves only to tell an all-zero ``X`` and for its dtype; ``zero`` says
-    what is zero in the error. An error when
-    the measurements are all zero (they say nothing of ``M*``), when the mean is not
-    finite (the squares overflow), is zero for nonzero data (they underflow) or has an
-    inverse beyond the dtype (the rank-one operator applies ``1/g``, the matrix one
-    ``1/√g``, which this bounds too): each would fit a meaningless model.
+    what is zero in the error. An error when the measurements are all zero (they say
+    nothing of ``M*``), when the mean is not finite (the squares overflow), is zero for
+    nonzero data (they underflow) or has an inverse beyond the dtype (the rank-one
+    operator applies ``1/g``, the matrix one ``1/√g``, which this bounds too): each
+    would fit a meaningless model.
     """
     mean = float(to_host(squares)) / count if count else 0.0
     if not math.isfinite(mean):
