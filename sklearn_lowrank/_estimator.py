@@ -230,7 +230,7 @@ class PrunedFactorSensing(
     (``StandardScaler(with_mean=False)``) is a change of variables, and the user guide's
     "When recovery fails" gives an exact recipe for shifted features; the entries of
     sensing matrices are best left as they are (scaling them one by one changes ``M``
-    entrywise, which does not keep it low-rank).
+    entrywise, which in general does not keep it low-rank).
 
     References
     ----------
