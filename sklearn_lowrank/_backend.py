@@ -30,6 +30,7 @@ __all__ = [
     "fetch",
     "from_host",
     "holds_magnitude",
+    "host_if_foreign",
     "move_to",
     "namespace_and_device",
     "resolve_namespace",
@@ -122,6 +123,16 @@ def row_block(xp, row_bytes: int) -> int | None:
     if is_numpy_namespace(xp):
         return max(1, _HOST_BLOCK_BYTES // max(1, row_bytes))
     return None
+
+
+def host_if_foreign(x):
+    """``x`` copied to the host if it is an array of a namespace other than NumPy (a
+    CuPy or PyTorch array, say); anything else (NumPy arrays, lists, DataFrames) as it
+    is, for scikit-learn's checks. Everything follows ``X``: a NumPy ``X`` takes its
+    ``y`` and weights to the host, as any other ``X`` takes them to its namespace."""
+    if is_array_api_obj(x) and not is_numpy_array(x):
+        return to_host(x)
+    return x
 
 
 def to_host(x) -> np.ndarray:

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from array_api_compat import is_numpy_namespace
+from array_api_compat import is_array_api_obj, is_numpy_array, is_numpy_namespace
 from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
@@ -23,6 +23,7 @@ from ._backend import (
     check_foreign_array,
     check_writable,
     fetch,
+    host_if_foreign,
     move_to,
     namespace_and_device,
     resolve_namespace,
@@ -325,6 +326,7 @@ class PrunedFactorSensing(
         float_dtypes = [np.float64, np.float32]
         if is_numpy_namespace(xp):
             if fitting:
+                y = host_if_foreign(y)
                 X, y = check_X_y(X, y, dtype=float_dtypes, y_numeric=True, estimator=self)
                 y = _numeric_target(y)
             else:
@@ -363,6 +365,8 @@ class PrunedFactorSensing(
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        if not is_array_api_obj(y) or is_numpy_array(y):
+            y = _numeric_target(np.asarray(y))  # strings have no Array-API dtype
         y = move_to(y, xp, dev)
         if y.ndim == 2 and y.shape[1] == 1:
             warn(
@@ -522,7 +526,9 @@ class PrunedFactorSensing(
         """
         xp, dev = namespace_and_device(X)
         if is_numpy_namespace(xp):
-            return super().score(X, y, sample_weight=sample_weight)
+            return super().score(
+                X, host_if_foreign(y), sample_weight=host_if_foreign(sample_weight)
+            )
         predicted = self.predict(X)
         # Checked like fit's y: a column vector would broadcast to (n, n) silently.
         y = self._checked_target(y, predicted, xp, dev)

@@ -76,7 +76,8 @@ def make_low_rank_sensing(
         Ratio ``κ = σ_max / σ_min`` of the nonzero eigenvalues; at least 1 and at most
         the largest number of ``dtype`` (3.4e38 for float32).
     noise : float, default=0.0
-        Standard deviation of the Gaussian noise added to ``y``; finite, at least 0.
+        Standard deviation of the Gaussian noise added to ``y``; at least 0 and at most
+        a tenth of the largest number of ``dtype`` (3.4e37 for float32).
     dtype : {np.float64, np.float32}, default=np.float64
         Floating dtype of ``X``, ``y`` and the factor, in any spelling NumPy reads as
         float64 or float32 in native byte order (``"float32"``, ``np.dtype("float32")``,
@@ -103,7 +104,7 @@ def make_low_rank_sensing(
     ValueError
         If ``measurement`` is unknown, an integer is below 1, ``rank > n_features``,
         ``condition_number`` is below 1, NaN or beyond ``dtype``'s range, ``noise`` is
-        negative or infinite or NaN, ``dtype`` is not float32 or float64, or
+        negative, NaN or beyond a tenth of that range, ``dtype`` is not float32 or float64, or
         ``random_state`` cannot seed a generator. All arguments are checked before
         anything is drawn.
 
@@ -145,6 +146,13 @@ def make_low_rank_sensing(
         raise ValueError(
             f"condition_number must be at most {largest:.3g} for {resolved_dtype}; got "
             f"{condition_number!r}."
+        )
+    # Ten standard deviations stay in range (a larger draw has probability 1.5e-23):
+    # float32 y otherwise held ±inf.
+    if noise > largest / 10:
+        raise ValueError(
+            f"noise must be at most {largest / 10:.3g} for {resolved_dtype}; got "
+            f"{noise!r}."
         )
     try:
         rng = check_random_state(random_state)

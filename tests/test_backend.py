@@ -11,8 +11,9 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
-from _backends import NUMPY_XP
+from _backends import NUMPY_XP, needs_dispatch
 from array_api_compat import array_namespace, is_numpy_namespace
+from sklearn import config_context
 from sklearn.exceptions import DataConversionWarning
 
 from sklearn_lowrank import PrunedFactorSensing
@@ -258,6 +259,48 @@ def test_y_on_another_device_of_the_namespace_follows_x():
     )
     assert namespace_and_device(model.components_) == (xps, dev)
     assert model.n_components_ == PROBLEMS["rank_one"]["rank"]
+
+
+@pytest.mark.parametrize("dispatch", [False, pytest.param(True, marks=needs_dispatch)])
+def test_targets_of_another_namespace_follow_numpy_x(dispatch):
+    """Everything follows X, y and weights too: with NumPy X, a y on another device
+    failed inside check_X_y ("Can't convert array on the 'device1' device"), and under
+    array_api_dispatch a strict y broke the fit with an AttributeError (scikit-learn's
+    check_array_api_mixed_inputs fails the same way)."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], noise=0.5, random_state=3)
+    reference = PrunedFactorSensing(random_state=0).fit(X, y)
+    weights = np.arange(1, y.size + 1) % 3 + 1.0
+    for dev in DEVICES:
+        with config_context(array_api_dispatch=dispatch):
+            model = PrunedFactorSensing(random_state=0).fit(X, xps.asarray(y, device=dev))
+            score = model.score(
+                X,
+                xps.asarray(y, device=dev),
+                sample_weight=xps.asarray(weights, device=dev),
+            )
+        assert isinstance(model.components_, np.ndarray)
+        np.testing.assert_array_equal(model.components_, reference.components_)
+        assert score == pytest.approx(
+            reference.score(X, y, sample_weight=weights), rel=1e-12
+        )
+
+
+def test_string_targets_are_read_as_numbers_in_any_namespace():
+    """NumPy X read numeric strings in y as numbers, strict X failed to move them
+    (strings have no Array-API dtype), with an error that did not name y."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=4)
+    dev = xps.Device("device1")
+    Xs = xps.asarray(X, device=dev)
+    model = PrunedFactorSensing(random_state=0).fit(Xs, y.astype(str))
+    reference = PrunedFactorSensing(random_state=0).fit(Xs, xps.asarray(y, device=dev))
+    np.testing.assert_array_equal(
+        to_host(model.components_), to_host(reference.components_)
+    )
+    assert model.score(Xs, y.astype(str)) == pytest.approx(
+        reference.score(Xs, y), rel=1e-12
+    )
+    with pytest.raises(ValueError, match="y must hold numbers"):
+        PrunedFactorSensing().fit(Xs, np.array(["a"] * y.size))
 
 
 def test_numpy_model_predicts_on_strict_input_and_back():

@@ -1,5 +1,7 @@
 """Tests for ``sklearn_lowrank.datasets.make_low_rank_sensing``."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -283,6 +285,19 @@ def test_condition_number_within_the_range_of_dtype():
     with pytest.raises(ValueError, match=r"condition_number must be at most 3.4e\+38"):
         make_low_rank_sensing(**SMALL, condition_number=1e39, dtype=np.float32)
     make_low_rank_sensing(**SMALL, condition_number=1e300)  # float64: fine
+
+
+def test_noise_within_the_range_of_dtype():
+    """noise=1e39 in float32 returned y holding ±inf (with NumPy's cast warning), a y
+    the estimator then refuses; the bound leaves ten standard deviations in range."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, y, _ = make_low_rank_sensing(**SMALL, noise=3e37, dtype=np.float32)
+    assert np.all(np.isfinite(y))
+    with pytest.raises(ValueError, match=r"noise must be at most 3.4e\+37 for float32"):
+        make_low_rank_sensing(**SMALL, noise=1e39, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"noise must be at most 1.8e\+307 for float64"):
+        make_low_rank_sensing(**SMALL, noise=1e308)
 
 
 def test_non_native_byte_order_is_named():
