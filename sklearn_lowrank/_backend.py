@@ -223,11 +223,16 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
     return x
 
 
+def _normal_range(xp, dtype) -> tuple[float, float]:
+    """The smallest normal and the largest finite number of ``dtype``."""
+    finfo = xp.finfo(dtype)
+    return float(finfo.smallest_normal), float(finfo.max)
+
+
 def holds_magnitude(xp, dtype, magnitude: float) -> bool:
     """Whether values whose largest magnitude is ``magnitude`` (a host float) keep it
     in ``dtype``: zero, or a normal number of its range (not inf, not subnormal)."""
-    finfo = xp.finfo(dtype)
-    low, high = float(finfo.smallest_normal), float(finfo.max)
+    low, high = _normal_range(xp, dtype)
     return magnitude == 0 or low <= magnitude <= high
 
 
@@ -242,8 +247,7 @@ def check_dtype_range(x, xp, dtype, *, name: str) -> None:
     """
     largest = float(xp.max(xp.abs(x)))
     if not holds_magnitude(xp, dtype, largest):
-        finfo = xp.finfo(dtype)
-        low, high = float(finfo.smallest_normal), float(finfo.max)
+        low, high = _normal_range(xp, dtype)
         dtype_name = str(dtype).rsplit(".", 1)[-1]  # array_api_strict.float32 too
         raise ValueError(
             f"{name} holds values of magnitude up to {largest:.3g}, outside the range "

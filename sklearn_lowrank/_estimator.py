@@ -432,10 +432,9 @@ class PrunedFactorSensing(
 
         # Records n_features_in_ / feature_names_in_ (the data was checked above).
         validate_data(self, fitted_on, skip_check_array=True, reset=True)
-        # Everything follows X: fitted arrays live in X's namespace and device.
-        dtype = X.dtype
 
-        def keep(values, dtype=dtype):
+        # Everything follows X: fitted arrays live in X's namespace and device.
+        def keep(values, dtype=X.dtype):
             return xp_in.astype(move_to(values, xp_in, dev_in), dtype)
 
         self.components_ = keep(result.factor.T)
@@ -546,7 +545,7 @@ class PrunedFactorSensing(
                 )
             if total_weight == 0:
                 raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-        mean = xp.sum(weights * y) / float(total_weight)
+        mean = xp.sum(weights * y) / float(total_weight)  # a Python scalar for any xp
         residual, total = fetch(
             xp, xp.sum(weights * (y - predicted) ** 2), xp.sum(weights * (y - mean) ** 2)
         )

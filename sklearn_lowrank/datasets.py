@@ -104,9 +104,9 @@ def make_low_rank_sensing(
     ValueError
         If ``measurement`` is unknown, an integer is below 1, ``rank > n_features``,
         ``condition_number`` is below 1, NaN or beyond ``dtype``'s range, ``noise`` is
-        negative, NaN or beyond a tenth of that range, ``dtype`` is not float32 or float64, or
-        ``random_state`` cannot seed a generator. All arguments are checked before
-        anything is drawn.
+        negative, NaN or beyond a tenth of that range, ``dtype`` is not float32 or
+        float64, or ``random_state`` cannot seed a generator. All arguments are checked
+        before anything is drawn.
 
     See Also
     --------
@@ -151,8 +151,7 @@ def make_low_rank_sensing(
     # float32 y otherwise held ±inf.
     if noise > largest / 10:
         raise ValueError(
-            f"noise must be at most {largest / 10:.3g} for {resolved_dtype}; got "
-            f"{noise!r}."
+            f"noise must be at most {largest / 10:.3g} for {resolved_dtype}; got {noise!r}."
         )
     try:
         rng = check_random_state(random_state)
