@@ -20,9 +20,11 @@ transfers cross:
   best rotation) and the Gram matrix of the L-BFGS pairs and the gradient;
 - the line search's reduced coefficients (see its module);
 - with L-BFGS in a metric, the ``(m+1)²`` inner products of the metric-scaled pairs.
-  (The report could carry the blocks ``ZₐᵀZ_b`` they are formed from instead, one
-  transfer fewer: measured 0-14% slower per iteration on an H200, the extra product
-  costing more launch time than the transfer saves; ``benchmarks/README.md``.)
+  (Two ways to fold this transfer into the report were measured on an H200 and not
+  kept: carrying the blocks ``ZₐᵀZ_b`` the products are formed from, 0-14% slower per
+  iteration; forming the next metric on the host from the step's algebra, within the
+  noise. An iteration there pays for its launches, not its round trips;
+  ``benchmarks/README.md``.)
 
 Every ten iterations of the regularised phase (the rotation of the columns) the
 re-priced objective is one more scalar transfer.
