@@ -10,6 +10,7 @@ in one transfer each time (:func:`fetch`).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -29,6 +30,7 @@ __all__ = [
     "cupy_namespace",
     "fetch",
     "from_host",
+    "has_float64",
     "holds_magnitude",
     "host_if_foreign",
     "move_to",
@@ -36,6 +38,7 @@ __all__ = [
     "resolve_namespace",
     "row_block",
     "to_host",
+    "widest_float",
 ]
 
 _NUMPY = array_namespace(np.empty(0))
@@ -125,6 +128,33 @@ def row_block(xp, row_bytes: int) -> int | None:
     return None
 
 
+def has_float64(xp, dev) -> bool:
+    """Whether ``xp`` computes in float64 on device ``dev`` (Apple's Metal GPUs, say,
+    do not; array_api_strict's ``"no_float64"`` device stands in for them in tests).
+    Namespaces that cannot say are taken to have it. Asked once per namespace and
+    device: the line search asks every iteration."""
+    try:
+        return _has_float64(xp, dev)
+    except TypeError:  # an unhashable device
+        return _has_float64.__wrapped__(xp, dev)
+
+
+@functools.lru_cache(maxsize=32)
+def _has_float64(xp, dev) -> bool:
+    info = getattr(xp, "__array_namespace_info__", None)
+    if info is None:
+        return True
+    try:
+        return "float64" in info().dtypes(device=dev)
+    except (TypeError, ValueError, AttributeError):
+        return True
+
+
+def widest_float(xp, dev):
+    """float64 where the device has it, else float32: what non-float input becomes."""
+    return xp.float64 if has_float64(xp, dev) else xp.float32
+
+
 def host_if_foreign(x):
     """``x`` copied to the host if it is an array of a namespace other than NumPy (a
     CuPy or PyTorch array, say); anything else (NumPy arrays, lists, DataFrames) as it
@@ -175,10 +205,18 @@ def from_host(xp, host, *, dtype=None, device=None):
 
     Made C-contiguous first: PyTorch refuses arrays with negative strides (such as the
     reversed eigenvector columns of ``eigh``), and contiguous data crosses to a device
-    in one copy.
+    in one copy. float64 data for a device without float64 travel as float32, checked
+    to keep their magnitude (:func:`check_dtype_range`).
     """
     # np.asarray, not np.ascontiguousarray, which turns a 0-d array into shape (1,).
-    return xp.asarray(np.asarray(host, order="C"), dtype=dtype, device=device)
+    host = np.asarray(host, order="C")
+    if dtype is None and host.dtype == np.float64 and not has_float64(xp, device):
+        if host.size:
+            check_dtype_range(
+                host, np, np.float32, name="float64 data (the device has no float64)"
+            )
+        dtype = xp.float32
+    return xp.asarray(host, dtype=dtype, device=device)
 
 
 def move_to(x, xp, dev=None):
@@ -195,7 +233,8 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
     """Validate a non-NumPy array in its own namespace, as ``check_array`` does for NumPy.
 
     float32 and float64 are kept; every other real dtype (integers, booleans, float16,
-    bfloat16) becomes float64, as scikit-learn converts NumPy input; then ``dtype``,
+    bfloat16) becomes float64, as scikit-learn converts NumPy input (float32 on a device
+    without float64); then ``dtype``,
     when given, after :func:`check_dtype_range`. Complex data, non-finite values and
     wrong dimensions raise ``ValueError``.
     """
@@ -209,7 +248,7 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
     if xp.isdtype(x.dtype, "complex floating"):
         raise ValueError(f"Complex data not supported for {name}.")
     if x.dtype not in (xp.float32, xp.float64):
-        x = xp.astype(x, xp.float64)
+        x = xp.astype(x, widest_float(xp, device(x)))
     # scikit-learn's fast path: the sum is finite when every entry is, and one reduction
     # costs no temporary the size of x (an element-wise test took 6 ms on 10⁶ entries
     # in PyTorch). A sum that overflows on large finite data is looked at entry-wise.

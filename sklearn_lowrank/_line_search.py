@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from array_api_compat import device
 
-from ._backend import fetch
+from ._backend import fetch, has_float64
 
 __all__ = ["exact_step", "quartic_step"]
 
@@ -45,18 +46,21 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
     matrix product rather than three reductions (each a kernel launch of tens of µs on
     a GPU), for a transfer of ``4k²`` numbers instead of ``3k``.
 
-    Both products are formed in float64 whatever the dtype: in float32, ``a`` and ``b``
-    of a factor of norm 1e-12 are about 1e-23, their squares underflow, and the
-    quartic lost its leading coefficient: unbounded below, it priced a step of 7e22
-    at a negative loss, and the fit overflowed where float64 fits. The cast reads
-    vectors of length ``n``, not the data: one kernel per product in float32.
+    Both products are formed so that small columns do not underflow (:func:`_gram`):
+    in float32, ``a`` and ``b`` of a factor of norm 1e-12 are about 1e-23, their squares
+    underflow, and the quartic lost its leading coefficient: unbounded below, it priced
+    a step of 7e22 at a negative loss, and the fit overflowed where float64 fits.
     """
-    vecs = _in_float64(xp, xp.stack([residual, a, b], axis=1))
-    parts = [vecs.T @ vecs]
+    blocks = [xp.stack([residual, a, b], axis=1)]
     if U is not None:
-        both = _in_float64(xp, xp.concat([U, D], axis=1))
-        parts.append(both.T @ both)
-    gram, *pairs = fetch(xp, *parts)
+        blocks.append(xp.concat([U, D], axis=1))
+    grams, scales = zip(*(_gram(xp, block) for block in blocks), strict=True)
+    scaled = [i for i, s in enumerate(scales) if s is not None]
+    host = fetch(xp, *grams, *(scales[i] for i in scaled))
+    grams = host[: len(grams)]
+    for i, s in zip(scaled, host[len(grams) :], strict=True):
+        grams[i] = grams[i] * np.outer(s, s)
+    gram, *pairs = grams
     if not (np.all(np.isfinite(gram)) and all(np.all(np.isfinite(p)) for p in pairs)):
         # Else every trial step prices as NaN, the search returns 0, and five zero
         # steps pass for convergence: the run would end at its start, silently.
@@ -75,10 +79,21 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
     return gram, columns
 
 
-def _in_float64(xp, x):
-    """``x`` in float64; float64 input as it is (no call: one launch less per GPU
-    iteration)."""
-    return x if x.dtype == xp.float64 else xp.astype(x, xp.float64)
+def _gram(xp, x):
+    """``(g, s)`` on the device with ``xᵀx = g ⊙ s·sᵀ``, without underflow for small
+    columns of float32 ``x``: formed in float64 where the device has it (``s`` is
+    ``None``; float64 ``x`` as it is, no call, one launch less per GPU iteration;
+    in float32 one cast, reading vectors of length ``n``, not the data), else in
+    float32 on the columns divided by their largest magnitude ``s``."""
+    if x.dtype == xp.float64:
+        return x.T @ x, None
+    if has_float64(xp, device(x)):
+        wide = xp.astype(x, xp.float64)
+        return wide.T @ wide, None
+    largest = xp.max(xp.abs(x), axis=0)
+    scales = xp.where(largest > 0, largest, xp.ones_like(largest))
+    unit = x / scales
+    return unit.T @ unit, scales
 
 
 def _quartic_at(quartic, t):

@@ -28,7 +28,9 @@ from sklearn_lowrank._backend import (
     resolve_namespace,
     to_host,
 )
+from sklearn_lowrank._operators import measure
 from sklearn_lowrank.datasets import make_low_rank_sensing
+from sklearn_lowrank.metrics import relative_error
 
 DEVICES = [xps.Device("CPU_DEVICE"), xps.Device("device1")]
 TOLERANCE = {"float64": 1e-10, "float32": 1e-6}
@@ -301,6 +303,35 @@ def test_string_targets_are_read_as_numbers_in_any_namespace():
     )
     with pytest.raises(ValueError, match="y must hold numbers"):
         PrunedFactorSensing().fit(Xs, np.array(["a"] * y.size))
+
+
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_fit_on_a_device_without_float64(problem):
+    """Apple's Metal GPUs have no float64 (array_api_strict's "no_float64" device
+    stands in): the line search formed its Gram matrices in float64 and the fitted
+    column norms travelled as float64, so every fit failed with a ValueError. The
+    device computes in float32, its Gram matrices on unit-scaled columns."""
+    X, y, factor = make_low_rank_sensing(**PROBLEMS[problem], random_state=6)
+    kind = PROBLEMS[problem]["measurement"]
+    dev = xps.Device("no_float64")
+    X32 = X.astype(np.float32)
+    reference = PrunedFactorSensing(measurement=kind, random_state=0).fit(X32, y)
+    X_int = np.round(10 * X).astype(np.int32)
+    for X_dev, y_dev in [
+        (xps.asarray(X32, device=dev), xps.asarray(y.astype(np.float32), device=dev)),
+        (xps.asarray(X32, device=dev), y),  # float64 y from the host
+        # Integers become float32 there, not float64.
+        (xps.asarray(X_int, device=dev), measure(kind, X_int.astype(float), factor)),
+    ]:
+        model = PrunedFactorSensing(measurement=kind, random_state=0).fit(X_dev, y_dev)
+        for fitted in (model.components_, model.column_norms_):
+            assert fitted.device == dev and fitted.dtype == xps.float32
+        assert model.n_components_ == reference.n_components_ == factor.shape[1]
+        estimate = to_host(model.components_).T.astype(np.float64)
+        assert relative_error(estimate, factor) < 1e-5
+        assert model.predict(X_dev).device == dev
+    with pytest.raises(ValueError, match="outside the range of float32"):
+        PrunedFactorSensing(measurement=kind).fit(xps.asarray(X32, device=dev), 1e60 * y)
 
 
 def test_numpy_model_predicts_on_strict_input_and_back():

@@ -8,6 +8,7 @@ non-default device), in float64 and float32.
 
 import math
 
+import array_api_strict as xps
 import numpy as np
 import pytest
 from _backends import BACKENDS, NUMPY_XP, STRICT_BACKENDS, Backend, to_numpy
@@ -432,3 +433,30 @@ def test_line_search_of_a_tiny_factor_in_float32(dtype):
         steps[dt], value = exact_step(NUMPY_XP, residual, a, b, X.shape[0], Uc, D)
         assert 0 <= value <= float(residual @ residual) / (2 * X.shape[0])
     assert steps[dtype] == pytest.approx(steps[np.float64], rel=1e-3)
+
+
+def test_coefficients_without_float64_do_not_underflow():
+    """On a device without float64 the Gram matrices are formed in float32 on columns
+    divided by their largest magnitude: a factor of norm 1e-12 has a and b of about
+    1e-23, whose float32 squares underflow to 0 (the quartic then lost its leading
+    term); scaled, they match the float64 products."""
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3, 200)) * np.array([[1.0], [1e-23], [1e-23]])
+    U = 1e-12 * rng.standard_normal((5, 2))
+    D = rng.standard_normal((5, 2))
+    dev = xps.Device("no_float64")
+    found = _coefficients(
+        xps,
+        *(xps.asarray(v.astype(np.float32), device=dev) for v in vectors),
+        200,
+        xps.asarray(U.astype(np.float32), device=dev),
+        xps.asarray(D.astype(np.float32), device=dev),
+    )
+    rounded = [x.astype(np.float32).astype(np.float64) for x in (*vectors, U, D)]
+    stacked = np.stack(rounded[:3], axis=1)
+    Ur, Dr = rounded[3:]
+    columns = np.stack([np.sum(Ur * Ur, 0), np.sum(Ur * Dr, 0), np.sum(Dr * Dr, 0)])
+    expected = (stacked.T @ stacked / 400, columns)
+    for actual, wanted in zip(found, expected, strict=True):
+        np.testing.assert_allclose(actual, wanted, rtol=1e-5, atol=0)
+    assert np.all(np.diag(found[0]) > 0) and np.all(found[1][[0, 2]] > 0)
