@@ -76,7 +76,7 @@ class RankOneOperator:
         self.gain = 1.0
         if normalize:
             count = self.n_samples * self.dim
-            self.gain = _checked_gain(
+            self.gain = _checked_mean_square(
                 xp, X, xp.sum(self.sizes), count, zero="X holds only zeros"
             )
         self._row_sum_weights = {}
@@ -190,7 +190,7 @@ class MatrixOperator:
             return from_host(xp, values, dtype=dtype, device=device(X))
 
         self._upper = put(rows * d + cols)
-        self._lower = put(cols * d + rows)
+        lower = put(cols * d + rows)  # only for packing
         # Entry (i, j) of a symmetric matrix read back from the packed vector; off-diagonal
         # entries are halved because the packed vector holds Aᵢⱼ + Aⱼᵢ.
         where = np.empty((d, d), dtype=np.int64)
@@ -211,7 +211,7 @@ class MatrixOperator:
         for part in _row_blocks(self.n_samples, step):
             block = X[part, ...]
             chunk = xp.take(block, self._upper, axis=1)
-            chunk += xp.take(block, self._lower, axis=1)
+            chunk += xp.take(block, lower, axis=1)
             chunk *= pack_scale
             self.packed[part, ...] = chunk
             chunk *= chunk  # in place: no third chunk-sized temporary at the peak
@@ -219,7 +219,7 @@ class MatrixOperator:
         self.gain = 1.0
         if normalize:
             count = self.n_samples * rows.size
-            mean_square = _checked_gain(
+            mean_square = _checked_mean_square(
                 xp,
                 self.packed,
                 xp.sum(self.sizes),
@@ -301,8 +301,9 @@ def _row_blocks(n: int, step: int | None = None):
         yield slice(start, min(start + step, n))
 
 
-def _checked_gain(xp, data, squares, count: int, *, zero: str) -> float:
-    """``squares / count``, the mean square that each operator's :attr:`gain` defines.
+def _checked_mean_square(xp, data, squares, count: int, *, zero: str) -> float:
+    """``squares / count``, the mean square from which each operator's :attr:`gain` is
+    defined (itself for rank-one data, its root for matrices).
 
     ``data`` serves only to tell an all-zero ``X`` and for its dtype; ``zero`` says
     what is zero in the error. An error when the measurements are all zero (they say

@@ -70,8 +70,9 @@ class EarlyPruning:
 
     - the rule cuts somewhere among the values above ``floor`` (values at or below it
       belong to columns that never grew, pruned whatever the rule says);
-    - the values below the cut hold at most ``1/shrink`` of the squared norm that as
-      many smallest values held ``window`` calls earlier: the penalty is removing them.
+    - the values below the cut hold at most ``1/shrink`` of the squared norm that the
+      values of the same ranks held ``window`` calls earlier (the smallest ones, unless
+      columns were dropped since): the penalty is removing them.
       A weak direction still growing out of the small start would sit below the cut
       too, but its growth keeps the tail from shrinking that fast;
     - no kept value shrank by more than ``fade`` of itself (a column still fading
@@ -95,7 +96,8 @@ class EarlyPruning:
         Largest relative decrease of a kept value over ``window`` calls.
     window : int, default=1
         Calls between the two sets of values compared. The solver calls every
-        iteration and the estimator compares over 5: a cut is taken at the first
+        penalised iteration once the factor has grown tenfold past its start, and the
+        estimator compares over 5: a cut is taken at the first
         iteration where the last five show it settled, rather than only at every
         fifth (measured: 3-4 fewer iterations at full width at condition number 10).
     """

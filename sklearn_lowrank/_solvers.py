@@ -6,7 +6,9 @@ optionally in ScaledGD's metric ``(UᵀU)⁻¹`` or its damped form
 
     f(U) = (1/2n)·‖𝒜(UUᵀ) - y‖² + α·R_β(U),
 
-every step exact along its direction (:func:`~sklearn_lowrank._line_search.exact_step`).
+every step the exact minimiser along its direction for the plain loss, and the best of
+a grid-and-Newton search with the penalty
+(:func:`~sklearn_lowrank._line_search.exact_step`).
 Each iteration reads the data only to price its direction and to apply the adjoint (see
 the operators). Everything with a dimension n or d stays in the array module; what is
 k × k or m × m (k columns, m curvature pairs) runs on the host in float64, where it
@@ -26,11 +28,12 @@ transfers cross:
   noise. An iteration there pays for its launches, not its round trips;
   ``benchmarks/README.md``.)
 
-Every ten iterations of the regularised phase (the rotation of the columns) the
-re-priced objective is one more scalar transfer.
+Every ten iterations of the regularised phase (the rotation of the columns) and at an
+early-pruning cut, the re-priced objective is one more scalar transfer.
 
-The matrices going up to the device are the k × k inverse and rotation and the
-``2m + 1`` weights that combine the stored pairs into the L-BFGS direction.
+The matrices going up to the device are the k × k inverse and rotation, the indices of
+the kept columns after a drop, and the ``3m + 2`` weights (zero off the stored pairs'
+rows) that combine the buffer's rows into the L-BFGS direction.
 """
 
 from __future__ import annotations
@@ -150,7 +153,8 @@ class _Memory:
         self.buffer[self.size + slot, ...] = y
 
     def rows(self, grad):
-        """The flattened ``s`` slots, ``y`` slots and ``grad``, in buffer order."""
+        """Store ``grad`` in the buffer (where :meth:`direction` reads it back) and
+        return the flattened ``s`` slots, ``y`` slots and ``grad``, in buffer order."""
         m = self.size
         self.buffer[2 * m, ...] = grad
         return _rows(self.xp, self.buffer[: 2 * m + 1, ...])
@@ -159,7 +163,9 @@ class _Memory:
         """L-BFGS direction ``H·∇f`` (or ``∇f·P`` without pairs), ``P`` the metric
         ``inverse`` (``None``: Euclidean); the gradient itself if that is not downhill.
 
-        ``pairs`` is the Gram matrix of :meth:`rows`, from the last report.
+        ``pairs`` is the Gram matrix of :meth:`rows`, from the last report. With pairs
+        stored, the gradient combined is the one :meth:`rows` stored last, which the
+        solver passes as ``grad`` too.
         """
         xp, m = self.xp, self.size
         if not self.order:
@@ -472,7 +478,11 @@ def minimize(
         # Only the penalty is re-priced; the pairs describe the old columns.
         value, grad = with_penalty(U, loss, loss_grad)
         stall.value = float(value)
-        history.reset(U)
+        # A new width needs a new buffer; the same width only forgets the pairs.
+        if drop is not None:
+            history.reset(U)
+        else:
+            history.clear()
 
     return SolverResult(
         U=U,
