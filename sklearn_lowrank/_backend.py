@@ -146,7 +146,7 @@ def _has_float64(xp, dev) -> bool:
         return True
     try:
         return "float64" in info().dtypes(device=dev)
-    except (TypeError, ValueError, AttributeError):
+    except Exception:  # a probe: a namespace that cannot answer is not refused
         return True
 
 
