@@ -205,28 +205,47 @@ def from_host(xp, host, *, dtype=None, device=None):
 
     Made C-contiguous first: PyTorch refuses arrays with negative strides (such as the
     reversed eigenvector columns of ``eigh``), and contiguous data crosses to a device
-    in one copy. float64 data for a device without float64 travel as float32, checked
-    to keep their magnitude (:func:`check_dtype_range`).
+    in one copy. The package's own float64 numbers travel as float32 to a device without
+    float64 (users' data go through :func:`move_to`, which checks them first).
     """
     # np.asarray, not np.ascontiguousarray, which turns a 0-d array into shape (1,).
     host = np.asarray(host, order="C")
     if dtype is None and host.dtype == np.float64 and not has_float64(xp, device):
-        if host.size:
-            check_dtype_range(
-                host, np, np.float32, name="float64 data (the device has no float64)"
-            )
         dtype = xp.float32
     return xp.asarray(host, dtype=dtype, device=device)
 
 
-def move_to(x, xp, dev=None):
-    """``x`` as an array of ``xp`` on ``dev``; returned as is when already there."""
+def move_to(x, xp, dev=None, *, name: str = "X"):
+    """``x`` as an array of ``xp`` on ``dev``; returned as is when already there.
+
+    float64 data for a device without float64 are checked on the host, as ``name``,
+    to be finite and within float32's range before they travel as float32.
+    """
     if is_numpy_namespace(xp):
         return to_host(x)
     source, source_device = namespace_and_device(x)
     if source is xp and (dev is None or source_device == dev):
         return x
-    return from_host(xp, to_host(x), device=dev)
+    host = to_host(x)
+    if host.dtype == np.float64 and not has_float64(xp, dev):
+        host = _as_float32(host, name)
+    return from_host(xp, host, device=dev)
+
+
+def _as_float32(host, name: str) -> np.ndarray:
+    """Host float64 ``host`` as float32 for a device without float64: finite and within
+    float32's range, or a ``ValueError`` naming ``name``."""
+    if not np.all(np.isfinite(host)):
+        raise ValueError(f"Input {name} contains NaN or infinity.")
+    low, high = _normal_range(np, np.float32)
+    largest = float(np.max(np.abs(host))) if host.size else 0.0
+    if not holds_magnitude(np, np.float32, largest):
+        raise ValueError(
+            f"{name} holds values of magnitude up to {largest:.3g}, outside the range "
+            f"of float32 ({low:.3g} to {high:.3g}), the widest float dtype of its "
+            f"device: rescale {name}."
+        )
+    return host.astype(np.float32)
 
 
 def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):

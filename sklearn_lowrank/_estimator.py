@@ -326,9 +326,9 @@ class PrunedFactorSensing(
         float_dtypes = [np.float64, np.float32]
         if is_numpy_namespace(xp):
             if fitting:
-                y = host_if_foreign(y)
+                # Strings become numbers before check_X_y, which then sees their NaN.
+                y = _numeric_target(host_if_foreign(y))
                 X, y = check_X_y(X, y, dtype=float_dtypes, y_numeric=True, estimator=self)
-                y = _numeric_target(y)
             else:
                 X = validate_data(self, X, dtype=float_dtypes, reset=False)
         else:
@@ -366,8 +366,9 @@ class PrunedFactorSensing(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         if not is_array_api_obj(y) or is_numpy_array(y):
-            y = _numeric_target(np.asarray(y))  # strings have no Array-API dtype
-        y = move_to(y, xp, dev)
+            # Strings and objects have no Array-API dtype.
+            y = _numeric_target(np.asarray(y))
+        y = move_to(y, xp, dev, name="y")
         if y.ndim == 2 and y.shape[1] == 1:
             warn(
                 "A column-vector y was passed when a 1d array was expected. Please "
@@ -535,7 +536,10 @@ class PrunedFactorSensing(
         if sample_weight is not None:
             # 1-D only: r2_score refuses a column of weights.
             weights = _per_sample(
-                move_to(sample_weight, xp, dev), predicted, xp, name="sample_weight"
+                move_to(sample_weight, xp, dev, name="sample_weight"),
+                predicted,
+                xp,
+                name="sample_weight",
             )
             total_weight, largest = fetch(xp, xp.sum(weights), xp.max(xp.abs(weights)))
             # r2_score's errors, which NumPy input gets.
@@ -582,13 +586,16 @@ def _per_sample(values, like, xp, *, name: str):
 
 
 def _numeric_target(y):
-    """NumPy ``y`` of strings as numbers, as scikit-learn's regressors read them
-    (``check_X_y`` converts object arrays only); an error naming ``y`` otherwise."""
-    if y.dtype.kind not in "USa":
+    """``y`` of strings or objects (a NumPy array or a list) as float64 numbers, as
+    scikit-learn's regressors read them (``check_X_y`` converts object arrays only); a
+    ``ValueError`` naming ``y`` when they are not numbers. Anything else as it is."""
+    if isinstance(y, (list, tuple)):
+        y = np.asarray(y)
+    if not isinstance(y, np.ndarray) or y.dtype.kind not in "USaO":
         return y
     try:
         return y.astype(np.float64)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"y must hold numbers: {exc}.") from None
 
 

@@ -23,6 +23,7 @@ from sklearn_lowrank._backend import (
     check_writable,
     fetch,
     from_host,
+    has_float64,
     move_to,
     namespace_and_device,
     resolve_namespace,
@@ -287,6 +288,32 @@ def test_targets_of_another_namespace_follow_numpy_x(dispatch):
         )
 
 
+def test_string_targets_holding_nan_are_refused_as_nan():
+    """Strings became numbers after check_X_y, so a "nan" among them passed its test
+    and surfaced as a non-finite data scale ("y holds values too large")."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=4)
+    text = y.astype(str)
+    text[3] = "nan"
+    for put in (np.asarray, lambda a: xps.asarray(a, device=xps.Device("device1"))):
+        with pytest.raises(ValueError, match="Input y contains NaN"):
+            PrunedFactorSensing().fit(put(X), text)
+
+
+def test_object_targets_are_read_as_numbers_in_any_namespace():
+    """Array-API X with an object y (a pandas column of strings, say) failed to move
+    it (no object dtype there), with an error that did not name y."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=4)
+    Xs = xps.asarray(X, device=xps.Device("device1"))
+    reference = PrunedFactorSensing(random_state=0).fit(Xs, y)
+    for objects in (y.astype(object), y.astype(str).astype(object)):
+        model = PrunedFactorSensing(random_state=0).fit(Xs, objects)
+        np.testing.assert_array_equal(
+            to_host(model.components_), to_host(reference.components_)
+        )
+    with pytest.raises(ValueError, match="y must hold numbers"):
+        PrunedFactorSensing().fit(Xs, np.array(["a"] * y.size, dtype=object))
+
+
 def test_string_targets_are_read_as_numbers_in_any_namespace():
     """NumPy X read numeric strings in y as numbers, strict X failed to move them
     (strings have no Array-API dtype), with an error that did not name y."""
@@ -330,8 +357,30 @@ def test_fit_on_a_device_without_float64(problem):
         estimate = to_host(model.components_).T.astype(np.float64)
         assert relative_error(estimate, factor) < 1e-5
         assert model.predict(X_dev).device == dev
-    with pytest.raises(ValueError, match="outside the range of float32"):
-        PrunedFactorSensing(measurement=kind).fit(xps.asarray(X32, device=dev), 1e60 * y)
+    # Host float64 data are checked, under their own names, before they travel.
+    X_dev = xps.asarray(X32, device=dev)
+    with pytest.raises(ValueError, match=r"^y holds values .* the widest float dtype"):
+        PrunedFactorSensing(measurement=kind).fit(X_dev, 1e60 * y)
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        PrunedFactorSensing(measurement=kind).fit(X_dev, np.where(y > 0, np.nan, y))
+    with pytest.raises(ValueError, match="Input sample_weight contains NaN"):
+        model.score(X_dev, y, sample_weight=np.full(y.shape, np.nan))
+
+
+def test_float64_probe_that_fails_counts_as_float64():
+    """A namespace whose dtype probe raises is not refused: it is taken to have
+    float64, as one without a probe is."""
+
+    class Info:
+        def dtypes(self, *, device=None):
+            raise RuntimeError("no answer for this device")
+
+    class Namespace:
+        __array_namespace_info__ = Info
+
+    assert has_float64(Namespace(), "anywhere")
+    assert has_float64(types.SimpleNamespace(), "anywhere")
+    assert not has_float64(xps, xps.Device("no_float64"))
 
 
 def test_numpy_model_predicts_on_strict_input_and_back():
