@@ -420,6 +420,24 @@ def test_column_vector_y_warns_as_for_numpy():
         PrunedFactorSensing(random_state=0).fit(X, y[:, None])
 
 
+def test_score_of_a_constant_target_in_any_namespace():
+    """R² of a constant y is 1 for a perfect prediction and 0 otherwise, as
+    r2_score has it: the Array-API path handles that case itself."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=0)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    dev = xps.Device("device1")
+    Xs = xps.asarray(X, device=dev)
+    constant = np.full(y.shape, 2.5)
+    assert model.score(Xs, xps.asarray(constant, device=dev)) == model.score(X, constant)
+    assert model.score(X, constant) == 0.0
+    predicted = model.predict(X)
+    model.predict = lambda X: xps.asarray(predicted, device=dev)  # a perfect fit of y
+    exact = xps.asarray(predicted, device=dev)
+    assert model.score(Xs, exact) == 1.0
+    model.predict = lambda X: xps.asarray(np.full(y.shape, 2.5), device=dev)
+    assert model.score(Xs, xps.asarray(constant, device=dev)) == 1.0
+
+
 def test_score_checks_its_target_in_any_namespace():
     """score's y and sample_weight are checked as fit's y is: a (n, 1) y broadcast
     against the (n,) predictions to (n, n) and gave R² = -772 instead of 0.93; a y of

@@ -266,6 +266,32 @@ def test_regularized_fit_goes_on_while_no_gap_separates_the_norms(kind, monkeypa
     assert result.threshold > 0 and result.support.sum() == truth.shape[1]
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_regularized_runs_get_their_tolerances_and_the_original_start(kind, monkeypatch):
+    """The regularised phase stops at the support tolerance when fine-tuning follows
+    and, with no gap yet, goes on to √tol; without fine-tuning it runs to
+    min(√tol, support tolerance). A resumed run measures growth from the original
+    start, so early pruning and drops stay on."""
+    monkeypatch.setattr(three_phase, "_SUPPORT_TOL", 0.5)
+    calls = []
+    original = three_phase.minimize
+
+    def spy(op, y, U, **kwargs):
+        calls.append((kwargs["phase"], kwargs["tol"], kwargs.get("start_norm")))
+        return original(op, y, U, **kwargs)
+
+    monkeypatch.setattr(three_phase, "minimize", spy)
+    op, _, y, _ = problem(kind)
+    fit_three_phase(op, y, **dict(FIT_KWARGS, tol=1e-10))
+    regularized = [call for call in calls if call[0] == "regularized fit"]
+    assert [tol for _, tol, _ in regularized] == [0.5, 1e-5]
+    start = regularized[0][2]
+    assert start is not None and start > 0 and regularized[1][2] == start
+    calls.clear()
+    fit_three_phase(op, y, **dict(FIT_KWARGS, tol=1e-10, finetune_iter=0))
+    assert [tol for _, tol, _ in calls] == [1e-5]
+
+
 @pytest.mark.parametrize(
     "kind, n, d, r, kappa, noise, seed",
     [("matrix", 2000, 20, 4, 50, 0.05, 1), ("rank_one", 400, 20, 2, 50, 0.05, 1)],
