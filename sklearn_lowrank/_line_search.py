@@ -55,12 +55,12 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
     if U is not None:
         blocks.append(xp.concat([U, D], axis=1))
     grams, scales = zip(*(_gram(xp, block) for block in blocks), strict=True)
-    scaled = [i for i, s in enumerate(scales) if s is not None]
-    host = fetch(xp, *grams, *(scales[i] for i in scaled))
-    grams = host[: len(grams)]
-    for i, s in zip(scaled, host[len(grams) :], strict=True):
-        grams[i] = grams[i] * np.outer(s, s)
-    gram, *pairs = grams
+    if scales[0] is None:  # formed in float64: as they are
+        gram, *pairs = fetch(xp, *grams)
+    else:  # on unit-scaled columns (no float64 on the device): scaled back here
+        host = fetch(xp, *grams, *scales)
+        halves = host[: len(grams)], host[len(grams) :]
+        gram, *pairs = [g * np.outer(s, s) for g, s in zip(*halves, strict=True)]
     if not (np.all(np.isfinite(gram)) and all(np.all(np.isfinite(p)) for p in pairs)):
         # Else every trial step prices as NaN, the search returns 0, and five zero
         # steps pass for convergence: the run would end at its start, silently.
@@ -84,7 +84,8 @@ def _gram(xp, x):
     columns of float32 ``x``: formed in float64 where the device has it (``s`` is
     ``None``; float64 ``x`` as it is, no call, one launch less per GPU iteration;
     in float32 one cast, reading vectors of length ``n``, not the data), else in
-    float32 on the columns divided by their largest magnitude ``s``."""
+    float32 on the columns divided by their largest magnitude ``s``. Which of the two
+    depends on the device alone, so every block of one search takes the same."""
     if x.dtype == xp.float64:
         return x.T @ x, None
     if has_float64(xp, device(x)):
