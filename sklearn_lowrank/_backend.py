@@ -237,13 +237,14 @@ def _as_float32(host, name: str) -> np.ndarray:
     float32's range, or a ``ValueError`` naming ``name``."""
     if not np.all(np.isfinite(host)):
         raise ValueError(f"Input {name} contains NaN or infinity.")
-    low, high = _normal_range(np, np.float32)
-    largest = float(np.max(np.abs(host))) if host.size else 0.0
-    if not holds_magnitude(np, np.float32, largest):
-        raise ValueError(
-            f"{name} holds values of magnitude up to {largest:.3g}, outside the range "
-            f"of float32 ({low:.3g} to {high:.3g}), the widest float dtype of its "
-            f"device: rescale {name}."
+    if host.size:
+        check_dtype_range(
+            host,
+            np,
+            np.dtype(np.float32),
+            name=name,
+            why="the widest float dtype of its device",
+            remedy=f"rescale {name}",
         )
     return host.astype(np.float32)
 
@@ -294,21 +295,30 @@ def holds_magnitude(xp, dtype, magnitude: float) -> bool:
     return magnitude == 0 or low <= magnitude <= high
 
 
-def check_dtype_range(x, xp, dtype, *, name: str) -> None:
+def check_dtype_range(
+    x,
+    xp,
+    dtype,
+    *,
+    name: str,
+    why: str = "the dtype X is computed in",
+    remedy: str | None = None,
+) -> None:
     """``ValueError`` unless the finite ``x`` keeps its values cast to ``dtype``.
 
     ``y`` (or sample weights) in float64 for float32 ``X`` is cast to float32: values
     beyond its range would become inf, and values all below its smallest normal number
     (1.2e-38) zeros or a few bits, and the model would be fitted to that. Only the
     largest magnitude matters: smaller values round to within one unit in the last
-    place of it, as any cast rounds.
+    place of it, as any cast rounds. ``why`` and ``remedy`` word the error for the
+    caller's case.
     """
     largest = float(xp.max(xp.abs(x)))
     if not holds_magnitude(xp, dtype, largest):
         low, high = _normal_range(xp, dtype)
         dtype_name = str(dtype).rsplit(".", 1)[-1]  # array_api_strict.float32 too
+        remedy = remedy or f"rescale {name}, or pass X as float64"
         raise ValueError(
             f"{name} holds values of magnitude up to {largest:.3g}, outside the range "
-            f"of {dtype_name} ({low:.3g} to {high:.3g}), the dtype X is computed in: "
-            f"rescale {name}, or pass X as float64."
+            f"of {dtype_name} ({low:.3g} to {high:.3g}), {why}: {remedy}."
         )
