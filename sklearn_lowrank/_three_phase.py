@@ -168,12 +168,19 @@ def data_scale(xp, op, y) -> float:
     whatever the units of ``y``. Falls back to ``max |λ(S₀)|``, then to the uncentred
     ``y`` (constant ``y``), then 1.
     """
-    mean, size, low, high = (
-        float(v) for v in fetch(xp, xp.mean(y), xp.mean(op.sizes), xp.min(y), xp.max(y))
+    device_mean = xp.mean(y)
+    centred = y - device_mean
+    mean, size, low, high, spread = (
+        float(v)
+        for v in fetch(
+            xp,
+            device_mean,
+            xp.mean(op.sizes),
+            xp.min(y),
+            xp.max(y),
+            xp.mean(xp.abs(centred)),
+        )
     )
-    centred = y - mean
-    (spread,) = fetch(xp, xp.mean(xp.abs(centred)))
-    spread = float(spread)
     if not (math.isfinite(mean) and math.isfinite(spread)):
         raise FloatingPointError(
             "The data scale is not finite: y holds values too large for the dtype; "
