@@ -61,6 +61,13 @@ def relative_threshold(norms, threshold="auto", floor: float = 0.0) -> float:
     return auto_threshold(norms, floor) if threshold == "auto" else float(threshold)
 
 
+def _passing(norms, relative: float, floor: float) -> np.ndarray:
+    """Which ``norms`` pass the rule: at least ``relative`` times the largest, and above
+    ``floor`` (the one test of :func:`select_columns` and :class:`EarlyPruning`)."""
+    largest = norms.max() if norms.size else 0.0
+    return (norms >= relative * largest) & (norms > floor)
+
+
 class EarlyPruning:
     """Drops, during the regularised phase, the columns the pruning rule will cut.
 
@@ -125,7 +132,7 @@ class EarlyPruning:
         if ordered[0] <= self.floor or previous is None or previous.size < ordered.size:
             return None
         relative = relative_threshold(ordered, self.threshold, self.floor)
-        n_keep = int(np.sum((ordered >= relative * ordered[0]) & (ordered > self.floor)))
+        n_keep = int(np.sum(_passing(ordered, relative, self.floor)))
         if n_keep == 0 or n_keep == ordered.size:
             return None
         if np.any(ordered[:n_keep] < (1.0 - self.fade) * previous[:n_keep]):
@@ -166,9 +173,8 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
     """
     norms = np.asarray(norms, dtype=float)
     relative = relative_threshold(norms, threshold, floor)
-    largest = norms.max() if norms.size else 0.0
     alive = np.ones(norms.shape, dtype=bool) if alive is None else np.asarray(alive)
-    support = (norms >= relative * largest) & (norms > floor) & alive
+    support = _passing(norms, relative, floor) & alive
     if not support.any():
         support = np.zeros(norms.shape, dtype=bool)
         support[int(np.argmax(np.where(alive, norms, -np.inf)))] = True
