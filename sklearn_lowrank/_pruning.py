@@ -9,7 +9,8 @@ tail mixes columns still shrinking with columns already dropped (at the norm the
 then), whose gaps can be wider but say nothing about the support; nor do the gaps
 among columns under the floor, pruned anyway. Without such a drop the threshold is 0.
 Whatever the threshold, :func:`select_columns` also prunes the columns that never grew
-past the random start and those dropped during the regularised phase.
+past the random start and those dropped during the regularised phase, which
+:class:`ColumnPruner` decides and records (with :class:`EarlyPruning`'s cuts).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ._warnings import warn
 
 __all__ = [
     "AUTO_MIN_GAP",
+    "ColumnPruner",
     "EarlyPruning",
     "auto_threshold",
     "relative_threshold",
@@ -30,6 +32,10 @@ __all__ = [
 
 #: ``threshold="auto"`` cuts only where consecutive sorted norms differ by this factor.
 AUTO_MIN_GAP = 10.0
+# During the regularised phase no column is dropped before the factor's largest singular
+# value has grown this many times the largest column norm of the random start: until
+# then the tiny columns of the start would be mistaken for collapsed ones.
+_GROWTH = 10.0
 
 
 def auto_threshold(norms: np.ndarray, floor: float = 0.0) -> float:
@@ -102,9 +108,9 @@ class EarlyPruning:
     fade : float, default=0.1
         Largest relative decrease of a kept value over ``window`` calls.
     window : int, default=1
-        Calls between the two sets of values compared. The solver calls every
-        penalised iteration once the factor has grown tenfold past its start, and the
-        estimator compares over 5: a cut is taken at the first
+        Calls between the two sets of values compared. :class:`ColumnPruner` calls
+        every penalised iteration once the factor has grown tenfold past its start, and
+        ``fit_three_phase`` compares over 5: a cut is taken at the first
         iteration where the last five show it settled, rather than only at every
         fifth (measured: 3-4 fewer iterations at full width at condition number 10).
     """
@@ -143,6 +149,100 @@ class EarlyPruning:
         return n_keep
 
 
+class ColumnPruner:
+    """The regularised phase's columns: which of the start's remain, which were dropped
+    (at what norm), and when to drop more.
+
+    The solver consults it on each penalised iteration, with the host's ``UᵀU``: first
+    :meth:`early_cut`, then, whenever it aligns the columns with the factor's singular
+    vectors (every few iterations, or for a cut), :meth:`drop`. Columns are numbered
+    as in the start throughout, also across a resumed run that is handed the same
+    pruner.
+
+    Parameters
+    ----------
+    n_columns : int
+        Width ``k`` of the start.
+    start_norm : float
+        Largest column norm of the start. Nothing is dropped before the factor's largest
+        singular value has grown ten times past it.
+    drop_ratio : float or None, default=None
+        Drop the columns whose norm falls below this fraction of the largest.
+    early_pruning : callable or None, default=None
+        Called with the singular values of the factor (an :class:`EarlyPruning`); it
+        answers with a number of columns to keep, or ``None``.
+
+    Attributes
+    ----------
+    columns : ndarray of int
+        The start's indices of the current columns, in their order.
+    dropped : dict
+        Start's index → norm at the moment it was dropped, of every dropped column.
+    """
+
+    def __init__(
+        self,
+        n_columns: int,
+        *,
+        start_norm: float,
+        drop_ratio: float | None = None,
+        early_pruning=None,
+    ):
+        self.start_norm = start_norm
+        self.drop_ratio = drop_ratio
+        self.early_pruning = early_pruning
+        self.n_columns = n_columns
+        self.columns = np.arange(n_columns)
+        self.dropped: dict[int, float] = {}
+
+    def _grown(self, largest: float) -> bool:
+        return largest > _GROWTH * self.start_norm
+
+    def early_cut(self, gram: np.ndarray) -> int | None:
+        """How many columns early pruning keeps now (fewer than there are), or ``None``.
+
+        ``gram`` is ``UᵀU``; the columns to keep are the top singular directions.
+        """
+        if self.early_pruning is None:
+            return None
+        singular = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None))
+        if not self._grown(singular.max()):
+            return None
+        n_keep = self.early_pruning(singular)
+        return n_keep if n_keep is not None and n_keep < gram.shape[0] else None
+
+    def drop(self, norms: np.ndarray, n_keep: int | None = None) -> np.ndarray | None:
+        """Positions of the columns to keep, or ``None`` to keep them all.
+
+        ``norms`` are the column norms once aligned with the singular vectors, largest
+        first. With ``n_keep`` (from :meth:`early_cut`) the first ``n_keep`` are kept;
+        otherwise those at least ``drop_ratio`` times the largest. The others are
+        recorded in :attr:`dropped`.
+        """
+        if n_keep is not None:
+            drop = np.arange(norms.size) >= n_keep
+        elif self.drop_ratio is not None and self._grown(norms.max()):
+            drop = norms < self.drop_ratio * norms.max()
+            if not np.any(drop):
+                return None
+        else:
+            return None
+        for j in np.flatnonzero(drop):
+            self.dropped[int(self.columns[j])] = float(norms[j])
+        keep = np.flatnonzero(~drop)
+        self.columns = self.columns[keep]
+        return keep
+
+    def all_norms(self, current: np.ndarray) -> np.ndarray:
+        """Norms of all the start's columns: ``current`` (host norms of the current
+        columns) and the dropped ones as recorded."""
+        norms = np.zeros(self.n_columns)
+        norms[self.columns] = current
+        for column, norm in self.dropped.items():
+            norms[column] = norm
+        return norms
+
+
 def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
     """Boolean mask of kept columns and the relative threshold that was applied.
 
@@ -153,10 +253,11 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
     threshold : float in [0, 1] or "auto"
         Keep columns with ``norm >= threshold * max(norms)``.
     floor : float, default=0.0
-        Columns with ``norm <= floor`` are never kept, whatever the threshold (the
-        estimator passes the norm of the random start, capped at 1e-2 in the normalised
-        units: a column that never grew past a small start picked up no signal), and
-        ``"auto"`` ignores the gaps among them.
+        Columns with ``norm <= floor`` are never kept, whatever the threshold
+        (``fit_three_phase`` passes ``init_scale``, the typical column norm of the
+        random start, capped at 1e-2 in the normalised units: a column that never grew
+        past a small start picked up no signal), and ``"auto"`` ignores the gaps among
+        them.
     alive : array-like of bool, shape (k,), or None
         Columns that may be kept; the others (dropped during the regularised phase, at
         the norms given) are pruned whatever the rule says. ``None``: all.

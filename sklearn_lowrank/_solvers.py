@@ -47,6 +47,7 @@ from array_api_compat import device
 
 from ._backend import fetch, from_host
 from ._line_search import exact_step
+from ._pruning import ColumnPruner
 
 __all__ = ["SolverResult", "minimize"]
 
@@ -60,11 +61,10 @@ _STALL_PATIENCE = 5
 # gradient descent still approaching the floor gains 5-30 %.
 _ROUNDING_LEVEL = 16.0
 _FLOOR_RTOL = 1e-2
-# Columns are re-aligned (and collapsed ones dropped) every this many iterations.
+# With a penalty, the columns are aligned with the factor's singular vectors (the free
+# rotation; the pruner may then drop some) every this many iterations.
 _ALIGN_EVERY = 10
-# ...and only once the largest column has grown this much from its initial norm, so that
-# the tiny columns of the random start are not mistaken for collapsed ones. A step that
-# grows ‖U‖ this much is an escape too: L-BFGS forgets its curvature pairs.
+# A step that grows ‖U‖ this much escaped the small start: L-BFGS forgets its pairs.
 _ESCAPE_GROWTH = 10.0
 # A pair (s, y) carries curvature when sᵀy exceeds this fraction of ‖s‖‖y‖, and this
 # many ε of the dtype, which its inner products are formed in: in float32 a pair at
@@ -82,9 +82,6 @@ class SolverResult:
     n_iter: int
     converged: bool
     objective: list = field(default_factory=list)
-    # Original index and norm, at the moment it was dropped, of each collapsed column.
-    dropped: dict = field(default_factory=dict)
-    columns: np.ndarray | None = None
     seconds: float = 0.0
     # ‖∇f(U)‖_F at the end, measured only when the run did not converge (one transfer).
     gradient_norm: float | None = None
@@ -203,8 +200,9 @@ class _Report:
 
     value: float
     gram: np.ndarray  # UᵀU
-    # Gram matrix of the memory's rows: its s and y slots and the gradient (last).
-    pairs: np.ndarray
+    # Gram matrix of the memory's rows: its s and y slots and the gradient (last);
+    # None after the columns changed, when the memory holds no pair.
+    pairs: np.ndarray | None
 
     @property
     def grad_sq(self) -> float:
@@ -273,9 +271,7 @@ def minimize(
     tol: float = 1e-8,
     scaled: bool = False,
     damping: float = 0.0,
-    drop_ratio: float | None = None,
-    early_pruning=None,
-    start_norm: float | None = None,
+    pruner: ColumnPruner | None = None,
     phase: str = "",
     callback=None,
     progress=None,
@@ -311,24 +307,15 @@ def minimize(
         Iteration budget.
     tol : float
         Stop when ``‖∇f(U)‖_F ≤ tol·max(‖U‖_F, 1)``.
-    drop_ratio : float or None
-        If set, columns whose norm falls below ``drop_ratio`` times the largest are
-        removed during the run (checked every few iterations).
-    early_pruning : callable or None
-        With a penalty: called every iteration with the singular values of ``U`` (a
-        host array, once the factor has grown; from the reported ``UᵀU``). It returns
-        ``None``, or a number of columns to keep: the columns are then aligned with
-        the singular vectors, largest first (the free rotation below), and the others
-        dropped and recorded in ``dropped`` (see
-        :class:`~sklearn_lowrank._pruning.EarlyPruning`). Every kept column then
-        carries signal, so the run goes on in ScaledGD's metric, undamped, which
-        removes the slowdown of an ill-conditioned ``UUᵀ`` (measured on 171 runs that
-        cut early: no change at condition number 1, half an iteration fewer per run
-        at 10 and 50, the same ranks).
-    start_norm : float or None
-        Largest column norm of the start the factor grew from, against which the
-        growth that enables ``drop_ratio`` and ``early_pruning`` is measured; ``None``
-        takes ``U``'s (pass the original start's when resuming a run).
+    pruner : ColumnPruner or None
+        With a penalty, the columns are aligned with the factor's singular vectors
+        every few iterations (the free rotation, which only changes the penalty); the
+        pruner then says which to drop, and may ask for a cut (early pruning) on any
+        iteration. Every kept column then carries signal, so after such a cut the run
+        goes on in ScaledGD's metric, undamped, which removes the slowdown of an
+        ill-conditioned ``UUᵀ`` (measured on 171 runs that cut early: no change at
+        condition number 1, half an iteration fewer per run at 10 and 50, the same
+        ranks). ``pruner.columns`` must number ``U``'s columns.
     phase : str
         Name of the run in error messages.
     callback : callable or None
@@ -349,8 +336,10 @@ def minimize(
     use_penalty = penalty is not None and alpha > 0
     eps = float(xp.finfo(U.dtype).eps)
     start_time = time.perf_counter()
-    columns = np.arange(U.shape[1])
-    dropped = {}
+    if pruner is not None and pruner.columns.size != U.shape[1]:
+        raise ValueError(
+            f"pruner numbers {pruner.columns.size} columns, U has {U.shape[1]}"
+        )
 
     def loss_terms(U, state):
         """Residual, loss and loss gradient: the one pass over the data (adjoint)."""
@@ -375,8 +364,6 @@ def minimize(
     report = _report(xp, value, U, history.rows(grad))
     _check_finite(report.value, phase, 0)
     stall = _StallTest(xp, y, U.dtype, report.value)
-    if start_norm is None:
-        start_norm = float(np.sqrt(np.max(np.diag(report.gram))))
     u_sq_host = report.u_sq
     pruned_early = False
     step_guess = 1.0
@@ -437,49 +424,33 @@ def minimize(
 
         if not use_penalty or U.shape[1] < 2:
             continue
-        drop = None
-        if early_pruning is not None:
-            singular = np.sqrt(np.clip(np.linalg.eigvalsh(report.gram), 0.0, None))
-            n_keep = None
-            if singular.max() > _ESCAPE_GROWTH * start_norm:
-                n_keep = early_pruning(singular)
-            if n_keep is not None and n_keep < U.shape[1]:
-                # Keep the n_keep columns with the largest singular values once the
-                # rotation below has aligned the columns with the singular vectors.
-                drop = np.arange(U.shape[1]) >= n_keep
-                pruned_early = True
-        if drop is None and n_iter % _ALIGN_EVERY != 0:
+        n_keep = None if pruner is None else pruner.early_cut(report.gram)
+        if n_keep is None and n_iter % _ALIGN_EVERY != 0:
             continue
+        pruned_early = pruned_early or n_keep is not None
         # The free step: the rotation of the columns best for the penalty. UUᵀ is the
         # same, so the residual and loss are too, and the loss gradient turns with U
         # (∇L(UW) = ∇L(U)·W).
         rotation = penalty.best_rotation(report.gram)
         W = to_device(rotation)
         U, state, loss_grad = U @ W, op.rotate(state, W), loss_grad @ W
-        report.gram = rotation.T @ report.gram @ rotation
+        gram = rotation.T @ report.gram @ rotation
         # The columns are now the factor's scaled singular vectors, largest first: their
         # norms are its singular values.
-        norms = np.sqrt(np.clip(np.diag(report.gram), 0.0, None))
-        # The tiny columns of the random start say nothing until the factor grows.
-        grown = norms.max() > _ESCAPE_GROWTH * start_norm
-        if drop is None and drop_ratio is not None and grown:
-            collapsed = norms < drop_ratio * norms.max()
-            drop = collapsed if np.any(collapsed) else None
-        if drop is not None:
-            for j in np.flatnonzero(drop):
-                dropped[int(columns[j])] = float(norms[j])
-            keep_host = np.flatnonzero(~drop)
+        norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+        keep_host = None if pruner is None else pruner.drop(norms, n_keep)
+        if keep_host is not None:
             keep = from_host(xp, keep_host, device=device(U))
             U = xp.take(U, keep, axis=1)
             state = op.keep_columns(U, state, keep)
-            columns = columns[keep_host]
-            report.gram = report.gram[np.ix_(keep_host, keep_host)]
+            gram = gram[np.ix_(keep_host, keep_host)]
             residual, loss, loss_grad = loss_terms(U, state)
-        # Only the penalty is re-priced; the pairs describe the old columns.
+        # Only the penalty is re-priced. The pairs describe the old columns: a new width
+        # needs a new buffer, the same width only forgets them.
         value, grad = with_penalty(U, loss, loss_grad)
-        stall.value = float(value)
-        # A new width needs a new buffer; the same width only forgets the pairs.
-        if drop is not None:
+        report = _Report(float(value), gram, pairs=None)
+        stall.reprice(report.value)
+        if keep_host is not None:
             history.reset(U)
         else:
             history.clear()
@@ -489,8 +460,6 @@ def minimize(
         n_iter=n_iter,
         converged=converged,
         objective=objective,
-        dropped=dropped,
-        columns=columns,
         seconds=time.perf_counter() - start_time,
         gradient_norm=None if converged else float(xp.sum(grad * grad)) ** 0.5,
         moved=moved,
@@ -516,6 +485,11 @@ class _StallTest:
         self.floor = level * level * float(y @ y) / (2.0 * y.shape[0])
         self.rtol = _STALL_EPS * eps
         self.value, self.count = value, 0
+
+    def reprice(self, value: float) -> None:
+        """Compare the next objective with ``value``, the objective re-priced after the
+        columns changed (the count of non-decreases goes on)."""
+        self.value = value
 
     def __call__(self, new_value: float) -> bool:
         rtol = _FLOOR_RTOL if new_value <= self.floor else self.rtol

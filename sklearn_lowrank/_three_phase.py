@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 
 from ._backend import fetch, from_host, holds_magnitude, to_host
 from ._penalty import SmoothGroupLasso
-from ._pruning import EarlyPruning, relative_threshold, select_columns
+from ._pruning import ColumnPruner, EarlyPruning, relative_threshold, select_columns
 from ._solvers import SolverResult, minimize
 from ._warnings import warn
 
@@ -79,28 +79,18 @@ class ThreePhaseResult:
     n_iter_finetune: int
 
 
-def _column_norms(xp, result: SolverResult, k: int) -> np.ndarray:
-    """Host norms of all ``k`` columns: current ones, and dropped ones as recorded."""
-    norms = np.zeros(k)
-    norms[result.columns] = to_host(xp.sqrt(xp.sum(result.U**2, axis=0)))
-    for column, norm in result.dropped.items():
-        norms[column] = norm
-    return norms
+def _column_norms(xp, U, pruner: ColumnPruner) -> np.ndarray:
+    """Host norms of all the start's columns: ``U``'s, and the dropped ones as recorded."""
+    return pruner.all_norms(to_host(xp.sqrt(xp.sum(U**2, axis=0))))
 
 
 def _resumed(first: SolverResult, second: SolverResult) -> SolverResult:
-    """One result for a run of ``second`` resumed from ``first.U``.
-
-    ``second`` numbers the columns of ``first.U``; they are mapped back to the start's.
-    """
-    dropped = dict(first.dropped)
-    dropped.update({int(first.columns[j]): v for j, v in second.dropped.items()})
+    """One result for a run of ``second`` resumed from ``first.U`` (with the same pruner,
+    which numbers the columns as in the start)."""
     return replace(
         second,
         n_iter=first.n_iter + second.n_iter,
         objective=first.objective + second.objective,
-        dropped=dropped,
-        columns=first.columns[second.columns],
         seconds=first.seconds + second.seconds,
         moved=first.moved or second.moved,
     )
@@ -275,9 +265,16 @@ def fit_three_phase(
     # Phase 1: regularised fit (plain loss when alpha == 0, and then no column is
     # dropped during it), in units where the random start's columns have norm init_scale.
     floor = min(init_scale, _FLOOR_CAP)
+    # One pruner for the phase, resumed run included: it numbers the columns as in the
+    # start, measures growth from the start and compares with the singular values of
+    # earlier iterations, whichever run they were in.
     drop_ratio = _DROP_RATIO if threshold == "auto" else min(_DROP_RATIO, 0.1 * threshold)
-    early_pruning = EarlyPruning(threshold, floor=floor, window=_EARLY_PRUNING_WINDOW)
-    start_norm = float(np.max(np.linalg.norm(init, axis=0)))
+    pruner = ColumnPruner(
+        k,
+        start_norm=float(np.max(np.linalg.norm(init, axis=0))),
+        drop_ratio=drop_ratio,
+        early_pruning=EarlyPruning(threshold, floor=floor, window=_EARLY_PRUNING_WINDOW),
+    )
 
     def regularized_fit(V, tol, max_iter, done=0):
         return minimize(
@@ -287,9 +284,7 @@ def fit_three_phase(
             **regularized_solver(alpha, beta),
             max_iter=max_iter,
             tol=tol,
-            drop_ratio=drop_ratio,
-            early_pruning=early_pruning,
-            start_norm=start_norm,
+            pruner=pruner,
             phase="regularized fit",
             callback=hook("regularized fit"),
             progress=show("regularized fit", done),
@@ -309,7 +304,7 @@ def fit_three_phase(
             f"init_scale={init_scale:g} may be too small for {y.dtype} (raise it"
             f"{', or use float64' if y.dtype == xp.float32 else ''})."
         )
-    norms = _column_norms(xp, regularized, k)
+    norms = _column_norms(xp, regularized.U, pruner)
     if (
         threshold == "auto"
         and alpha > 0
@@ -327,7 +322,7 @@ def fit_three_phase(
             regularized.U, final_tol, max_iter - regularized.n_iter, regularized.n_iter
         )
         regularized = _resumed(regularized, more)
-        norms = _column_norms(xp, regularized, k)
+        norms = _column_norms(xp, regularized.U, pruner)
     if not regularized.converged:
         budget = f"max_iter={max_iter}"
         _warn_unconverged(regularized, "regularized fit", budget, "increase max_iter")
@@ -343,11 +338,11 @@ def fit_three_phase(
     # (≥ √(alpha/√beta) of the largest) that signal columns reach.
     # Columns dropped during phase 1 stay pruned, whatever the rule says of their norms.
     alive = np.zeros(k, dtype=bool)
-    alive[regularized.columns] = True
+    alive[pruner.columns] = True
     support, relative = select_columns(
         norms, threshold, floor=floor * root, alive=alive, dim=d
     )
-    keep = np.flatnonzero(support[regularized.columns])
+    keep = np.flatnonzero(support[pruner.columns])
     V = xp.take(regularized.U, from_host(xp, keep, device=device(y)), axis=1)
     say(
         f"pruning: kept {int(support.sum())} of {k} columns "

@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_lowrank import _solvers as solvers
 from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
 from sklearn_lowrank._penalty import SmoothGroupLasso
+from sklearn_lowrank._pruning import ColumnPruner
 from sklearn_lowrank._solvers import SolverResult, minimize
 from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
@@ -71,6 +72,14 @@ def penalty_for(alpha):
     return SmoothGroupLasso(BETA) if alpha > 0 else None
 
 
+def pruner_for(U0, start_norm=None, **kwargs):
+    """A fresh ``ColumnPruner`` for the start ``U0``, measuring growth from its largest
+    column unless ``start_norm`` is given."""
+    if start_norm is None:
+        start_norm = float(np.max(np.linalg.norm(to_numpy(U0), axis=0)))
+    return ColumnPruner(U0.shape[1], start_norm=start_norm, **kwargs)
+
+
 # ---------------------------------------------------------------- monotone descent
 
 
@@ -117,8 +126,6 @@ def test_converges_on_well_posed_problem(kind, memory, start):
     assert relative_error(res.U, prob.truth) < 1e-8
     assert res.objective[-1] <= 1e-16 * prob.objective(U0)
     assert res.U.shape == (DIM, RANK)
-    np.testing.assert_array_equal(res.columns, np.arange(RANK))
-    assert res.dropped == {}
     assert res.seconds >= 0
 
 
@@ -287,6 +294,7 @@ def test_early_pruning_drops_columns_and_the_run_goes_on():
         seen.append(np.array(values))
         return 2 if len(seen) == 2 else None  # second look: keep the two largest
 
+    pruner = pruner_for(U0, early_pruning=prune)
     res = minimize(
         prob.op,
         prob.y,
@@ -295,14 +303,16 @@ def test_early_pruning_drops_columns_and_the_run_goes_on():
         memory=5,
         max_iter=500,
         tol=1e-6,
-        early_pruning=prune,
+        pruner=pruner,
     )
     assert res.converged
     assert [v.size for v in seen[:3]] == [5, 5, 2]
     # The three smallest directions were dropped at the second look, with their norms.
-    assert res.U.shape == (DIM, 2) and len(res.dropped) == 3
+    assert res.U.shape == (DIM, 2) and len(pruner.dropped) == 3
     np.testing.assert_allclose(
-        sorted(res.dropped.values(), reverse=True), np.sort(seen[1])[::-1][2:], rtol=1e-6
+        sorted(pruner.dropped.values(), reverse=True),
+        np.sort(seen[1])[::-1][2:],
+        rtol=1e-6,
     )
     # The objective was re-priced after the drop and the run went on to its tolerance:
     # the rank-2 truth, up to the penalty's shrinkage.
@@ -331,17 +341,18 @@ def test_scaled_metric_after_an_early_pruning_cut(monkeypatch, scaled, damping):
         return 2 if len(looks) == 2 else None
 
     iterations = []
+    U0 = small_random(DIM, 5, seed=3)
     res = minimize(
         prob.op,
         prob.y,
-        small_random(DIM, 5, seed=3),
+        U0,
         **PENALISED,
         memory=5,
         scaled=scaled,
         damping=damping,
         max_iter=500,
         tol=1e-6,
-        early_pruning=prune,
+        pruner=pruner_for(U0, early_pruning=prune),
         callback=lambda U: iterations.append(U.shape[1]),
     )
     assert res.converged
@@ -396,19 +407,20 @@ def test_small_transfers_per_iteration(monkeypatch, scaled, namespace):
     prob = Problem("rank_one", n=400, d=40)
     k, memory = 5, 3
     on = np.asarray if namespace == "numpy" else xps.asarray
+    U0 = small_random(40, k, seed=3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the caller warns, not the solver
         res = minimize(
             RankOneOperator(on(prob.X)),
             on(prob.y),
-            on(small_random(40, k, seed=3)),
+            on(U0),
             **PENALISED,
             memory=memory,
             scaled=scaled,
             damping=0.1,
             max_iter=9,  # no alignment (every 10 iterations)
             tol=0.0,
-            early_pruning=lambda values: looks.append(values.size),
+            pruner=pruner_for(U0, early_pruning=lambda v: looks.append(v.size)),
         )
     assert res.n_iter == 9
     reports = [s for s in transfers if s > (memory + 1) ** 2]
@@ -429,7 +441,8 @@ def test_early_pruning_that_never_cuts_changes_nothing():
     kwargs = dict(**PENALISED, memory=5, max_iter=500)
     U0 = small_random(DIM, 5, seed=3)
     ref = minimize(prob.op, prob.y, U0, tol=1e-6, **kwargs)
-    res = minimize(prob.op, prob.y, U0, tol=1e-6, early_pruning=lambda v: None, **kwargs)
+    pruner = pruner_for(U0, early_pruning=lambda v: None)
+    res = minimize(prob.op, prob.y, U0, tol=1e-6, pruner=pruner, **kwargs)
     assert res.n_iter == ref.n_iter
     np.testing.assert_allclose(res.U, ref.U)
 
@@ -472,6 +485,7 @@ def test_drop_ratio_drops_and_records_collapsed_columns():
     U0 = small_random(DIM, k, seed=3)
     pen = SmoothGroupLasso(BETA)
     seen = []
+    pruner = pruner_for(U0, drop_ratio=ratio)
     res = minimize(
         prob.op,
         prob.y,
@@ -481,13 +495,13 @@ def test_drop_ratio_drops_and_records_collapsed_columns():
         memory=10,
         max_iter=300,
         tol=1e-8,
-        drop_ratio=ratio,
+        pruner=pruner,
         callback=lambda U: seen.append(np.array(U, copy=True)),
     )
-    assert len(res.dropped) >= 1
-    assert res.U.shape == (DIM, len(res.columns))
-    assert sorted([*res.columns, *res.dropped]) == list(range(k))
-    assert np.all(np.diff(res.columns) > 0)
+    assert len(pruner.dropped) >= 1
+    assert res.U.shape == (DIM, len(pruner.columns))
+    assert sorted([*pruner.columns, *pruner.dropped]) == list(range(k))
+    assert np.all(np.diff(pruner.columns) > 0)
     # Replay the drops: every _ALIGN_EVERY (10) iterations the solver rotates the
     # factor it handed to the callback by best_rotation and drops the small columns.
     columns = np.arange(k)
@@ -501,10 +515,10 @@ def test_drop_ratio_drops_and_records_collapsed_columns():
         expected.update(zip(columns[collapsed].tolist(), norms[collapsed], strict=True))
         columns = columns[~collapsed]
         assert seen[it].shape[1] == columns.size
-    assert expected.keys() == res.dropped.keys()
+    assert expected.keys() == pruner.dropped.keys()
     for column, norm in expected.items():
-        assert res.dropped[column] == pytest.approx(norm, rel=1e-12)
-    np.testing.assert_array_equal(res.columns, columns)
+        assert pruner.dropped[column] == pytest.approx(norm, rel=1e-12)
+    np.testing.assert_array_equal(pruner.columns, columns)
     # The kept columns still fit the rank-2 truth (up to the penalty's shrinkage).
     assert relative_error(res.U, prob.truth) < 0.2
 
@@ -516,6 +530,7 @@ def test_no_drop_before_columns_grow(start_norm):
     original start, given as ``start_norm``, was small."""
     prob = Problem("rank_one")
     U0 = np.hstack([prob.truth, small_random(DIM, 3, seed=4)])
+    pruner = pruner_for(U0, start_norm, drop_ratio=0.1)
     res = minimize(
         prob.op,
         prob.y,
@@ -524,21 +539,22 @@ def test_no_drop_before_columns_grow(start_norm):
         memory=10,
         max_iter=100,
         tol=1e-8,
-        drop_ratio=0.1,
-        start_norm=start_norm,
+        pruner=pruner,
     )
     assert res.n_iter >= 10  # at least one alignment happened
     if start_norm is None:
-        assert res.dropped == {}
-        np.testing.assert_array_equal(res.columns, np.arange(U0.shape[1]))
+        assert pruner.dropped == {}
+        np.testing.assert_array_equal(pruner.columns, np.arange(U0.shape[1]))
     else:
-        assert sorted(res.dropped) == [2, 3, 4]
-        np.testing.assert_array_equal(res.columns, [0, 1])
+        assert sorted(pruner.dropped) == [2, 3, 4]
+        np.testing.assert_array_equal(pruner.columns, [0, 1])
 
 
-def test_no_drop_without_drop_ratio():
+@pytest.mark.parametrize("with_pruner", [False, True])
+def test_no_drop_without_drop_ratio(with_pruner):
     prob = Problem("rank_one")
     U0 = small_random(DIM, 5, seed=3)
+    pruner = pruner_for(U0) if with_pruner else None
     res = minimize(
         prob.op,
         prob.y,
@@ -547,9 +563,13 @@ def test_no_drop_without_drop_ratio():
         memory=10,
         max_iter=300,
         tol=1e-8,
+        pruner=pruner,
     )
-    assert res.dropped == {}
+    assert res.n_iter >= 10  # at least one alignment happened
     assert res.U.shape == U0.shape
+    if with_pruner:
+        assert pruner.dropped == {}
+        np.testing.assert_array_equal(pruner.columns, np.arange(5))
 
 
 # ------------------------------------------------------------------ failure modes
@@ -715,22 +735,30 @@ STRICT = [
 ]
 
 
-def numpy_and_strict(prob, U0, dtype, device, **kwargs):
-    """The same ``minimize`` call on NumPy and on array_api_strict (``device``)."""
+def numpy_and_strict(prob, U0, dtype, device, drop_ratio=None, **kwargs):
+    """The same ``minimize`` call on NumPy and on array_api_strict (``device``), each
+    with a fresh pruner when ``drop_ratio`` is given; the results and their kept
+    columns (``None`` without a pruner)."""
     X, y = prob.X.astype(dtype), prob.y.astype(dtype)
     op_class = type(prob.op)
     dev = None if device is None else xps.Device(device)
+    pruners = [
+        None if drop_ratio is None else pruner_for(U0, drop_ratio=drop_ratio)
+        for _ in range(2)
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        ref = minimize(unblocked(op_class, X), y, U0, **kwargs)
+        ref = minimize(unblocked(op_class, X), y, U0, pruner=pruners[0], **kwargs)
         res = minimize(
             op_class(xps.asarray(X, device=dev)),
             xps.asarray(y, device=dev),
             xps.asarray(U0, device=dev),
+            pruner=pruners[1],
             **kwargs,
         )
     assert res.U.device == xps.asarray(X, device=dev).device
-    return ref, res
+    ref_columns, res_columns = (None if p is None else p.columns for p in pruners)
+    return ref, res, ref_columns, res_columns
 
 
 @pytest.mark.parametrize("damping", [None, 0.1])
@@ -742,7 +770,7 @@ def test_strict_matches_numpy(kind, dtype, device, damping):
     prob = Problem(kind)
     U0 = small_random(DIM, 5, seed=3).astype(dtype)
     metric = {} if damping is None else {"scaled": True, "damping": damping}
-    ref, res = numpy_and_strict(
+    ref, res, ref_columns, res_columns = numpy_and_strict(
         prob,
         U0,
         dtype,
@@ -756,8 +784,8 @@ def test_strict_matches_numpy(kind, dtype, device, damping):
     )
     rtol = 1e-10 if dtype == "float64" else 1e-5
     assert res.n_iter == ref.n_iter
-    assert res.dropped.keys() == ref.dropped.keys()
-    np.testing.assert_array_equal(res.columns, ref.columns)
+    assert ref_columns.size < U0.shape[1]  # a drop happened
+    np.testing.assert_array_equal(res_columns, ref_columns)
     np.testing.assert_allclose(res.objective, ref.objective, rtol=rtol)
     U = to_numpy(res.U)
     assert np.linalg.norm(U - ref.U) <= rtol * np.linalg.norm(ref.U)
@@ -769,13 +797,16 @@ def test_numpy_row_blocks_match_the_one_product_pass():
     of nearly equal columns included) the two stay within 1e-8."""
     prob = Problem("matrix")
     U0 = small_random(DIM, 5, seed=3)
-    kwargs = dict(**PENALISED, memory=10, max_iter=40, tol=1e-8, drop_ratio=0.1)
+    kwargs = dict(**PENALISED, memory=10, max_iter=40, tol=1e-8)
+    pruners = [pruner_for(U0, drop_ratio=0.1) for _ in range(2)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        blocked = minimize(MatrixOperator(prob.X), prob.y, U0, **kwargs)
-        one_product = minimize(MatrixOperator(prob.X, row_block=None), prob.y, U0, **kwargs)
+        blocked = minimize(MatrixOperator(prob.X), prob.y, U0, pruner=pruners[0], **kwargs)
+        one_product = minimize(
+            MatrixOperator(prob.X, row_block=None), prob.y, U0, pruner=pruners[1], **kwargs
+        )
     assert blocked.n_iter == one_product.n_iter
-    np.testing.assert_array_equal(blocked.columns, one_product.columns)
+    np.testing.assert_array_equal(pruners[0].columns, pruners[1].columns)
     np.testing.assert_allclose(blocked.objective, one_product.objective, rtol=1e-8)
     assert np.linalg.norm(blocked.U - one_product.U) <= 1e-8 * np.linalg.norm(blocked.U)
 
@@ -786,7 +817,7 @@ def test_strict_matches_numpy_scaled_lbfgs(kind, dtype, device):
     """The fine-tuning solver (L-BFGS in the ScaledGD metric) on any Array-API device."""
     prob = Problem(kind)
     U0 = near_truth(prob).astype(dtype)
-    ref, res = numpy_and_strict(
+    ref, res, *_ = numpy_and_strict(
         prob, U0, dtype, device, memory=5, scaled=True, max_iter=15, tol=0.0
     )
     rtol = 1e-8 if dtype == "float64" else 1e-4

@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank import _three_phase as three_phase
 from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
+from sklearn_lowrank._pruning import ColumnPruner
 from sklearn_lowrank._solvers import SolverResult
 from sklearn_lowrank._three_phase import (
     _column_norms,
@@ -277,7 +278,7 @@ def test_regularized_runs_get_their_tolerances_and_the_original_start(kind, monk
     original = three_phase.minimize
 
     def spy(op, y, U, **kwargs):
-        calls.append((kwargs["phase"], kwargs["tol"], kwargs.get("start_norm")))
+        calls.append((kwargs["phase"], kwargs["tol"], kwargs.get("pruner")))
         return original(op, y, U, **kwargs)
 
     monkeypatch.setattr(three_phase, "minimize", spy)
@@ -285,8 +286,10 @@ def test_regularized_runs_get_their_tolerances_and_the_original_start(kind, monk
     fit_three_phase(op, y, **dict(FIT_KWARGS, tol=1e-10))
     regularized = [call for call in calls if call[0] == "regularized fit"]
     assert [tol for _, tol, _ in regularized] == [0.5, 1e-5]
-    start = regularized[0][2]
-    assert start is not None and start > 0 and regularized[1][2] == start
+    # One pruner for both runs: growth from the original start, the start's numbering.
+    pruner = regularized[0][2]
+    assert pruner is not None and regularized[1][2] is pruner
+    assert pruner.start_norm > 0 and pruner.n_columns == FIT_KWARGS["n_columns"]
     calls.clear()
     fit_three_phase(op, y, **dict(FIT_KWARGS, tol=1e-10, finetune_iter=0))
     assert [tol for _, tol, _ in calls] == [1e-5]
@@ -338,33 +341,20 @@ def test_regularized_solver_has_the_estimators_defaults():
     assert settings["scaled"] and 0 < settings["damping"] < 1
 
 
-def test_resumed_run_maps_columns_back_to_the_start():
-    """A regularised fit resumed from a factor that had lost columns: the second run's
-    columns and drops are numbered in that factor and are mapped back."""
+def test_resumed_run_adds_up_and_norms_cover_every_column():
+    """A regularised fit resumed from a factor that had lost columns: one result for
+    both runs, and the norms of the start's columns from the pruner both shared."""
     U = np.arange(12.0).reshape(3, 4)
-    first = SolverResult(
-        U=U,
-        n_iter=7,
-        converged=True,
-        objective=[3.0, 2.0],
-        dropped={1: 0.1, 4: 0.2},
-        columns=np.array([0, 2, 3, 5]),
-    )
+    first = SolverResult(U=U, n_iter=7, converged=True, objective=[3.0, 2.0], moved=False)
     second = SolverResult(
-        U=U[:, [0, 2]],
-        n_iter=4,
-        converged=False,
-        objective=[1.0],
-        dropped={1: 0.3, 3: 0.4},
-        columns=np.array([0, 2]),
-        gradient_norm=0.5,
+        U=U[:, [0, 2]], n_iter=4, converged=False, objective=[1.0], gradient_norm=0.5
     )
     result = _resumed(first, second)
-    assert result.gradient_norm == 0.5
-    np.testing.assert_array_equal(result.columns, [0, 3])
-    assert result.dropped == {1: 0.1, 4: 0.2, 2: 0.3, 5: 0.4}
+    assert result.gradient_norm == 0.5 and result.moved
     assert (result.n_iter, result.converged, result.objective) == (11, False, [3, 2, 1])
-    norms = _column_norms(NUMPY_XP, result, 6)
+    pruner = ColumnPruner(6, start_norm=1e-3)
+    pruner.columns, pruner.dropped = np.array([0, 3]), {1: 0.1, 4: 0.2, 2: 0.3, 5: 0.4}
+    norms = _column_norms(NUMPY_XP, result.U, pruner)
     np.testing.assert_allclose(norms[[0, 3]], np.linalg.norm(U[:, [0, 2]], axis=0))
     np.testing.assert_allclose(norms[[1, 4, 2, 5]], [0.1, 0.2, 0.3, 0.4])
 
