@@ -66,8 +66,8 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
         # steps pass for convergence: the run would end at its start, silently.
         raise FloatingPointError(
             "The line search's coefficients are not finite: the search direction "
-            "overflowed. A parameter (alpha, init_scale) or the data is too large for "
-            "the dtype."
+            "overflowed. A parameter (alpha, beta, init_scale) or the data is too large "
+            "for the dtype."
         )
     gram = gram / (2.0 * n_samples)
     if not pairs:

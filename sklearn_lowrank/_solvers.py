@@ -503,6 +503,6 @@ def _check_finite(value: float, phase: str, n_iter: int) -> None:
     if not np.isfinite(value):
         raise FloatingPointError(
             f"{phase or 'solver'}: the objective became {value} at iteration {n_iter}; "
-            "the data or a parameter (alpha, init_scale) may be too large for the "
+            "the data or a parameter (alpha, beta, init_scale) may be too large for the "
             "dtype, or float32 too coarse for the data (try float64)."
         )

@@ -263,15 +263,19 @@ def fit_three_phase(
         return line
 
     # Phase 1: regularised fit (plain loss when alpha == 0, and then no column is
-    # dropped during it), in units where the random start's columns have norm init_scale.
-    floor = min(init_scale, _FLOOR_CAP)
+    # dropped during it), in units where the random start's columns have norm about
+    # init_scale. The floor is the start's largest column, not init_scale: columns of
+    # a start that never moved (a penalty too strong to let any grow) reach 1.1-1.8
+    # times init_scale, and one such was kept and fine-tuned, without a warning.
+    start_norm = float(np.max(np.linalg.norm(init, axis=0)))
+    floor = min(start_norm, _FLOOR_CAP)
     # One pruner for the phase, resumed run included: it numbers the columns as in the
     # start, measures growth from the start and compares with the singular values of
     # earlier iterations, whichever run they were in.
     drop_ratio = _DROP_RATIO if threshold == "auto" else min(_DROP_RATIO, 0.1 * threshold)
     pruner = ColumnPruner(
         k,
-        start_norm=float(np.max(np.linalg.norm(init, axis=0))),
+        start_norm=start_norm,
         drop_ratio=drop_ratio,
         early_pruning=EarlyPruning(threshold, floor=floor, window=_EARLY_PRUNING_WINDOW),
     )
@@ -297,12 +301,14 @@ def fit_three_phase(
     regularized = regularized_fit(U, support_tol, max_iter)
     if not regularized.moved:
         # Every search found no decrease: the start's effect on the objective is below
-        # the dtype's resolution (float32, init_scale 1e-25), and five zero steps passed
-        # the stall test. Pruning would return columns of the random start.
+        # the dtype's resolution (float32, init_scale 1e-25; or float64, init_scale
+        # 1e-10 with alpha=1, whose penalty shrinks every column), and five zero steps
+        # passed the stall test. Pruning would return columns of the random start.
         raise FloatingPointError(
             "regularized fit: no step from the random start changed the objective; "
             f"init_scale={init_scale:g} may be too small for {y.dtype} (raise it"
-            f"{', or use float64' if y.dtype == xp.float32 else ''})."
+            f"{', or use float64' if y.dtype == xp.float32 else ''}), or alpha="
+            f"{alpha:g} too strong for any column to grow (lower it)."
         )
     norms = _column_norms(xp, regularized.U, pruner)
     if (

@@ -731,6 +731,17 @@ def test_huge_beta_fits_without_overflow_notices(small_dense):
     np.testing.assert_allclose(fits[1], fits[0], rtol=1e-8, atol=1e-12)
 
 
+def test_beta_past_the_float32_range_is_named(small_dense):
+    """float32 fits at beta=1e37; at 1e39, past float32's range, the overflow is an
+    error that names beta among its suspects (it named only alpha and init_scale)."""
+    X, y, _ = small_dense
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    PrunedFactorSensing(measurement="matrix", random_state=0, beta=1e37).fit(X, y)
+    model = PrunedFactorSensing(measurement="matrix", random_state=0, beta=1e39)
+    with pytest.raises(FloatingPointError, match=r"alpha, beta, init_scale"):
+        model.fit(X, y)
+
+
 def test_loss_curve_past_the_float64_range_warns(small_dense):
     """y·1e160 is fitted in normalised units, but its squared loss overflows float64:
     the curve holds inf, said in a warning (the conversion used to raise
@@ -788,6 +799,22 @@ def test_float32_start_below_resolution_is_an_error(small_dense):
     with pytest.raises(FloatingPointError, match=r"init_scale=1e-30 .* float32"):
         model.fit(X, y)
     assert not hasattr(model, "components_")
+
+
+def test_a_penalty_that_lets_no_column_grow_is_reported(small_dense):
+    """alpha=1 from init_scale=1e-10 (float64): the penalty shrinks every column and no
+    step changes the objective; the error names alpha too. At alpha=100 some steps
+    moved the start a little, and one of its columns, at 1.1-1.8 times init_scale,
+    passed the floor init_scale: it was kept and fine-tuned to a fit with R² < 0.4,
+    without a word. The floor is now the start's largest column: the fit warns."""
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", alpha=1, init_scale=1e-10)
+    with pytest.raises(FloatingPointError, match=r"init_scale=1e-10 .*alpha=1 too strong"):
+        model.set_params(random_state=0).fit(X, y)
+    X, y, _ = make_low_rank_sensing(600, 20, 3, random_state=2)
+    model = PrunedFactorSensing(alpha=100, init_scale=1e-10, random_state=2)
+    with pytest.warns(UserWarning, match="kept no column"):
+        model.fit(X, y)
 
 
 @pytest.mark.parametrize(
