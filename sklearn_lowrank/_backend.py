@@ -313,7 +313,9 @@ def check_dtype_range(
     place of it, as any cast rounds. ``why`` and ``remedy`` word the error for the
     caller's case.
     """
-    largest = float(xp.max(xp.abs(x)))
+    # Not max(abs(x)): abs wraps an integer type's minimum (-128 for int8) around.
+    high, low = fetch(xp, xp.max(x), xp.min(x))
+    largest = max(float(high), -float(low))
     if not holds_magnitude(xp, dtype, largest):
         low, high = _normal_range(xp, dtype)
         dtype_name = str(dtype).rsplit(".", 1)[-1]  # array_api_strict.float32 too

@@ -15,7 +15,7 @@ from sklearn.base import (
     RegressorMixin,
     TransformerMixin,
 )
-from sklearn.exceptions import DataConversionWarning
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from ._backend import (
@@ -306,6 +306,8 @@ class PrunedFactorSensing(
         tags.regressor_tags.poor_score = True
         # float32 input is computed in float32, so transform keeps it.
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # Matrix measurements may come as (n, d, d); the tag only informs.
+        tags.input_tags.three_d_array = self.measurement == "matrix"
         # The numerical core is written against the Array API; fitted attributes and
         # outputs follow X's namespace and device (scikit-learn's array-API checks pass
         # under array_api_strict, and under PyTorch when it is installed).
@@ -532,6 +534,12 @@ class PrunedFactorSensing(
         predicted = self.predict(X)
         # Checked like fit's y: a column vector would broadcast to (n, n) silently.
         y = self._checked_target(y, predicted, xp, dev)
+        if y.shape[0] < 2:  # r2_score's answer
+            warn(
+                "R^2 score is not well-defined with less than two samples.",
+                UndefinedMetricWarning,
+            )
+            return float("nan")
         weights, total_weight = 1.0, float(y.shape[0])
         if sample_weight is not None:
             # 1-D only: r2_score refuses a column of weights.
@@ -591,6 +599,8 @@ def _numeric_target(y):
     ``ValueError`` naming ``y`` when they are not numbers. Anything else as it is."""
     if isinstance(y, (list, tuple)):
         y = np.asarray(y)
+    if isinstance(y, np.ndarray) and y.dtype.kind in "mM":
+        raise ValueError(f"y must hold numbers, not {y.dtype} values.")
     if not isinstance(y, np.ndarray) or y.dtype.kind not in "USaO":
         return y
     try:

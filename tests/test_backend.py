@@ -4,6 +4,7 @@ array_api_strict refuses silent host conversions on its non-default device exact
 CuPy does on a GPU, so a fit that passes there keeps its hot loop inside the namespace.
 """
 
+import math
 import sys
 import types
 import warnings
@@ -14,7 +15,7 @@ import pytest
 from _backends import NUMPY_XP, needs_dispatch
 from array_api_compat import array_namespace, is_numpy_namespace
 from sklearn import config_context
-from sklearn.exceptions import DataConversionWarning
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._backend import (
@@ -476,6 +477,27 @@ def test_y_beyond_the_range_of_float32_x_is_refused(namespace, y_scale):
     with pytest.raises(ValueError, match=r"y holds values of magnitude up to .* float32"):
         model.fit(X, y * y_scale)
     np.testing.assert_array_equal(to_host(model.components_), before)
+
+
+def test_score_of_one_sample_in_any_namespace():
+    """One sample: r2_score's nan and UndefinedMetricWarning in any namespace (the
+    Array-API path answered 0.0 silently)."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=0)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    dev = xps.Device("device1")
+    for X1, y1 in ((X[:1], y[:1]), (xps.asarray(X[:1], device=dev), xps.asarray(y[:1]))):
+        with pytest.warns(UndefinedMetricWarning, match="less than two samples"):
+            assert math.isnan(model.score(X1, y1))
+
+
+def test_check_dtype_range_reads_an_integer_types_minimum():
+    """abs wraps int8's -128 around to -128: the range test read a magnitude of -128,
+    and refused y = -128 (Ridge fits it)."""
+    check_dtype_range(np.full(3, -128, dtype=np.int8), NUMPY_XP, np.float32, name="y")
+    X, _, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=0)
+    y = np.full(X.shape[0], -128, dtype=np.int8)
+    with pytest.warns(UserWarning, match="kept no column"):  # fitted, as Ridge is
+        PrunedFactorSensing(random_state=0).fit(X, y)
 
 
 def test_check_dtype_range_bounds_the_largest_magnitude():

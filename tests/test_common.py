@@ -38,6 +38,13 @@ def test_array_api_checks_are_not_skipped():
     assert PrunedFactorSensing().__sklearn_tags__().array_api_support is True
 
 
+def test_three_d_input_is_tagged_for_matrix_measurements():
+    """(n, d, d) input is read for matrix measurements only."""
+    for measurement, three_d in (("rank_one", False), ("matrix", True)):
+        tags = PrunedFactorSensing(measurement=measurement).__sklearn_tags__()
+        assert tags.input_tags.three_d_array is three_d
+
+
 @parametrize_with_checks(
     ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS
 )

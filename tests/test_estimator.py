@@ -673,6 +673,11 @@ def test_string_targets_are_read_as_numbers_or_refused_naming_y(small_dense):
     model = PrunedFactorSensing(measurement="matrix")
     with pytest.raises(ValueError, match="y must hold numbers: could not convert"):
         model.fit(X, np.array(["a"] * y.shape[0]))
+    # Dates and durations too (NumPy's "ufunc 'absolute' did not contain a loop").
+    for unit in ("datetime64[s]", "timedelta64[s]"):
+        dates = np.arange(y.shape[0]).astype(unit)
+        with pytest.raises(ValueError, match=re.escape(f"numbers, not {unit} values")):
+            model.fit(X, dates)
     assert not hasattr(model, "components_")
 
 
