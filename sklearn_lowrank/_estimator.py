@@ -572,9 +572,30 @@ class PrunedFactorSensing(
         -------
         matrix : array of shape (d, d)
             Symmetric PSD estimate of ``M*``, in the namespace of ``components_``.
+
+        Raises
+        ------
+        FloatingPointError
+            If ``UUᵀ`` exceeds the range of the dtype, although ``U`` does not.
         """
         check_is_fitted(self)
-        return self.components_.T @ self.components_
+        C = self.components_
+        xp, _ = namespace_and_device(C)
+        # The largest entry of a PSD matrix is on its diagonal: the largest squared row
+        # norm of U, formed from U/max|U| so that the test itself cannot overflow.
+        (peak,) = fetch(xp, xp.max(xp.abs(C)))
+        peak = float(peak)
+        if peak > 0:
+            (row_sq,) = fetch(xp, xp.max(xp.sum((C / peak) ** 2, axis=0)))
+            largest = float(row_sq) * peak * peak  # a Python float: inf past float64
+            if not largest <= float(xp.finfo(C.dtype).max):
+                dtype_name = str(C.dtype).rsplit(".", 1)[-1]
+                raise FloatingPointError(
+                    f"The recovered matrix UUᵀ has entries up to {largest:.3g}, beyond "
+                    f"the range of {dtype_name}; components_, predict and transform are "
+                    "unaffected. Rescale y (or X) to read the matrix."
+                )
+        return C.T @ C
 
     @property
     def _n_features_out(self):

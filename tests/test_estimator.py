@@ -736,6 +736,22 @@ def test_huge_beta_fits_without_overflow_notices(small_dense):
     np.testing.assert_allclose(fits[1], fits[0], rtol=1e-8, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_matrix_past_the_dtypes_range_is_an_error(dtype):
+    """With X·c and y·c²·M, UUᵀ can leave the dtype's range while U does not:
+    get_matrix returned inf and NaN with only NumPy's matmul notices."""
+    X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
+    big = 1e-100 if dtype == np.float64 else 1e-17
+    X, y = (X * big).astype(dtype), (y * 1e10 / big**2 * big).astype(dtype)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert np.all(np.isfinite(model.components_))
+    assert np.all(np.isfinite(model.predict(X)))
+    with pytest.raises(FloatingPointError, match=r"UUᵀ has entries up to .* beyond"):
+        model.get_matrix()
+    model.fit(X, y / 1e10 * big)  # M within range again
+    assert np.all(np.isfinite(model.get_matrix()))
+
+
 def test_beta_past_the_float32_range_is_named(small_dense):
     """float32 fits at beta=1e37; at 1e39, past float32's range, the overflow is an
     error that names beta among its suspects (it named only alpha and init_scale)."""
