@@ -12,28 +12,50 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if compgen -G ".whl/*.whl" > /dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
+    --target /tmp/site .whl/*.whl > /tmp/gpu_check_wheels.log 2>&1 \
+    || echo "NOTE: installing .whl/ failed (see /tmp/gpu_check_wheels.log)"
+  export PYTHONPATH=/tmp/site:${PYTHONPATH:-}
 fi
+# Offline, without build isolation, the editable install needs the machine's own
+# setuptools >= 77; without it the checkout is imported from here, which works as well.
 python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . \
-  || export PYTHONPATH=$PWD:${PYTHONPATH:-}
+    > /tmp/gpu_check_install.log 2>&1 \
+  || { echo "NOTE: editable install failed (/tmp/gpu_check_install.log); using PYTHONPATH=$PWD"
+       export PYTHONPATH=$PWD:${PYTHONPATH:-}; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python3 -c "import cupy, sklearn, sklearn_lowrank; print('cupy', cupy.__version__, 'sklearn', sklearn.__version__)"
-echo "== pytest -m gpu"
-python3 -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py
-echo "== scikit-learn's array-API checks under CuPy (they skip elsewhere)"
+# Without CuPy or a visible GPU every GPU test skips and would read as a pass: stop.
+python3 -c "
+import cupy, sklearn, sklearn_lowrank
+cupy.cuda.runtime.getDeviceProperties(0)
+print('cupy', cupy.__version__, 'sklearn', sklearn.__version__)" \
+  || { echo "FATAL: CuPy cannot be imported or sees no GPU; nothing to check."; exit 2; }
+
+# Each step runs whatever the others did; the exit status says whether any failed.
+failed=()
+step() {
+  echo "== $1"
+  shift
+  "$@" || failed+=("$*")
+}
+step "pytest -m gpu" python3 -m pytest -m gpu -q -p no:cacheprovider tests/test_gpu.py
 if python3 -c "import array_api_strict" 2>/dev/null; then
-  python3 -m pytest -q -p no:cacheprovider tests/test_common.py -k "array_api and cupy"
+  step "scikit-learn's array-API checks under CuPy (they skip elsewhere)" \
+    python3 -m pytest -q -p no:cacheprovider tests/test_common.py -k "array_api and cupy"
 else
-  echo "SKIPPED: the test suite imports array-api-strict, which is not installed here;"
-  echo "put its wheel in .whl/ (see the top of this script)"
+  echo "== SKIPPED scikit-learn's array-API checks: the test suite imports"
+  echo "   array-api-strict, which is not installed here; put its wheel in .whl/"
 fi
-echo "== benchmark"
-python3 benchmarks/gpu_check.py "$@"
-echo "== cost of one array operation"
-python3 benchmarks/gpu_ops.py
-echo "== what a fused or graph-captured iteration could reach"
-python3 benchmarks/gpu_graph.py "$@"
-echo "== where the host time of an iteration goes"
-python3 benchmarks/gpu_profile.py "$@"
+step "benchmark" python3 benchmarks/gpu_check.py "$@"
+step "cost of one array operation" python3 benchmarks/gpu_ops.py
+step "what a fused or graph-captured iteration could reach" \
+  python3 benchmarks/gpu_graph.py "$@"
+step "where the host time of an iteration goes" python3 benchmarks/gpu_profile.py "$@"
+if ((${#failed[@]})); then
+  echo "FAILED steps (see above):"
+  printf '  %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "All steps passed."
