@@ -2,8 +2,8 @@
 Fitting on a GPU with CuPy
 ==========================
 
-This script needs CuPy and a CUDA GPU (``pip install "sklearn_lowrank[gpu]"``), so the
-documentation build shows it without running it.
+This script needs CuPy and a CUDA GPU (``pip install -e ".[gpu]"`` in the repository),
+so the documentation build shows it without running it.
 
 Everything follows ``X``: with CuPy input the estimator computes on that GPU, stores its
 fitted attributes there, and ``predict``/``transform``/``score`` take and return CuPy
@@ -26,7 +26,7 @@ from sklearn_lowrank.metrics import relative_error
 try:
     import cupy as cp
 except ImportError:
-    sys.exit("This example needs CuPy: pip install 'sklearn_lowrank[gpu]'.")
+    sys.exit("This example needs CuPy: pip install -e '.[gpu]' in the repository.")
 
 X, y, true_factor = make_low_rank_sensing(
     n_samples=20_000,

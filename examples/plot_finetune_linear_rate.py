@@ -46,7 +46,7 @@ X, y, true_factor = make_low_rank_sensing(
 pruned_gd = PrunedFactorSensing(finetune_solver="gd", random_state=0).fit(X, y)
 pruned_default = PrunedFactorSensing(random_state=0).fit(X, y)
 # All columns are kept on purpose, and 2,000 steps do not reach the tolerance: silence
-# the two warnings that say so.
+# the three warnings that say so.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     overparam = PrunedFactorSensing(

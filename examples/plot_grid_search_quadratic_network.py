@@ -78,8 +78,9 @@ search = GridSearchCV(
     pipe, grid, cv=3, scoring={"r2": "r2", "rank": rank_found}, refit="r2"
 )
 start = time.perf_counter()
-# alpha=0 keeps every column and does not converge in 300 iterations; alpha=1 keeps
-# none: the estimator warns about both. (alpha=1e-3 keeps extra columns silently.)
+# alpha=0 keeps every column and does not converge in 300 iterations; alpha=1
+# removes every column and keeps only the largest: the estimator warns about both.
+# (alpha=1e-3 keeps extra columns silently.)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     search.fit(X_train, y_train)

@@ -85,8 +85,8 @@ class PrunedFactorSensing(
     from ``U ≈ 0``, a direction whose eigenvalue in ``S₀`` is ``σ`` (in units of ``s``)
     is picked up when ``σ > alpha/√beta`` (the analogue of Lasso's ``alpha_max``; a rule
     of thumb, see the user guide), and noise of spectral level below ``alpha/√beta`` is
-    rejected. ``S₀`` is about ``M*/g`` for Gaussian sensing matrices and ``2M*/g`` for
-    Gaussian rank-one vectors.
+    rejected. ``S₀`` is about ``g·M*`` for Gaussian sensing matrices and ``2g·M*``
+    for Gaussian rank-one vectors.
 
     Parameters
     ----------

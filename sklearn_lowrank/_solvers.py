@@ -503,6 +503,7 @@ def _check_finite(value: float, phase: str, n_iter: int) -> None:
     if not np.isfinite(value):
         raise FloatingPointError(
             f"{phase or 'solver'}: the objective became {value} at iteration {n_iter}; "
-            "the data or a parameter (alpha, beta, init_scale) may be too large for the "
-            "dtype, or float32 too coarse for the data (try float64)."
+            "the data or a parameter may leave the dtype's range (alpha, beta or "
+            "init_scale too large, or, in the first iterations, init_scale too small), "
+            "or float32 be too coarse for the data (try float64)."
         )
