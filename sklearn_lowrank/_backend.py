@@ -2,8 +2,8 @@
 
 The numerical core (operators, penalty, line search, solvers) only ever sees an
 Array-API namespace ``xp`` and arrays of that namespace (the pruning rule works on host
-numbers); this module is where that
-namespace is chosen and where arrays cross between namespaces and devices: data once,
+numbers); this module is where that namespace is chosen and where arrays cross
+between namespaces and devices: data once,
 outside every iteration loop, and inside the loops only the few numbers the host needs,
 in one transfer each time (:func:`fetch`).
 """
@@ -254,9 +254,9 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
 
     float32 and float64 are kept; every other real dtype (integers, booleans, float16,
     bfloat16) becomes float64, as scikit-learn converts NumPy input (float32 on a device
-    without float64); then ``dtype``,
-    when given, after :func:`check_dtype_range`. Complex data, non-finite values and
-    wrong dimensions raise ``ValueError``.
+    without float64); then, when ``dtype`` is given, the values are cast to it after
+    :func:`check_dtype_range`. Complex data, non-finite values and wrong dimensions
+    raise ``ValueError``.
     """
     if x.ndim != ndim:
         raise ValueError(

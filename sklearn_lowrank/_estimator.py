@@ -433,17 +433,21 @@ class PrunedFactorSensing(
                 verbose=self.verbose,
             )
 
+        # Everything follows X: fitted arrays live in X's namespace and device. Moved
+        # before anything is assigned, since moving can still raise.
+        def keep(values, name, dtype=X.dtype):
+            return xp_in.astype(move_to(values, xp_in, dev_in, name=name), dtype)
+
+        components = keep(result.factor.T, "components_")
+        column_norms = keep(result.column_norms, "column_norms_")
+        support = keep(result.support, "support_", xp_in.bool)
+
         # Records n_features_in_ / feature_names_in_ (the data was checked above).
         validate_data(self, fitted_on, skip_check_array=True, reset=True)
-
-        # Everything follows X: fitted arrays live in X's namespace and device.
-        def keep(values, dtype=X.dtype):
-            return xp_in.astype(move_to(values, xp_in, dev_in), dtype)
-
-        self.components_ = keep(result.factor.T)
-        self.n_components_ = int(self.components_.shape[0])
-        self.column_norms_ = keep(result.column_norms)
-        self.support_ = keep(result.support, xp_in.bool)
+        self.components_ = components
+        self.n_components_ = int(components.shape[0])
+        self.column_norms_ = column_norms
+        self.support_ = support
         self.threshold_ = result.threshold
         self.data_scale_ = result.scale
         self.measurement_scale_ = op.gain

@@ -383,12 +383,12 @@ def minimize(
             residual,
             a,
             b,
-            n,
-            U,
-            direction,
-            step_guess,
-            penalty,
-            alpha,
+            n_samples=n,
+            U=U,
+            D=direction,
+            step_guess=step_guess,
+            penalty=penalty,
+            alpha=alpha,
         )
         # Centre the next search on this step, but never on 0.
         step_guess = step if step > 0 else 1.0

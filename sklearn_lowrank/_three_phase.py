@@ -1,8 +1,8 @@
 """The three phases, end to end: regularised fit, greedy pruning, fine-tuning.
 
-This is the whole algorithm on an already-built operator; the estimator only validates
-input and stores what :func:`fit_three_phase` returns, and benchmarks call it directly
-(with a ``callback``) to time the way to a target error.
+This is the whole algorithm on an already-built operator; the estimator validates
+input, builds the operator and stores what :func:`fit_three_phase` returns, and
+benchmarks call it directly (with a ``callback``) to time the way to a target error.
 """
 
 from __future__ import annotations

@@ -752,6 +752,28 @@ def test_a_matrix_past_the_dtypes_range_is_an_error(dtype):
     assert np.all(np.isfinite(model.get_matrix()))
 
 
+def test_a_fit_failing_while_storing_leaves_the_estimator_as_it_was(monkeypatch):
+    """Moving the fitted arrays to X's namespace can still raise (float64 values past
+    float32's range for a device without float64): n_features_in_ was recorded first,
+    and components_ stored, before support_ failed."""
+    X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    before = (model.n_features_in_, model.components_.copy())
+    original = estimator_module.move_to
+
+    def failing(x, xp, dev=None, *, name="X"):
+        if name == "support_":
+            raise ValueError("support_ cannot move")
+        return original(x, xp, dev, name=name)
+
+    monkeypatch.setattr(estimator_module, "move_to", failing)
+    X2, y2, _ = make_low_rank_sensing(300, 6, 2, random_state=1)
+    with pytest.raises(ValueError, match="support_ cannot move"):
+        model.fit(X2, y2)
+    assert model.n_features_in_ == before[0]
+    np.testing.assert_array_equal(model.components_, before[1])
+
+
 def test_beta_past_the_float32_range_is_named(small_dense):
     """float32 fits at beta=1e37; at 1e39, past float32's range, the overflow is an
     error that names beta among its suspects (it named only alpha and init_scale)."""
