@@ -550,6 +550,13 @@ def test_no_drop_before_columns_grow(start_norm):
         np.testing.assert_array_equal(pruner.columns, [0, 1])
 
 
+def test_a_pruner_for_another_width_is_refused():
+    prob = Problem("rank_one")
+    U0 = small_random(DIM, 5, seed=3)
+    with pytest.raises(ValueError, match="pruner numbers 3 columns, U has 5"):
+        minimize(prob.op, prob.y, U0, **PENALISED, pruner=pruner_for(U0[:, :3]))
+
+
 @pytest.mark.parametrize("with_pruner", [False, True])
 def test_no_drop_without_drop_ratio(with_pruner):
     prob = Problem("rank_one")
