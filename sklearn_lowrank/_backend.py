@@ -313,9 +313,9 @@ def check_dtype_range(
     place of it, as any cast rounds. ``why`` and ``remedy`` word the error for the
     caller's case.
     """
-    # Not max(abs(x)): abs wraps an integer type's minimum (-128 for int8) around.
-    high, low = fetch(xp, xp.max(x), xp.min(x))
-    largest = max(float(high), -float(low))
+    # Not max(abs(x)): abs wraps an integer type's minimum (-128 for int8) around. (Two
+    # scalars, once per fit: xp may be NumPy itself, whose concat fetch needs is 2.0+.)
+    largest = max(float(xp.max(x)), -float(xp.min(x)))
     if not holds_magnitude(xp, dtype, largest):
         low, high = _normal_range(xp, dtype)
         dtype_name = str(dtype).rsplit(".", 1)[-1]  # array_api_strict.float32 too
