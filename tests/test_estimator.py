@@ -781,6 +781,10 @@ def test_beta_past_the_float32_range_is_named(small_dense):
     X, y = X.astype(np.float32), y.astype(np.float32)
     PrunedFactorSensing(measurement="matrix", random_state=0, beta=1e37).fit(X, y)
     model = PrunedFactorSensing(measurement="matrix", random_state=0, beta=1e39)
+    if np.lib.NumpyVersion(np.__version__) < "2.0.0":
+        # Value-based casting: NumPy 1.x forms 1e39 with float32 arrays in float64.
+        assert np.all(np.isfinite(model.fit(X, y).components_))
+        return
     with pytest.raises(FloatingPointError, match=r"alpha, beta, init_scale"):
         model.fit(X, y)
 
