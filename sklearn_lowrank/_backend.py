@@ -186,10 +186,11 @@ def fetch(xp, *arrays) -> list[np.ndarray]:
 
     Each transfer from a GPU synchronises with it and costs tens of µs whatever its
     size, so the numbers an iteration needs travel flattened into one array and are
-    cut back into their shapes on the host.
+    cut back into their shapes on the host. NumPy's arrays are already there: copied
+    one by one, with no concatenation (which NumPy itself only has from 2.0).
     """
-    if len(arrays) == 1:
-        return [to_host(arrays[0]).astype(np.float64)]
+    if len(arrays) == 1 or is_numpy_namespace(xp):
+        return [to_host(a).astype(np.float64) for a in arrays]
     host = to_host(xp.concat([xp.reshape(a, (-1,)) for a in arrays]))
     host = host.astype(np.float64)
     out, start = [], 0
@@ -313,9 +314,9 @@ def check_dtype_range(
     place of it, as any cast rounds. ``why`` and ``remedy`` word the error for the
     caller's case.
     """
-    # Not max(abs(x)): abs wraps an integer type's minimum (-128 for int8) around. (Two
-    # scalars, once per fit: xp may be NumPy itself, whose concat fetch needs is 2.0+.)
-    largest = max(float(xp.max(x)), -float(xp.min(x)))
+    # Not max(abs(x)): abs wraps an integer type's minimum (-128 for int8) around.
+    high, low = fetch(xp, xp.max(x), xp.min(x))
+    largest = max(float(high), -float(low))
     if not holds_magnitude(xp, dtype, largest):
         low, high = _normal_range(xp, dtype)
         dtype_name = str(dtype).rsplit(".", 1)[-1]  # array_api_strict.float32 too
