@@ -28,6 +28,7 @@ __all__ = [
     "check_foreign_array",
     "check_writable",
     "cupy_namespace",
+    "dtype_name",
     "fetch",
     "from_host",
     "has_float64",
@@ -283,6 +284,11 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
     return x
 
 
+def dtype_name(dtype) -> str:
+    """``"float32"`` for NumPy's, CuPy's or array_api_strict's float32, in messages."""
+    return str(dtype).rsplit(".", 1)[-1]
+
+
 def _normal_range(xp, dtype) -> tuple[float, float]:
     """The smallest normal and the largest finite number of ``dtype``."""
     finfo = xp.finfo(dtype)
@@ -319,9 +325,8 @@ def check_dtype_range(
     largest = max(float(high), -float(low))
     if not holds_magnitude(xp, dtype, largest):
         low, high = _normal_range(xp, dtype)
-        dtype_name = str(dtype).rsplit(".", 1)[-1]  # array_api_strict.float32 too
         remedy = remedy or f"rescale {name}, or pass X as float64"
         raise ValueError(
             f"{name} holds values of magnitude up to {largest:.3g}, outside the range "
-            f"of {dtype_name} ({low:.3g} to {high:.3g}), {why}: {remedy}."
+            f"of {dtype_name(dtype)} ({low:.3g} to {high:.3g}), {why}: {remedy}."
         )

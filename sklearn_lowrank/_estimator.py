@@ -22,6 +22,7 @@ from ._backend import (
     check_dtype_range,
     check_foreign_array,
     check_writable,
+    dtype_name,
     fetch,
     host_if_foreign,
     move_to,
@@ -593,11 +594,10 @@ class PrunedFactorSensing(
             (row_sq,) = fetch(xp, xp.max(xp.sum((C / peak) ** 2, axis=0)))
             largest = float(row_sq) * peak * peak  # a Python float: inf past float64
             if not largest <= float(xp.finfo(C.dtype).max):
-                dtype_name = str(C.dtype).rsplit(".", 1)[-1]
                 raise FloatingPointError(
                     f"The recovered matrix UUᵀ has entries up to {largest:.3g}, beyond "
-                    f"the range of {dtype_name}; components_, predict and transform are "
-                    "unaffected. Rescale y (or X) to read the matrix."
+                    f"the range of {dtype_name(C.dtype)}; components_, predict and "
+                    "transform are unaffected. Rescale y (or X) to read the matrix."
                 )
         return C.T @ C
 
