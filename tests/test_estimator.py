@@ -451,6 +451,14 @@ def test_warns_when_the_rank_found_is_not_identified():
         model = PrunedFactorSensing(random_state=2).fit(X, y)
     assert model.n_components_ == 3  # 57 degrees of freedom, 58 measurements
     assert not [w for w in record if "not identified" in str(w.message)]
+    # Repeated rows add no equations: 45 measurements in 900 rows, the same estimate
+    # (error 0.95 against the truth, a perfect training fit), used to pass silently.
+    X, y, _ = make_low_rank_sensing(45, 20, 2, random_state=0)
+    order = np.random.default_rng(0).permutation(900)
+    X, y = np.tile(X, (20, 1))[order], np.tile(y, 20)[order]
+    X[::2] *= -1.0  # the same measurement xxᵀ
+    with pytest.warns(UserWarning, match=r"45 distinct measurements \(in 900 rows\)"):
+        PrunedFactorSensing(random_state=0).fit(X, y)
     # As many measurements as degrees of freedom: still not identified.
     X, y, _ = make_low_rank_sensing(57, 20, 2, random_state=0)
     with pytest.warns(UserWarning, match="57 measurements .* 57 degrees"):

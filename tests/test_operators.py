@@ -214,6 +214,30 @@ def test_gain_is_the_measurement_scale(kind, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", KINDS)
+def test_distinct_measurements_count_repeats_once(kind, backend):
+    """Repeats at scattered rows (across the hashing's row blocks) count once, as do
+    the same measurement written as -x (rank-one) or Aᵀ (matrix); a row that differs
+    in one entry by a thousandth counts apart."""
+    X, A = PROBLEMS[kind](0, n=40)
+    rng = np.random.default_rng(1)
+    picks = rng.integers(0, 40, size=300)
+    rows = X[picks]
+    if kind == "rank_one":
+        rows[::3] *= -1.0
+    else:
+        flipped = np.transpose(A[picks], (0, 2, 1)).reshape(300, -1)
+        rows[::3] = flipped[::3]
+    data = np.concatenate([X, rows])
+    near = np.array(X[:1])
+    near[0, 0] *= 1.001
+    data = np.concatenate([data, near]).astype(backend.dtype)
+    for normalize in (False, True):
+        op = make_operator(kind, backend.asarray(data), normalize=normalize)
+        assert op.distinct_measurements() == 41
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_sizes_are_the_measurements_squared_norms(kind, backend):
     """``‖xᵢ‖²`` (rank-one) or ``‖sym(Aᵢ)‖²_F`` (matrix), in X's units whatever
     ``normalize``: the data scale leaves out outsized measurements by them."""
