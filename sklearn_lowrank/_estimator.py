@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 from array_api_compat import is_array_api_obj, is_numpy_array, is_numpy_namespace
 from numpy.typing import ArrayLike
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -416,23 +417,29 @@ class PrunedFactorSensing(
         # FloatingPointError that names the cause; NumPy's own overflow notices would
         # only come before it, or flag an intermediate that does not matter (the
         # column weights of a huge beta).
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            op = make_operator(self.measurement, move_to(X, xp, dev), normalize=True)
-            result = fit_three_phase(
-                op,
-                move_to(y, xp, dev),
-                n_columns=self.n_columns,
-                alpha=self.alpha,
-                beta=self.beta,
-                threshold=self.threshold,
-                finetune_iter=self.finetune_iter,
-                finetune_solver=self.finetune_solver,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                init_scale=self.init_scale,
-                random_state=self.random_state,
-                verbose=self.verbose,
-            )
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                op = make_operator(self.measurement, move_to(X, xp, dev), normalize=True)
+                result = fit_three_phase(
+                    op,
+                    move_to(y, xp, dev),
+                    n_columns=self.n_columns,
+                    alpha=self.alpha,
+                    beta=self.beta,
+                    threshold=self.threshold,
+                    finetune_iter=self.finetune_iter,
+                    finetune_solver=self.finetune_solver,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    init_scale=self.init_scale,
+                    random_state=self.random_state,
+                    verbose=self.verbose,
+                )
+        except FloatingPointError as exc:
+            # Those errors blame magnitudes; NaN gets this far only unchecked.
+            if get_config()["assume_finite"]:
+                _check_finite_after_all(xp_in, X=X, y=y, cause=exc)
+            raise
 
         # Everything follows X: fitted arrays live in X's namespace and device. Moved
         # before anything is assigned, since moving can still raise.
@@ -616,6 +623,17 @@ def _per_sample(values, like, xp, *, name: str):
             f"[{like.shape[0]}, {values.shape[0]}]"
         )
     return values
+
+
+def _check_finite_after_all(xp, *, cause, **arrays):
+    """scikit-learn's ``ValueError`` for NaN or infinity in one of ``arrays``, which
+    ``assume_finite=True`` let through to a fit that then failed on them."""
+    for name, values in arrays.items():
+        if not bool(xp.all(xp.isfinite(values))):
+            raise ValueError(
+                f"Input {name} contains NaN or infinity (not checked before the fit: "
+                "assume_finite=True)."
+            ) from cause
 
 
 def _numeric_target(y):

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from _backends import NUMPY_XP
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -583,6 +584,27 @@ def test_non_finite_input_is_rejected_before_work(bad, where, no_solver, small_d
     model = PrunedFactorSensing(measurement="matrix")
     with pytest.raises(ValueError, match=r"NaN|infinity"):
         model.fit(X, y)
+    assert not hasattr(model, "n_features_in_")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("kind", ["rank_one", "matrix"])
+@pytest.mark.parametrize("where", ["X", "y"])
+def test_unchecked_non_finite_input_is_named_not_blamed_on_scale(
+    bad, kind, where, small_dense
+):
+    # With assume_finite=True, NaN reaches the fit, whose errors speak of magnitudes.
+    X, y, _ = (
+        small_dense
+        if kind == "matrix"
+        else make_low_rank_sensing(100, 6, 2, random_state=0)
+    )
+    X, y = X.copy(), y.copy()
+    (X if where == "X" else y)[3] = bad
+    model = PrunedFactorSensing(measurement=kind)
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match=f"Input {where} contains NaN or infinity"):
+            model.fit(X, y)
     assert not hasattr(model, "n_features_in_")
 
 
