@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any, TypeAlias
 
 import numpy as np
 from array_api_compat import (
@@ -24,6 +25,7 @@ from array_api_compat import (
 )
 
 __all__ = [
+    "Array",
     "check_dtype_range",
     "check_foreign_array",
     "check_writable",
@@ -41,6 +43,10 @@ __all__ = [
     "to_host",
     "widest_float",
 ]
+
+#: Type hint for an array of any Array-API library (NumPy, CuPy, array_api_strict,
+#: PyTorch, ...): no static type spans them all.
+Array: TypeAlias = Any
 
 _NUMPY = array_namespace(np.empty(0))
 # NumPy 2.1 added from_dlpack's device=: asking for "cpu" lets a producer on another

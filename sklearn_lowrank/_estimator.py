@@ -17,9 +17,11 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
+from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
 from ._backend import (
+    Array,
     check_dtype_range,
     check_foreign_array,
     check_writable,
@@ -284,7 +286,7 @@ class PrunedFactorSensing(
         tol: float = 1e-10,
         init_scale: float = 1e-3,
         array_module: str = "auto",
-        random_state=None,
+        random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ):
         self.measurement = measurement
@@ -301,7 +303,7 @@ class PrunedFactorSensing(
         self.random_state = random_state
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         # Predictions ⟨Aᵢ, UUᵀ⟩ are quadratic in X and ≥ 0 for rank-one measurements:
         # generic regression targets (as in the common checks) are fit poorly.
@@ -384,7 +386,7 @@ class PrunedFactorSensing(
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: ArrayLike, y: ArrayLike) -> PrunedFactorSensing:
+    def fit(self, X: ArrayLike | Array, y: ArrayLike | Array) -> PrunedFactorSensing:
         """Fit the factor by regularised fit, greedy pruning and fine-tuning.
 
         Parameters
@@ -483,7 +485,7 @@ class PrunedFactorSensing(
         U = xp.astype(move_to(self.components_, xp, dev), X.dtype)
         return X, U.T
 
-    def predict(self, X: ArrayLike):
+    def predict(self, X: ArrayLike | Array) -> Array:
         """Predict ``⟨Aᵢ, UUᵀ⟩`` for each sample.
 
         Parameters
@@ -501,7 +503,7 @@ class PrunedFactorSensing(
         X, U = self._factor_for(X, "predict")  # checks that the model is fitted first
         return measure(self._fitted_measurement, X, U)
 
-    def transform(self, X: ArrayLike):
+    def transform(self, X: ArrayLike | Array) -> Array:
         """Project the measurements on the recovered factor.
 
         Parameters
@@ -520,7 +522,10 @@ class PrunedFactorSensing(
         return project(self._fitted_measurement, X, U)
 
     def score(
-        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+        self,
+        X: ArrayLike | Array,
+        y: ArrayLike | Array,
+        sample_weight: ArrayLike | Array | None = None,
     ) -> float:
         """Coefficient of determination R² of :meth:`predict` on ``(X, y)``.
 
@@ -577,7 +582,7 @@ class PrunedFactorSensing(
             return 1.0 if residual == 0 else 0.0
         return float(1.0 - residual / total)
 
-    def get_matrix(self):
+    def get_matrix(self) -> Array:
         """The recovered matrix ``UUᵀ``.
 
         Returns

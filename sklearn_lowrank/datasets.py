@@ -7,6 +7,7 @@ import operator
 from numbers import Integral, Real
 
 import numpy as np
+from numpy.typing import DTypeLike
 from sklearn.utils import check_random_state
 
 from ._operators import measure
@@ -49,9 +50,9 @@ def make_low_rank_sensing(
     measurement: str = "rank_one",
     condition_number: float = 1.0,
     noise: float = 0.0,
-    dtype=np.float64,
-    random_state=None,
-):
+    dtype: DTypeLike = np.float64,
+    random_state: int | np.random.RandomState | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate measurements ``yᵢ = ⟨Aᵢ, U*U*ᵀ⟩ + noise`` of a random low-rank PSD matrix.
 
     The true factor is ``U* = Q·diag(√σ)`` with ``Q`` a random ``n_features × rank``

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._backend import to_host
+from ._backend import Array, to_host
 
 __all__ = ["relative_error"]
 
 
-def relative_error(estimate, truth) -> float:
+def relative_error(estimate: ArrayLike | Array, truth: ArrayLike | Array) -> float:
     """Relative Frobenius error ``‖UUᵀ − VVᵀ‖_F / ‖VVᵀ‖_F`` between two factors.
 
     No ``d × d`` matrix is formed: both factors are expressed in one orthonormal basis of

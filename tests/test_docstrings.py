@@ -16,6 +16,7 @@ import doctest
 import importlib
 import inspect
 import re
+import typing
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,18 @@ def test_public_docstring_is_valid(import_path):
 def test_method_docstring_is_valid(import_path):
     errors = _validation_errors(import_path, IGNORED_FOR_METHODS)
     assert not errors, f"{import_path}:\n" + "\n".join(errors)
+
+
+@pytest.mark.parametrize("import_path", PUBLIC_OBJECTS + PUBLIC_METHODS)
+def test_public_signature_is_annotated(import_path):
+    obj = _resolve(import_path)
+    function = obj.__init__ if inspect.isclass(obj) else obj
+    hints = typing.get_type_hints(function)  # also fails on an unresolvable hint
+    parameters = [name for name in inspect.signature(function).parameters if name != "self"]
+    missing = [name for name in parameters if name not in hints]
+    if not inspect.isclass(obj) and "return" not in hints:
+        missing.append("return")
+    assert not missing, f"{import_path}: no type hint for {missing}"
 
 
 @pytest.mark.parametrize("import_path", PUBLIC_OBJECTS)
