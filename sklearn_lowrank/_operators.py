@@ -81,6 +81,17 @@ class RankOneOperator:
             )
         self._row_sum_weights = {}
 
+    @staticmethod
+    def measure(X, U):
+        """``‖Uᵀxᵢ‖²`` for raw rows ``xᵢ`` of ``X``, without an operator: one pass."""
+        XU = X @ U
+        return array_namespace(X, U).sum(XU * XU, axis=1)
+
+    @staticmethod
+    def project(X, U):
+        """``X·U``: the measurement vectors seen through ``U``."""
+        return X @ U
+
     def _row_sums(self, M):
         """Row sums of ``M`` divided by the gain.
 
@@ -237,6 +248,21 @@ class MatrixOperator:
             row_block = backend_row_block(xp, rows.size * xp.finfo(X.dtype).bits // 8)
         self.row_block = row_block
 
+    @staticmethod
+    def measure(X, U):
+        """``⟨Aᵢ, UUᵀ⟩`` for raw rows of ``X`` (``Aᵢ`` flattened), without packing: one
+        pass."""
+        return X @ array_namespace(X, U).reshape(U @ U.T, (-1,))
+
+    @staticmethod
+    def project(X, U):
+        """``UᵀAᵢU`` for raw rows of ``X`` (``Aᵢ`` flattened), flattened row-major to
+        ``(n, r*r)``."""
+        xp = array_namespace(X, U)
+        d = U.shape[0]
+        projected = U.T @ (xp.reshape(X, (-1, d, d)) @ U)
+        return xp.reshape(projected, (X.shape[0], -1))
+
     def _pack(self, M):
         return self.xp.take(self.xp.reshape(M, (-1,)), self._upper)
 
@@ -377,29 +403,26 @@ def measure(measurement: str, X, U):
     ``X`` holds vectors ``xᵢ`` (rank-one) or flattened matrices ``Aᵢ`` (matrix); one
     pass, no packing, so it suits predicting on new data.
     """
-    xp = array_namespace(X, U)
-    if measurement == "rank_one":
-        XU = X @ U
-        return xp.sum(XU * XU, axis=1)
-    return X @ xp.reshape(U @ U.T, (-1,))
+    return _operator_class(measurement).measure(X, U)
 
 
 def project(measurement: str, X, U):
     """The measurements seen through ``U``: ``X·U`` (rank-one) or ``UᵀAᵢU`` flattened
     row-major to ``(n, r*r)`` (matrix)."""
-    xp = array_namespace(X, U)
-    if measurement == "rank_one":
-        return X @ U
-    d = U.shape[0]
-    projected = U.T @ (xp.reshape(X, (-1, d, d)) @ U)
-    return xp.reshape(projected, (X.shape[0], -1))
+    return _operator_class(measurement).project(X, U)
 
 
 def make_operator(measurement: str, X, normalize: bool = False):
     """The operator for ``measurement`` ('rank_one' or 'matrix') on 2-D data ``X``;
     ``normalize`` divides the measurements by their scale (see the operators)."""
-    if measurement == "rank_one":
-        return RankOneOperator(X, normalize=normalize)
-    if measurement == "matrix":
-        return MatrixOperator(X, normalize=normalize)
-    raise ValueError(f"measurement must be 'rank_one' or 'matrix'; got {measurement!r}.")
+    return _operator_class(measurement)(X, normalize=normalize)
+
+
+def _operator_class(measurement: str):
+    """The operator class of a measurement kind."""
+    kinds = {"rank_one": RankOneOperator, "matrix": MatrixOperator}
+    if measurement not in kinds:
+        raise ValueError(
+            f"measurement must be 'rank_one' or 'matrix'; got {measurement!r}."
+        )
+    return kinds[measurement]

@@ -517,9 +517,14 @@ def test_make_operator():
     assert isinstance(op1, RankOneOperator)
     assert isinstance(op2, MatrixOperator)
     assert (op1.dim, op2.dim) == (3, 3)
+    U = np.ones((3, 1))
     for bad in ("rank-one", "Matrix", "", None):
         with pytest.raises(ValueError, match="measurement must be"):
             make_operator(bad, X1)
+        # Not read as the matrix kind, whose products happen to fit a 9-wide X.
+        for compute in (measure, project):
+            with pytest.raises(ValueError, match="measurement must be"):
+                compute(bad, X2, U)
     with pytest.raises(ValueError, match="not a perfect square"):
         make_operator("matrix", X1)
 
