@@ -27,7 +27,7 @@ from sklearn_lowrank.metrics import relative_error
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
-#: Problem sizes named in issues 2 and 4: (measurement, n_samples, d, rank).
+#: The benchmark problems' sizes: (measurement, n_samples, d, rank).
 PROBLEMS = {
     "dense": ("matrix", 600, 40, 3),
     "rank-one": ("rank_one", 5000, 100, 5),
@@ -253,6 +253,42 @@ def paired_ratio(runs, baseline_runs, key):
     return median([key(a) / key(b) for a, b in zip(runs, baseline_runs, strict=False)])
 
 
+def time_bound(run, target=TARGET):
+    """``(time to target, bound)``: ``bound`` is "" for a measured time (``inf`` when
+    the run stopped by its own rule short of the target) and "≥" when the budget ended the
+    run first: the time is then only known to exceed the run's length, returned instead.
+    """
+    t = run.time_to(target)
+    if math.isinf(t) and run.extra.get("stopped") == "budget":
+        return run.seconds, "≥"
+    return t, ""
+
+
+def paired_time_ratio(runs, baseline_runs, target=TARGET):
+    """:func:`paired_ratio` of the times to ``target``, as ``(ratio, bound)``.
+
+    Where the budget ended a run before the target, its time is a lower bound
+    (:func:`time_bound`), and so is the ratio for a run of ``runs`` ("≥"); for one of
+    ``baseline_runs`` the ratio is an upper bound ("≤"). The median is monotone in each
+    ratio, so the median of bounds all one way is a bound the same way; with bounds both
+    ways nothing is known ("?").
+    """
+    ratios, bounds = [], set()
+    for a, b in zip(runs, baseline_runs, strict=False):
+        if a is b:
+            ratios.append(1.0)
+            continue
+        (ta, bound_a), (tb, bound_b) = time_bound(a, target), time_bound(b, target)
+        if bound_a:
+            bounds.add("≥")
+        if bound_b:
+            bounds.add("≤")
+        ratios.append(ta / tb)
+    if len(bounds) > 1:
+        return median(ratios), "?"
+    return median(ratios), bounds.pop() if bounds else ""
+
+
 def method_rows(runs, cases, methods, reference, cells):
     """One table row per case and method that ran: the case, ``cells(method, results,
     reference_results)`` (the method's column first) and the final model's size.
@@ -284,7 +320,14 @@ def fmt_time(seconds):
     return f"{seconds:.3f} s" if seconds < 10 else f"{seconds:.1f} s"
 
 
-def fmt_ratio(value):
+def fmt_ratio(value, bound=""):
+    """A ratio; with ``bound`` "≥" or "≤" (:func:`paired_time_ratio`) only a bound."""
+    if bound == "?" or (bound and (value == 0 or math.isinf(value))):
+        return "n/a (not finished within budget)"
+    if bound == "≥":
+        return f"≥ {value:.2f}× (numerator not finished within budget)"
+    if bound == "≤":
+        return f"≤ {value:.2f}× (denominator not finished within budget)"
     if value is None or math.isnan(value):
         return "n/a"
     if math.isinf(value):
@@ -292,6 +335,18 @@ def fmt_ratio(value):
     if value == 0:
         return "0 (denominator not reached)"
     return f"{value:.2f}×"
+
+
+def verdict(value, goal, bound=""):
+    """Whether ``ratio ≤ goal``: "met"/"MISSED" for a measured ratio; for a bound only
+    what the bound proves ("met (bound)", "MISSED (bound)"), else "unknown"."""
+    if bound == "?" or math.isnan(value):
+        return "unknown"
+    if bound == "≤":
+        return "met (bound)" if value <= goal else "unknown"
+    if bound == "≥":
+        return "MISSED (bound)" if value > goal else "unknown"
+    return "met" if value <= goal else "MISSED"
 
 
 def table(headers, rows):

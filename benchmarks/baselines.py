@@ -212,9 +212,9 @@ def run_all(cases, *, noise, repeats, budget, methods=METHODS):
     """``{(name, kappa, method): [Run, ...]}`` over repeats, methods back to back.
 
     Repeat ``i`` draws problem and start with seed ``i``. Noiseless runs stop at the
-    target error; every run stops after ``budget`` seconds (three times that for the
-    large case). A method that used up the budget in the first repeat, noisy or more
-    than ten times above the target, is not run again (it would use it up again).
+    target error; every run, the large case's too, stops after ``budget`` seconds. A
+    method that used up the budget in the first repeat is not run again (it would use
+    it up again).
     """
     runs = {}
     for name, kappa in cases:

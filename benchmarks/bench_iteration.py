@@ -1,4 +1,4 @@
-"""Per-iteration cost against the memory-bandwidth floor, and peak memory (issue 4).
+"""Per-iteration cost against the memory-bandwidth floor, and peak memory.
 
 Dense matrix sensing with d=100, n=20000 (r=5, κ=1), in float64 and float32.
 
@@ -19,8 +19,9 @@ Peak memory. ``PrunedFactorSensing(measurement="matrix").fit(X, y)`` on an X tha
 caller already holds, measured two ways: (1) ``tracemalloc``, which sees every NumPy
 buffer allocated during fit (NumPy reports its allocations to it) but not BLAS's own
 work buffers; (2) the process's peak resident memory (``VmHWM``, reset through
-``/proc/self/clear_refs`` just before fit) minus the resident memory before fit. The
-ratio is (X + peak extra) ÷ X, i.e. the footprint of the fit including X itself.
+``/proc/self/clear_refs`` just before fit) minus the resident memory before fit ("n/a"
+without ``/proc``). The ratio is (X + peak extra) ÷ X, i.e. the footprint of the fit
+including X itself; the RSS one only for X of 64 MiB or more (see ``RSS_MIN_BYTES``).
 Target: ≤ 1.6×.
 
     python benchmarks/bench_iteration.py [--n-samples 20000] [--n-features 100]
@@ -109,16 +110,39 @@ def seconds_per_iteration(op, y, k, regularized, repeats=5):
     return best
 
 
+# The RSS ratio is printed only from this size of X. glibc serves blocks under its mmap
+# threshold (which rises to 32 MiB once large blocks are freed) from heap memory that the
+# first (traced) fit left resident, so smaller buffers barely move the second fit's peak:
+# 0 MiB extra for X = 1.5 MiB, 14 against 22 MiB traced for X = 38 MiB. From 64 MiB the
+# large buffers (the packed X is half of X) are mapped afresh and counted.
+RSS_MIN_BYTES = 64 * 2**20
+
+
 def _rss_kib(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+    """``field`` of ``/proc/self/status`` in KiB, or None (no /proc: not Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return None
 
 
+def _reset_peak_rss():
+    """Reset the peak-RSS counter (Linux); False where it cannot be."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def peak_memory(X, y):
-    """Extra bytes at the peak of a fit: (tracemalloc, resident-set) measurements."""
+    """Extra bytes at the peak of a fit: (tracemalloc, resident-set or None) measurements,
+    the second fit's seconds and the model."""
     model = PrunedFactorSensing(measurement="matrix", random_state=0)
     gc.collect()
     tracemalloc.start()
@@ -130,20 +154,15 @@ def peak_memory(X, y):
     tracemalloc.stop()
     del model
     gc.collect()
-    rss = None
-    try:
-        before = _rss_kib("VmRSS")
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # reset the peak-RSS counter (Linux)
-        model = PrunedFactorSensing(measurement="matrix", random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            start = time.perf_counter()
-            model.fit(X, y)
-            fit_seconds = time.perf_counter() - start
-        rss = 1024 * (_rss_kib("VmHWM") - before)
-    except OSError:
-        fit_seconds = math.nan
+    before = _rss_kib("VmRSS") if _reset_peak_rss() else None
+    model = PrunedFactorSensing(measurement="matrix", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        model.fit(X, y)
+        fit_seconds = time.perf_counter() - start
+    peak = _rss_kib("VmHWM")
+    rss = None if before is None or peak is None else 1024 * (peak - before)
     return traced, rss, fit_seconds, model
 
 
@@ -190,6 +209,12 @@ def main(argv=None):
         del op
         gc.collect()
         traced, rss, fit_seconds, model = peak_memory(X, y)
+        if rss is None:
+            rss_ratio = "n/a"
+        elif X.nbytes < RSS_MIN_BYTES:
+            rss_ratio = f"n/a (X < {RSS_MIN_BYTES // 2**20} MiB)"
+        else:
+            rss_ratio = f"{(X.nbytes + rss) / X.nbytes:.2f}×"
         memory_rows.append(
             [
                 np.dtype(dtype).name,
@@ -197,7 +222,7 @@ def main(argv=None):
                 f"{traced / 2**20:.0f} MiB",
                 f"{(X.nbytes + traced) / X.nbytes:.2f}×",
                 "n/a" if rss is None else f"{rss / 2**20:.0f} MiB",
-                "n/a" if rss is None else f"{(X.nbytes + rss) / X.nbytes:.2f}×",
+                rss_ratio,
                 f"{fit_seconds:.1f} s ({model.n_iter_} it, rank {model.n_components_})",
             ]
         )

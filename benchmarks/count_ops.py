@@ -164,11 +164,21 @@ def count(measurement, n, d, rank, k, phase, n_iter):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument(
+        "--iterations",
+        type=int,
+        default=30,
+        help="iterations per run, at least 2 (the first, with the start, is not counted)",
+    )
     parser.add_argument(
         "--sites", action="store_true", help="also list the operations by package line"
     )
     args = parser.parse_args()
+    if args.iterations < 2:
+        parser.error(
+            f"--iterations must be at least 2 (got {args.iterations}): the counts are "
+            "the mean over iterations 2 … n, the first one including the start"
+        )
     cases = [
         ("dense d=100", "matrix", 400, 100, 5, 30),
         ("rank-one d=200", "rank_one", 4000, 200, 5, 38),
