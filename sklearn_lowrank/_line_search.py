@@ -64,11 +64,7 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
     if not (np.all(np.isfinite(gram)) and all(np.all(np.isfinite(p)) for p in pairs)):
         # Else every trial step prices as NaN, the search returns 0, and five zero
         # steps pass for convergence: the run would end at its start, silently.
-        raise FloatingPointError(
-            "The line search's coefficients are not finite: the search direction "
-            "overflowed. A parameter (alpha, beta, init_scale) or the data is too large "
-            "for the dtype."
-        )
+        raise _overflow()
     gram = gram / (2.0 * n_samples)
     if not pairs:
         return gram, None
@@ -237,10 +233,20 @@ def exact_step(
     return best_t, best_val
 
 
+def _overflow() -> FloatingPointError:
+    return FloatingPointError(
+        "The line search's coefficients are not finite: the search direction "
+        "overflowed. A parameter (alpha, beta, init_scale) or the data is too large "
+        "for the dtype."
+    )
+
+
 def _quartic_minimiser(quartic) -> float:
     """Minimiser over ``t ≥ 0`` of ``c0 + c1·t + … + c4·t⁴`` (0 if nothing decreases)."""
     if not all(math.isfinite(c) for c in quartic):
-        return 0.0
+        # Finite Gram entries within a factor 2 of the largest float: a step of 0
+        # here would pass for convergence, as in _coefficients.
+        raise _overflow()
     c0, c1, c2, c3, c4 = (float(c) for c in quartic)
     roots = _cubic_roots(4.0 * c4, 3.0 * c3, 2.0 * c2, c1)
     candidates = [0.0] + [t for t in roots if t > 0]

@@ -248,6 +248,28 @@ def test_non_finite_coefficients_are_an_error(kind, alpha):
         prob.step(1.0)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("alpha", [0.0, 0.05])
+def test_a_quartic_past_the_range_is_an_error(alpha):
+    """Gram entries within a factor 2 of the largest float pass as finite, but the
+    quartic's coefficients (2·⟨r, a⟩, ...) overflow: no step of 0 for it."""
+    # Each product is 1.69e308 (finite); c₂ = ⟨a, a⟩/2n + 2⟨r, b⟩/2n is not.
+    residual = a = b = np.array([1.3e154])
+    U = D = np.ones((2, 1))
+    with pytest.raises(FloatingPointError, match="coefficients are not finite"):
+        exact_step(
+            NUMPY_XP,
+            residual,
+            a,
+            b,
+            1,
+            U,
+            D,
+            penalty=SmoothGroupLasso(0.01) if alpha else None,
+            alpha=alpha,
+        )
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_array_step_guess(kind, backend):
