@@ -17,6 +17,8 @@ from array_api_compat import array_namespace, is_numpy_namespace
 from sklearn import config_context
 from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 
+import sklearn_lowrank._backend as backend_module
+import sklearn_lowrank._estimator as estimator_module
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._backend import (
     check_dtype_range,
@@ -174,6 +176,31 @@ def test_cupy_without_a_gpu_is_a_clear_error_before_work(
     assert not hasattr(model, "components_")
 
 
+def test_a_forced_array_module_computes_there_and_returns_numpy(monkeypatch):
+    """array_module="cupy" on NumPy data, with array_api_strict standing in for CuPy:
+    the work runs in the forced namespace, the fitted model is NumPy (it pickles
+    without a GPU) and equals a NumPy fit to rounding."""
+    monkeypatch.setattr(backend_module, "cupy_namespace", lambda: xps)
+    computed_in = []
+    original = estimator_module.fit_three_phase
+
+    def recording(op, y, **kwargs):
+        computed_in.append(array_namespace(y))
+        return original(op, y, **kwargs)
+
+    monkeypatch.setattr(estimator_module, "fit_three_phase", recording)
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=0)
+    forced = PrunedFactorSensing(array_module="cupy", random_state=0).fit(X, y)
+    reference = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert computed_in == [xps, NUMPY_XP]
+    for name in ("components_", "column_norms_", "support_"):
+        assert isinstance(getattr(forced, name), np.ndarray), name
+    assert isinstance(forced.predict(X), np.ndarray)
+    np.testing.assert_allclose(
+        forced.get_matrix(), reference.get_matrix(), rtol=1e-10, atol=1e-12
+    )
+
+
 def test_from_host_accepts_negative_strides():
     """``eigh``'s columns reversed (a negative stride) cross to any namespace: PyTorch
     refuses such arrays, so they are made contiguous first."""
@@ -225,7 +252,16 @@ def check_fit_follows_x(problem, dtype, put):
     )
     transformed = model.transform(X_dev)
     assert namespace_and_device(transformed) == where
+    assert transformed.dtype == X_dev.dtype
+    # Row norms (‖Uᵀxᵢ‖, or ‖UᵀAᵢU‖_F) do not depend on the rotation of U's columns.
+    expected = np.linalg.norm(reference.transform(X), axis=1)
     assert transformed.shape == reference.transform(X).shape
+    np.testing.assert_allclose(
+        np.linalg.norm(to_host(transformed), axis=1),
+        expected,
+        rtol=rtol,
+        atol=rtol * np.abs(expected).max(),
+    )
     assert abs(model.score(X_dev, y_dev) - reference.score(X, y)) < 1e-4
     # R² where the model explains about half of the target, weighted and not: the
     # formula itself is compared, which a near-perfect fit (R² ≈ 1) cannot show.

@@ -1,5 +1,6 @@
 """PrunedFactorSensing: recovery, the sklearn workflow, fitted attributes, bad input."""
 
+import copy
 import functools
 import math
 import pickle
@@ -346,6 +347,18 @@ def test_finetune_iter_zero_skips_finetuning(small_dense):
     np.testing.assert_allclose(np.sort(norms), np.sort(model.column_norms_[model.support_]))
 
 
+@pytest.mark.parametrize("kind", ["rank_one", "matrix"])
+def test_float32_input_gets_float32_output_from_a_float64_fit(kind):
+    X, y, _ = make_low_rank_sensing(300, 6, 2, measurement=kind, random_state=0)
+    model = PrunedFactorSensing(measurement=kind, random_state=0).fit(X, y)
+    assert model.components_.dtype == np.float64
+    X32 = X.astype(np.float32)
+    for method in (model.predict, model.transform):
+        found, expected = method(X32), method(X)
+        assert found.dtype == np.float32, method.__name__
+        np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_float32_is_computed_in_float32(small_dense):
     X, y, factor = small_dense
     model = PrunedFactorSensing(measurement="matrix", random_state=0)
@@ -391,6 +404,11 @@ def test_verbose_two_prints_progress_in_the_units_of_y(small_dense, capsys, resu
     assert ("going on" in out) == resumed
     lines = [ln for ln in out.splitlines() if " iter " in ln]
     assert any(ln.startswith("  [regularized") for ln in lines) == resumed
+    # One line per tenth iteration of each phase, none lost.
+    counts = [sum(ln.startswith(f"  [{p}") for ln in lines) for p in ("reg", "fine")]
+    n_regularized = model.n_iter_ - model.n_iter_finetune_
+    assert counts == [n_regularized // 10, model.n_iter_finetune_ // 10]
+    assert counts[1] > 0
     first_of_phase = {
         "regularized fit": 0,
         "fine-tuning": model.n_iter_ - model.n_iter_finetune_,
@@ -630,26 +648,52 @@ def test_non_square_width_in_matrix_mode(no_solver):
         ({"threshold": "median"}, "'threshold' parameter"),
         ({"n_columns": 0}, "'n_columns' parameter"),
         ({"array_module": "torch"}, "'array_module' parameter"),
+        ({"finetune_iter": -5}, "'finetune_iter' parameter"),
+        ({"finetune_iter": 2.5}, "'finetune_iter' parameter"),
+        ({"finetune_solver": "adam"}, "'finetune_solver' parameter"),
+        ({"max_iter": 0}, "'max_iter' parameter"),
+        ({"tol": -1.0}, "'tol' parameter"),
+        ({"init_scale": 0.0}, "'init_scale' parameter"),
+        ({"init_scale": -1e-3}, "'init_scale' parameter"),
+        ({"verbose": -1}, "'verbose' parameter"),
+        ({"random_state": "seed"}, "'random_state' parameter"),
     ],
 )
 def test_bad_parameters_are_rejected_before_work(params, match, no_solver, small_dense):
     X, y, _ = small_dense
     model = PrunedFactorSensing(**{"measurement": "matrix", **params})
+    before = copy.deepcopy(vars(model))
     with pytest.raises(ValueError, match=match):
         model.fit(X, y)
-    assert not hasattr(model, "n_features_in_")
+    assert_unchanged(model, before)
 
 
-def test_refit_with_bad_input_leaves_fitted_model_unchanged(small_dense):
+def assert_unchanged(model, before):
+    """Every attribute of ``model`` as in ``before``, a deep copy of ``vars(model)``."""
+    after = vars(model)
+    assert sorted(after) == sorted(before)
+    for name, value in before.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(after[name], value, err_msg=name)
+        else:
+            assert after[name] == value, name
+
+
+@pytest.mark.parametrize("new_kind", ["matrix", "rank_one"])
+def test_refit_with_bad_input_leaves_fitted_model_unchanged(small_dense, new_kind):
+    """Every attribute stays, the kind predict reads X as included: a refit refused
+    after set_params(measurement=...) must not change how the old fit reads X."""
     X, y, _ = small_dense
     model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
-    before = model.components_.copy()
+    predicted = model.predict(X)
+    model.set_params(measurement=new_kind)
+    before = copy.deepcopy(vars(model))
     bad = np.ones((10, 5 * 5))
     bad[0, 0] = np.nan
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="NaN"):
         model.fit(bad, np.ones(10))
-    assert model.n_features_in_ == 64
-    np.testing.assert_array_equal(model.components_, before)
+    assert_unchanged(model, before)
+    np.testing.assert_array_equal(model.predict(X), predicted)
 
 
 def test_mixed_type_column_names_are_refused_before_work(small_dense, monkeypatch):
@@ -720,13 +764,13 @@ def test_unfitted_methods_raise():
         model.get_matrix()
 
 
-def test_non_finite_objective_is_reported_not_returned():
+def test_measurements_past_the_dtypes_range_are_reported_alone():
     X = np.ones((20, 3))
     y = np.full(20, 1e300)
     model = PrunedFactorSensing()
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the error alone, no notices
-        with pytest.raises(FloatingPointError, match="not finite"):
+        with pytest.raises(FloatingPointError, match="mean square of the measurements"):
             model.fit(X * 1e200, y)
     assert not hasattr(model, "components_")
 
@@ -788,7 +832,7 @@ def test_a_fit_failing_while_storing_leaves_the_estimator_as_it_was(monkeypatch)
     and components_ stored, before support_ failed."""
     X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
     model = PrunedFactorSensing(random_state=0).fit(X, y)
-    before = (model.n_features_in_, model.components_.copy())
+    before = copy.deepcopy(vars(model))
     original = estimator_module.move_to
 
     def failing(x, xp, dev=None, *, name="X"):
@@ -800,8 +844,7 @@ def test_a_fit_failing_while_storing_leaves_the_estimator_as_it_was(monkeypatch)
     X2, y2, _ = make_low_rank_sensing(300, 6, 2, random_state=1)
     with pytest.raises(ValueError, match="support_ cannot move"):
         model.fit(X2, y2)
-    assert model.n_features_in_ == before[0]
-    np.testing.assert_array_equal(model.components_, before[1])
+    assert_unchanged(model, before)
 
 
 def test_beta_past_the_float32_range_is_named(small_dense):

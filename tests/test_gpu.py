@@ -9,12 +9,12 @@ from sklearn_lowrank.metrics import relative_error
 
 cupy = pytest.importorskip("cupy")
 try:
-    _N_GPUS = cupy.cuda.runtime.getDeviceCount()
-except Exception:  # CUDA runtime or driver missing
-    _N_GPUS = 0
+    _N_GPUS, _NO_GPU = cupy.cuda.runtime.getDeviceCount(), "no GPU is visible"
+except Exception as exc:  # CUDA runtime or driver missing: say which
+    _N_GPUS, _NO_GPU = 0, f"CuPy cannot reach a GPU ({type(exc).__name__}: {exc})"
 pytestmark = [
     pytest.mark.gpu,
-    pytest.mark.skipif(_N_GPUS == 0, reason="CuPy is installed but no GPU is visible"),
+    pytest.mark.skipif(_N_GPUS == 0, reason=f"CuPy is installed but {_NO_GPU}"),
 ]
 
 CASES = {

@@ -831,3 +831,26 @@ def test_strict_matches_numpy_scaled_lbfgs(kind, dtype, device):
     assert res.n_iter == ref.n_iter
     U = to_numpy(res.U)
     assert np.linalg.norm(U - ref.U) <= rtol * np.linalg.norm(ref.U)
+
+
+def test_a_direction_that_is_not_downhill_falls_back_to_the_gradient(monkeypatch):
+    """The two-loop direction's slope gᵀHg is positive in exact arithmetic (pairs
+    without curvature are skipped); should rounding make it not so, the step must
+    still descend: the gradient itself is the direction."""
+    rng = np.random.default_rng(2)
+    U, s, grad = (rng.standard_normal((4, 2)) for _ in range(3))
+    memory = solvers._Memory(NUMPY_XP, 2, U)
+    memory.append(s, 2.0 * s)
+    rows = memory.rows(grad)
+    pairs = rows @ rows.T
+    downhill = memory.direction(grad, pairs, None)
+    assert np.sum(downhill * grad) > 0
+    assert not np.allclose(downhill, grad)
+    real = solvers._two_loop_weights
+
+    def uphill(*args):
+        weights, slope = real(*args)
+        return weights, -abs(slope)
+
+    monkeypatch.setattr(solvers, "_two_loop_weights", uphill)
+    assert memory.direction(grad, pairs, None) is grad
