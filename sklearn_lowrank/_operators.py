@@ -1,7 +1,7 @@
 """Measurement operators: how ⟨Aᵢ, UUᵀ⟩ and its adjoint are computed per kind.
 
-An operator turns a factor ``U`` (d, k) into predictions ``𝒜(UUᵀ)`` (n,) and applies the
-adjoint, ``(1/n) Σᵢ wᵢ sym(Aᵢ) U``. Solvers talk to it through a small state so that an
+An operator (the :class:`MeasurementOperator` protocol) turns a factor ``U`` (d, k) into
+predictions ``𝒜(UUᵀ)`` (n,) and applies the adjoint, ``(1/n) Σᵢ wᵢ sym(Aᵢ) U``. Solvers talk to it through a small state so that an
 iteration touches the measurements only to price a search direction (:meth:`directional`,
 one pass; for matrix measurements one two-row product, or on NumPy two row-blocked
 matrix-vector products) and for the gradient (:meth:`adjoint_times`, one pass).
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from array_api_compat import array_namespace, device
@@ -28,6 +28,7 @@ from ._backend import row_block as backend_row_block
 
 __all__ = [
     "MatrixOperator",
+    "MeasurementOperator",
     "OperatorState",
     "RankOneOperator",
     "make_operator",
@@ -45,8 +46,62 @@ class OperatorState:
     cache: Any = None
 
 
+@runtime_checkable
+class MeasurementOperator(Protocol):
+    """What the solvers and the three phases need of a measurement kind.
+
+    A new kind (matrix completion, say) implements these, and :func:`make_operator`
+    maps its name to the class. ``U`` is the current factor (d, k) and ``state`` the
+    :class:`OperatorState` built for it; arrays are in the namespace ``xp``.
+    """
+
+    xp: Any  #: Array namespace of the data.
+    n_samples: int
+    dim: int  #: ``d``: the matrices are d × d.
+    gain: float  #: Scale ``g`` the measurements are divided by (1.0 if not).
+    sizes: Any  #: Per-measurement size, by which the data scale leaves out outliers.
+
+    def start(self, U) -> OperatorState:
+        """State of ``U``: one pass over the data."""
+
+    def predict(self, U):
+        """``𝒜(UUᵀ)``, shape (n_samples,)."""
+
+    def adjoint_times(self, U, state: OperatorState, weights):
+        """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g · U``, the gradient's data term: one pass."""
+
+    def directional(self, U, state: OperatorState, D):
+        """``(a, b, extra)`` with ``𝒜((U-tD)(U-tD)ᵀ) = predictions - t·a + t²·b``:
+        one pass; ``extra`` is whatever :meth:`advance` needs."""
+
+    def advance(self, state: OperatorState, a, b, extra, step) -> OperatorState:
+        """State of ``U - step·D``, without a pass over the data."""
+
+    def rotate(self, state: OperatorState, W) -> OperatorState:
+        """State of ``U·W`` for an orthogonal ``W`` (predictions unchanged)."""
+
+    def keep_columns(self, U, state: OperatorState, index) -> OperatorState:
+        """State of ``U``, the columns ``index`` of the factor of ``state``."""
+
+    def sensing_matrix(self, weights):
+        """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` as a dense (d, d) array."""
+
+    def distinct_measurements(self) -> int:
+        """Number of distinct measurements among the rows."""
+
+    @staticmethod
+    def measure(X, U):
+        """``⟨Aᵢ, UUᵀ⟩`` for raw rows of ``X``, without building an operator."""
+
+    @staticmethod
+    def project(X, U):
+        """The raw measurements of ``X`` seen through ``U``."""
+
+
 class RankOneOperator:
     """Rank-one measurements ``Aᵢ = xᵢxᵢᵀ``: ``⟨Aᵢ, UUᵀ⟩ = ‖Uᵀxᵢ‖²``.
+
+    A :class:`MeasurementOperator`.
 
     Parameters
     ----------
@@ -160,6 +215,8 @@ class RankOneOperator:
 
 class MatrixOperator:
     """General sensing matrices ``Aᵢ`` (only their symmetric part matters).
+
+    A :class:`MeasurementOperator`.
 
     The measurements are stored packed: for each sample, the upper triangle of
     ``Aᵢ + Aᵢᵀ`` with the diagonal halved, so that ``⟨Aᵢ, M⟩ = packed[i] · triu(M)`` for

@@ -47,6 +47,7 @@ from array_api_compat import device
 
 from ._backend import fetch, from_host
 from ._line_search import exact_step
+from ._operators import MeasurementOperator
 from ._pruning import ColumnPruner
 
 __all__ = ["SolverResult", "minimize"]
@@ -260,7 +261,7 @@ def _two_loop_weights(pairs, metric_pairs, m, curvature_rtol=_CURVATURE_RTOL):
 
 
 def minimize(
-    op,
+    op: MeasurementOperator,
     y,
     U,
     *,
@@ -280,7 +281,7 @@ def minimize(
 
     Parameters
     ----------
-    op : operator
+    op : MeasurementOperator
         Measurement operator (see :mod:`sklearn_lowrank._operators`).
     y : array of shape (n_samples,)
         Targets, in the namespace of ``op``.

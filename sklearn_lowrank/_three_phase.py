@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._backend import fetch, from_host, holds_magnitude, to_host
+from ._operators import MeasurementOperator
 from ._penalty import SmoothGroupLasso
 from ._pruning import ColumnPruner, EarlyPruning, relative_threshold, select_columns
 from ._solvers import SolverResult, minimize
@@ -135,7 +136,7 @@ def default_n_columns(n_features: int) -> int:
     return min(n_features, 10 + 2 * math.ceil(math.sqrt(n_features)))
 
 
-def data_scale(xp, op, y) -> float:
+def data_scale(xp, op: MeasurementOperator, y) -> float:
     """``s = λ_max(S₀)``, ``S₀ = (1/n) Σᵢ wᵢ sym(Aᵢ)/g``, with ``wᵢ = yᵢ − ȳ`` on all
     but outsized measurements (``g`` the operator's gain: 1 unless it normalises).
 
@@ -199,7 +200,7 @@ def data_scale(xp, op, y) -> float:
 
 
 def fit_three_phase(
-    op,
+    op: MeasurementOperator,
     y,
     *,
     n_columns=None,

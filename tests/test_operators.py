@@ -5,6 +5,7 @@ explicit sensing matrices ``Aᵢ``, in NumPy and under ``array_api_strict`` (def
 non-default device), in float64 and float32.
 """
 
+import inspect
 import warnings
 
 import array_api_strict as xps
@@ -15,6 +16,7 @@ from array_api_compat import array_namespace
 
 from sklearn_lowrank._operators import (
     MatrixOperator,
+    MeasurementOperator,
     OperatorState,
     RankOneOperator,
     make_operator,
@@ -547,3 +549,15 @@ def test_measure_and_project_on_unpacked_data(kind, backend):
     else:
         expected = np.einsum("ia,nij,jb->nab", U, A, U).reshape(A.shape[0], -1)
     assert_close(projected, expected, backend.rtol)
+
+
+@pytest.mark.parametrize("operator_class", [RankOneOperator, MatrixOperator])
+def test_operators_implement_the_protocol(operator_class):
+    """Every member the solvers rely on, with the protocol's arity."""
+    X = np.random.default_rng(15).standard_normal((6, 9))
+    assert isinstance(operator_class(X), MeasurementOperator)
+    for name, member in vars(MeasurementOperator).items():
+        if callable(member) and not name.startswith("_"):
+            expected = inspect.signature(getattr(MeasurementOperator, name)).parameters
+            found = inspect.signature(getattr(operator_class, name)).parameters
+            assert len(found) == len(expected), name
