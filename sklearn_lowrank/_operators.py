@@ -1,10 +1,11 @@
 """Measurement operators: how ⟨Aᵢ, UUᵀ⟩ and its adjoint are computed per kind.
 
-An operator (the :class:`MeasurementOperator` protocol) turns a factor ``U`` (d, k) into
-predictions ``𝒜(UUᵀ)`` (n,) and applies the adjoint, ``(1/n) Σᵢ wᵢ sym(Aᵢ) U``. Solvers talk to it through a small state so that an
-iteration touches the measurements only to price a search direction (:meth:`directional`,
-one pass; for matrix measurements one two-row product, or on NumPy two row-blocked
-matrix-vector products) and for the gradient (:meth:`adjoint_times`, one pass).
+An operator (the :class:`MeasurementOperator` protocol) turns a factor ``U`` (d, k)
+into predictions ``𝒜(UUᵀ)`` (n,) and applies the adjoint, ``(1/n) Σᵢ wᵢ sym(Aᵢ) U``.
+Solvers talk to it through a small state so that an iteration touches the measurements
+only to price a search direction (:meth:`directional`, one pass; for matrix
+measurements one two-row product, or on NumPy two row-blocked matrix-vector products)
+and for the gradient (:meth:`adjoint_times`, one pass).
 
 With ``normalize=True`` an operator works with ``Aᵢ/g`` instead of ``Aᵢ``, ``g`` its
 measurement scale (:attr:`gain`): the solvers then see unit-scale measurements whatever
