@@ -199,6 +199,46 @@ def data_scale(xp, op: MeasurementOperator, y) -> float:
     return scale * unit if scale > 0 else 1.0
 
 
+class _Progress:
+    """What a fit shows while it runs: ``verbose`` messages and the ``callback``, with
+    objectives and factors in the units of ``y`` (the solvers see normalised ones)."""
+
+    def __init__(self, verbose: int, callback, scale: float, root: float):
+        self.verbose, self.callback = verbose, callback
+        self.scale, self.root = scale, root
+
+    def say(self, message: str) -> None:
+        """``verbose >= 1``: one line per phase."""
+        if self.verbose >= 1:
+            print(f"[PrunedFactorSensing] {message}")
+
+    def in_units_of_y(self, objective: float) -> float:
+        return objective * self.scale * self.scale
+
+    def callback_for(self, phase: str):
+        """The solver's ``callback`` for ``phase``: the user's, on the factor in the
+        units of ``y``."""
+        if self.callback is None:
+            return None
+        return lambda V: self.callback(phase, V * self.root)
+
+    def lines_for(self, phase: str, done: int = 0):
+        """``verbose=2``: the solver's ``progress``, a line every tenth iteration,
+        numbered from the phase's start (a resumed run goes on counting from ``done``)."""
+        if self.verbose < 2:
+            return None
+
+        def line(n_iter, value, gradient, n_columns):
+            if (done + n_iter) % 10 == 0:
+                print(
+                    f"  [{phase}] iter {done + n_iter:5d}  objective "
+                    f"{self.in_units_of_y(value):.6e}  relative gradient {gradient:.2e}  "
+                    f"columns {n_columns}"
+                )
+
+        return line
+
+
 def fit_three_phase(
     op: MeasurementOperator,
     y,
@@ -234,40 +274,16 @@ def fit_three_phase(
     # with y·1e100: s/g ≈ 1e400, the factor ≈ 1e200).
     root = math.sqrt(scale) / math.sqrt(op.gain)
     y_scaled = y / scale
+    progress = _Progress(verbose, callback, scale, root)
     # Drawn on the host so a seed gives the same start on every backend.
     init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))
     U = from_host(xp, init, dtype=y.dtype, device=device(y))
-
-    def hook(phase):
-        if callback is None:
-            return None
-        return lambda V: callback(phase, V * root)
-
-    def say(message):
-        if verbose >= 1:
-            print(f"[PrunedFactorSensing] {message}")
-
-    def show(phase, done=0):
-        """``verbose=2``: every tenth iteration, numbered from the phase's start (a
-        resumed run goes on counting), its objective in the units of ``y``."""
-        if verbose < 2:
-            return None
-
-        def line(n_iter, value, gradient, n_columns):
-            if (done + n_iter) % 10 == 0:
-                print(
-                    f"  [{phase}] iter {done + n_iter:5d}  objective "
-                    f"{value * scale * scale:.6e}  relative gradient {gradient:.2e}  "
-                    f"columns {n_columns}"
-                )
-
-        return line
 
     # Phase 1: regularised fit (plain loss when alpha == 0, and then no column is
     # dropped during it), in units where the random start's columns have norm about
     # init_scale. The floor is the start's largest column, not init_scale: columns of
     # a start that never moved (a penalty too strong to let any grow) reach 1.1-1.8
-    # times init_scale, and one such was kept and fine-tuned, without a warning.
+    # times init_scale.
     start_norm = float(np.max(np.linalg.norm(init, axis=0)))
     floor = min(start_norm, _FLOOR_CAP)
     # One pruner for the phase, resumed run included: it numbers the columns as in the
@@ -280,6 +296,81 @@ def fit_three_phase(
         drop_ratio=drop_ratio,
         early_pruning=EarlyPruning(threshold, floor=floor, window=_EARLY_PRUNING_WINDOW),
     )
+    regularized, norms = _regularized_phase(
+        op,
+        y_scaled,
+        U,
+        pruner,
+        progress,
+        alpha=alpha,
+        beta=beta,
+        threshold=threshold,
+        floor=floor,
+        max_iter=max_iter,
+        tol=tol,
+        finetune_iter=finetune_iter,
+        init_scale=init_scale,
+    )
+    norms *= root
+
+    # Phase 2: greedy pruning.
+    # A column that never grew past a small random start picked up no signal; with a
+    # large start that test says nothing, so the floor is capped well below the norms
+    # (≥ √(alpha/√beta) of the largest) that signal columns reach.
+    # Columns dropped during phase 1 stay pruned, whatever the rule says of their norms.
+    alive = np.zeros(k, dtype=bool)
+    alive[pruner.columns] = True
+    support, relative = select_columns(
+        norms, threshold, floor=floor * root, alive=alive, dim=d
+    )
+    keep = np.flatnonzero(support[pruner.columns])
+    V = xp.take(regularized.U, from_host(xp, keep, device=device(y)), axis=1)
+    progress.say(
+        f"pruning: kept {int(support.sum())} of {k} columns "
+        f"(threshold {relative:.3g} x largest norm)"
+    )
+
+    # Phase 3: fine-tuning on the plain loss.
+    curve = list(regularized.objective)
+    n_finetune = 0
+    if finetune_iter > 0:
+        finetuned = _finetuning_phase(
+            op, y_scaled, V, progress, finetune_iter, finetune_solver, tol
+        )
+        V, n_finetune = finetuned.U, finetuned.n_iter
+        curve += finetuned.objective
+
+    _warn_if_not_identified(op, int(support.sum()))
+    return ThreePhaseResult(
+        factor=_in_units_of_y(xp, V, root),
+        column_norms=norms,
+        support=support,
+        threshold=relative,
+        scale=scale,
+        objective=_curve_in_units_of_y(curve, scale),
+        n_iter_finetune=n_finetune,
+    )
+
+
+def _regularized_phase(
+    op,
+    y_scaled,
+    U,
+    pruner: ColumnPruner,
+    progress: _Progress,
+    *,
+    alpha,
+    beta,
+    threshold,
+    floor: float,
+    max_iter: int,
+    tol: float,
+    finetune_iter: int,
+    init_scale: float,
+) -> tuple[SolverResult, np.ndarray]:
+    """Phase 1 from the start ``U``: its result and the start's column norms (in the
+    normalised units), run on to ``√tol`` when the support is not found yet."""
+    xp = op.xp
 
     def regularized_fit(V, tol, max_iter, done=0):
         return minimize(
@@ -291,8 +382,8 @@ def fit_three_phase(
             tol=tol,
             pruner=pruner,
             phase="regularized fit",
-            callback=hook("regularized fit"),
-            progress=show("regularized fit", done),
+            callback=progress.callback_for("regularized fit"),
+            progress=progress.lines_for("regularized fit", done),
         )
 
     final_tol = math.sqrt(tol)
@@ -305,10 +396,11 @@ def fit_three_phase(
         # the dtype's resolution (float32, init_scale 1e-25; or float64, init_scale
         # 1e-10 with alpha=1, whose penalty shrinks every column), and five zero steps
         # passed the stall test. Pruning would return columns of the random start.
+        dtype = y_scaled.dtype
         raise FloatingPointError(
             "regularized fit: no step from the random start changed the objective; "
-            f"init_scale={init_scale:g} may be too small for {y.dtype} (raise it"
-            f"{', or use float64' if y.dtype == xp.float32 else ''}), or alpha="
+            f"init_scale={init_scale:g} may be too small for {dtype} (raise it"
+            f"{', or use float64' if dtype == xp.float32 else ''}), or alpha="
             f"{alpha:g} too strong for any column to grow (lower it)."
         )
     norms = _column_norms(xp, regularized.U, pruner)
@@ -324,7 +416,7 @@ def fit_three_phase(
         # The resumed run starts in the damped metric again, even after an early cut
         # (measured on 5 such runs, rank-one d=20, n=1500, κ=50, alpha=1e-3: undamped,
         # the phase took 41-59 iterations instead of 26-29, for the same rank).
-        say("regularized fit: no gap among the column norms yet; going on")
+        progress.say("regularized fit: no gap among the column norms yet; going on")
         more = regularized_fit(
             regularized.U, final_tol, max_iter - regularized.n_iter, regularized.n_iter
         )
@@ -333,55 +425,44 @@ def fit_three_phase(
     if not regularized.converged:
         budget = f"max_iter={max_iter}"
         _warn_unconverged(regularized, "regularized fit", budget, "increase max_iter")
-    norms *= root
-    say(
+    progress.say(
         f"regularized fit: {regularized.n_iter} iterations, objective "
-        f"{regularized.objective[-1] * scale * scale:.4e}, {regularized.seconds:.3f} s"
+        f"{progress.in_units_of_y(regularized.objective[-1]):.4e}, "
+        f"{regularized.seconds:.3f} s"
     )
+    return regularized, norms
 
-    # Phase 2: greedy pruning.
-    # A column that never grew past a small random start picked up no signal; with a
-    # large start that test says nothing, so the floor is capped well below the norms
-    # (≥ √(alpha/√beta) of the largest) that signal columns reach.
-    # Columns dropped during phase 1 stay pruned, whatever the rule says of their norms.
-    alive = np.zeros(k, dtype=bool)
-    alive[pruner.columns] = True
-    support, relative = select_columns(
-        norms, threshold, floor=floor * root, alive=alive, dim=d
+
+def _finetuning_phase(
+    op, y_scaled, V, progress: _Progress, finetune_iter: int, finetune_solver: str, tol
+) -> SolverResult:
+    """Phase 3: the plain loss from the pruned factor ``V``."""
+    finetuned = minimize(
+        op,
+        y_scaled,
+        V,
+        **FINETUNE_SOLVERS[finetune_solver],
+        max_iter=finetune_iter,
+        tol=tol,
+        phase="fine-tuning",
+        callback=progress.callback_for("fine-tuning"),
+        progress=progress.lines_for("fine-tuning"),
     )
-    keep = np.flatnonzero(support[pruner.columns])
-    V = xp.take(regularized.U, from_host(xp, keep, device=device(y)), axis=1)
-    say(
-        f"pruning: kept {int(support.sum())} of {k} columns "
-        f"(threshold {relative:.3g} x largest norm)"
+    if not finetuned.converged:
+        budget = f"finetune_iter={finetune_iter}"
+        advice = "increase finetune_iter or tol"
+        _warn_unconverged(finetuned, "fine-tuning", budget, advice)
+    progress.say(
+        f"fine-tuning: {finetuned.n_iter} iterations, loss "
+        f"{progress.in_units_of_y(finetuned.objective[-1]):.4e}, "
+        f"{finetuned.seconds:.3f} s"
     )
+    return finetuned
 
-    # Phase 3: fine-tuning on the plain loss.
-    curve = list(regularized.objective)
-    n_finetune = 0
-    if finetune_iter > 0:
-        finetuned = minimize(
-            op,
-            y_scaled,
-            V,
-            **FINETUNE_SOLVERS[finetune_solver],
-            max_iter=finetune_iter,
-            tol=tol,
-            phase="fine-tuning",
-            callback=hook("fine-tuning"),
-            progress=show("fine-tuning"),
-        )
-        V, n_finetune = finetuned.U, finetuned.n_iter
-        curve += finetuned.objective
-        if not finetuned.converged:
-            budget = f"finetune_iter={finetune_iter}"
-            advice = "increase finetune_iter or tol"
-            _warn_unconverged(finetuned, "fine-tuning", budget, advice)
-        say(
-            f"fine-tuning: {n_finetune} iterations, loss "
-            f"{finetuned.objective[-1] * scale * scale:.4e}, {finetuned.seconds:.3f} s"
-        )
 
+def _curve_in_units_of_y(curve: list, scale: float) -> np.ndarray:
+    """The objectives ``curve`` (normalised units) in the units of ``y``; a warning
+    where they leave the float64 range."""
     # (scale * scale, not scale**2: a Python float's power raises on overflow; the
     # warning below replaces NumPy's.)
     with np.errstate(over="ignore"):
@@ -393,11 +474,17 @@ def fit_three_phase(
             "units, is unaffected; rescale y to read the curve.",
             RuntimeWarning,
         )
-    rank = int(support.sum())
+    return objective
+
+
+def _warn_if_not_identified(op, rank: int) -> None:
+    """A warning when the measurements do not outnumber the degrees of freedom of a
+    rank-``rank`` PSD matrix: the estimate is then not identified."""
+    d = op.dim
     degrees_of_freedom = rank * d - rank * (rank - 1) // 2
-    # Repeated measurements add no equations: a design repeated 20 times gave the same
-    # wrong estimate (error 0.95, training R² 1.0) without this warning. One pass over
-    # the data, once per fit, and only when the rows alone would pass.
+    # Repeated measurements add no equations (a design repeated 20 times gave a wrong
+    # estimate with training R² 1.0). One pass over the data, once per fit, and only
+    # when the rows alone would pass.
     n_distinct = op.n_samples
     if n_distinct > degrees_of_freedom:
         n_distinct = op.distinct_measurements()
@@ -413,12 +500,3 @@ def fit_three_phase(
             "(the theory: of the order of r·d), or a lower rank (larger alpha).",
             UserWarning,
         )
-    return ThreePhaseResult(
-        factor=_in_units_of_y(xp, V, root),
-        column_norms=norms,
-        support=support,
-        threshold=relative,
-        scale=scale,
-        objective=objective,
-        n_iter_finetune=n_finetune,
-    )
