@@ -9,10 +9,9 @@ copied to the host in one small transfer, where the one-dimensional problem is s
 in float64. Without the penalty the exact minimiser is a root of the cubic derivative
 (in closed form); with it, wide geometric grids of steps around the previous step and
 around that loss-alone minimiser, a linear grid around the best one and a few Newton
-steps. (On a GPU the
-search used to run on the device too, as a few hundred kernel launches per iteration:
-measured on an H200, that made a fine-tuning iteration 12 to 25 times its bandwidth
-floor, and the regularised phase ten times slower than the host search.)
+steps. (On a GPU the same search on the device is a few hundred kernel launches per
+iteration: measured on an H200, a fine-tuning iteration 12 to 25 times its bandwidth
+floor, and a regularised phase ten times slower than with the host search.)
 """
 
 from __future__ import annotations
@@ -160,9 +159,9 @@ def exact_step(
 
     Without a penalty the exact minimiser. With one, the best of geometric grids four
     apart, refined around the best trial: that is the minimiser unless the penalised
-    line has several minima far apart (a review found one at ``alpha = 5``, where the
-    step taken got 5e-5 of the decrease available; with ``alpha ≤ 3`` on 1500 random
-    lines, at most 1.6e-8 of it was missed).
+    line has several minima far apart (at ``alpha = 5`` one such line gave the step
+    taken 5e-5 of the decrease available; with ``alpha ≤ 3`` on 1500 random lines, at
+    most 1.6e-8 of it was missed).
 
     Parameters
     ----------

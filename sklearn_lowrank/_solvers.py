@@ -22,11 +22,8 @@ transfers cross:
   best rotation) and the Gram matrix of the L-BFGS pairs and the gradient;
 - the line search's reduced coefficients (see its module);
 - with L-BFGS in a metric, the ``(m+1)²`` inner products of the metric-scaled pairs.
-  (Two ways to fold this transfer into the report were measured on an H200 and not
-  kept: carrying the blocks ``ZₐᵀZ_b`` the products are formed from, 0-14% slower per
-  iteration; forming the next metric on the host from the step's algebra, within the
-  noise. An iteration there pays for its launches, not its round trips;
-  ``benchmarks/README.md``.)
+  (Folding it into the report gains nothing on an H200, measured two ways: an
+  iteration there pays for its launches, not its round trips; ``benchmarks/README.md``.)
 
 Every ten iterations of the regularised phase (the rotation of the columns) and at an
 early-pruning cut, the re-priced objective is one more scalar transfer.
@@ -130,9 +127,9 @@ class _Memory:
         self.xp, self.size = xp, size
         eps = float(xp.finfo(U.dtype).eps)
         self.curvature_rtol = max(_CURVATURE_RTOL, _CURVATURE_EPS * eps)
-        self.reset(U)
+        self.resize(U)
 
-    def reset(self, U):
+    def resize(self, U):
         """Forget every pair and size the buffer for a factor shaped like ``U``."""
         shape = (3 * self.size + 2, *U.shape)
         self.buffer = self.xp.zeros(shape, dtype=U.dtype, device=device(U))
@@ -150,7 +147,7 @@ class _Memory:
         self.buffer[slot, ...] = s
         self.buffer[self.size + slot, ...] = y
 
-    def rows(self, grad):
+    def store_gradient(self, grad):
         """Store ``grad`` in the buffer (where :meth:`direction` reads it back) and
         return the flattened ``s`` slots, ``y`` slots and ``grad``, in buffer order."""
         m = self.size
@@ -314,9 +311,9 @@ def minimize(
         pruner then says which to drop, and may ask for a cut (early pruning) on any
         iteration. Every kept column then carries signal, so after such a cut the run
         goes on in ScaledGD's metric, undamped, which removes the slowdown of an
-        ill-conditioned ``UUᵀ`` (measured on 171 runs that cut early: no change at
-        condition number 1, half an iteration fewer per run at 10 and 50, the same
-        ranks). ``pruner.columns`` must number ``U``'s columns.
+        ill-conditioned ``UUᵀ`` (measured: half an iteration fewer per run at
+        condition numbers 10 and 50, the same ranks). ``pruner.columns`` must number
+        ``U``'s columns.
     phase : str
         Name of the run in error messages.
     callback : callable or None
@@ -362,7 +359,7 @@ def minimize(
     residual, loss, loss_grad = loss_terms(U, state)
     value, grad = with_penalty(U, loss, loss_grad)
     history = _Memory(xp, memory, U)
-    report = _report(xp, value, U, history.rows(grad))
+    report = _report(xp, value, U, history.store_gradient(grad))
     _check_finite(report.value, phase, 0)
     stall = _StallTest(xp, y, U.dtype, report.value)
     u_sq_host = report.u_sq
@@ -401,7 +398,7 @@ def minimize(
         history.append(U_new - U, grad_new - grad)
         U, grad = U_new, grad_new
 
-        report = _report(xp, value_new, U, history.rows(grad))
+        report = _report(xp, value_new, U, history.store_gradient(grad))
         new_value, grad_sq, u_sq = report.value, report.grad_sq, report.u_sq
         _check_finite(new_value, phase, n_iter)
         if u_sq > _ESCAPE_GROWTH**2 * u_sq_host:
@@ -452,7 +449,7 @@ def minimize(
         report = _Report(float(value), gram, pairs=None)
         stall.reprice(report.value)
         if keep_host is not None:
-            history.reset(U)
+            history.resize(U)
         else:
             history.clear()
 
@@ -475,8 +472,7 @@ class _StallTest:
     1.1e-15), or ``_FLOOR_RTOL`` of it once the objective is no more than that of a
     residual at rounding level (noiseless data fitted). Without the dtype's ε a
     float32 fit waited, at its floor, for five non-decreases in a row among jitter of
-    a few ε: 10-30 iterations that only moved the error at random (measured; float64
-    stops exactly as with the former fixed 1e-15).
+    a few ε: 10-30 iterations that only moved the error at random (measured).
     """
 
     def __init__(self, xp, y, dtype, value: float):

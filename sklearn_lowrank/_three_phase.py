@@ -144,7 +144,7 @@ def data_scale(xp, op: MeasurementOperator, y) -> float:
     Gaussian ``xᵢ``, ``E[yᵢ·xᵢxᵢᵀ/g] = g·(2M* + tr(M*)·I)`` and ``E[yᵢ] = g·tr(M*)``, so
     ``E[S₀] = 2g·M*``; for Gaussian ``Aᵢ``, ``ȳ ≈ 0`` and ``E[S₀] = g·M*``. Either way
     ``s`` tracks the top eigenvalue of ``M*``, whatever its rank. (Subtracting the median
-    eigenvalue instead, as before, took a signal eigenvalue once ``r ≥ d/2``: with
+    eigenvalue instead took a signal eigenvalue once ``r ≥ d/2``: with
     matrix measurements at ``d = 10``, ``r = 5-6``, ``s`` fell 2-5 times and the rank
     came out one or two too large.)
 

@@ -841,7 +841,7 @@ def test_a_direction_that_is_not_downhill_falls_back_to_the_gradient(monkeypatch
     U, s, grad = (rng.standard_normal((4, 2)) for _ in range(3))
     memory = solvers._Memory(NUMPY_XP, 2, U)
     memory.append(s, 2.0 * s)
-    rows = memory.rows(grad)
+    rows = memory.store_gradient(grad)
     pairs = rows @ rows.T
     downhill = memory.direction(grad, pairs, None)
     assert np.sum(downhill * grad) > 0
