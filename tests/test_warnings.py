@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 
 import sklearn_lowrank
@@ -29,3 +30,17 @@ def test_fit_through_a_pipeline_points_outside_the_package():
         model.fit(X, y)
     assert not record[0].filename.startswith(PACKAGE)
     assert not record[0].filename.endswith(os.path.join("sklearn", "base.py"))
+
+
+def test_fit_transform_points_at_the_caller():
+    """set_output wraps fit_transform (and a Pipeline fits every step but the last
+    with it): that wrapper's frame in scikit-learn was taken for the caller."""
+    X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
+    with pytest.warns(UserWarning, match="kept all 2 columns") as record:
+        PrunedFactorSensing(n_columns=2, random_state=0).fit_transform(X, y)
+    assert record[0].filename == __file__
+    model = make_pipeline(PrunedFactorSensing(n_columns=2, random_state=0), Ridge())
+    with pytest.warns(UserWarning, match="kept all 2 columns") as record:
+        model.fit(X, y)
+    # The Pipeline's own line, not set_output's wrapper.
+    assert record[0].filename.endswith(os.path.join("sklearn", "pipeline.py"))
