@@ -228,9 +228,12 @@ class PrunedFactorSensing(
     float32.
 
     **Preprocessing.** The model is ``yᵢ = ⟨Aᵢ, M⟩``, without intercept: centring the
-    features (``StandardScaler()`` in a pipeline) or shifting ``y`` changes the
+    features (``StandardScaler()`` in a pipeline) or shifting ``y`` (a
+    ``StandardScaler`` on the target, in ``TransformedTargetRegressor``) changes the
     measurements into a quadratic with linear and constant terms, which no PSD ``M``
-    fits (a negative R² with every column kept, for Gaussian features shifted by 3).
+    fits (a negative R² for Gaussian features shifted by 3; R² 0.5 for a centred
+    rank-one ``y``). A warning says so when ``y`` looks centred (rank-one) or the fit
+    explains none of its variance.
     For rank-one measurements, scaling the features alone
     (``StandardScaler(with_mean=False)``) is a change of variables, and the user guide's
     "When recovery fails" gives an exact recipe for shifted features; the entries of

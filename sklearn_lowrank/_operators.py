@@ -61,6 +61,8 @@ class MeasurementOperator(Protocol):
     dim: int  #: ``d``: the matrices are d × d.
     gain: float  #: Scale ``g`` the measurements are divided by (1.0 if not).
     sizes: Any  #: Per-measurement size, by which the data scale leaves out outliers.
+    #: Whether every ``Aᵢ`` is PSD, so that ``⟨Aᵢ, M⟩ ≥ 0`` for every PSD ``M``.
+    nonnegative: bool
 
     def start(self, U) -> OperatorState:
         """State of ``U``: one pass over the data."""
@@ -120,6 +122,8 @@ class RankOneOperator:
         ``‖xᵢ‖²`` in the units of ``X`` (``‖Aᵢ‖_F``): the data scale leaves out
         outsized measurements by it.
     """
+
+    nonnegative = True
 
     def __init__(self, X, normalize: bool = False):
         xp = self.xp = array_namespace(X)
@@ -250,6 +254,8 @@ class MatrixOperator:
         ``‖sym(Aᵢ)‖²_F`` in the units of ``X``: the data scale leaves out outsized
         measurements by it.
     """
+
+    nonnegative = False
 
     def __init__(
         self, X, chunk_size: int | None = None, row_block="auto", normalize: bool = False

@@ -62,6 +62,9 @@ _EARLY_PRUNING_WINDOW = 5
 # The data scale leaves out measurements more than this many times the mean size
 # (see data_scale).
 _SCALE_TRUNCATION = 10.0
+# Rank-one y whose mean is at most this fraction of its mean absolute deviation looks
+# centred (see _warn_if_centred).
+_CENTRED_MEAN = 0.05
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
@@ -267,6 +270,7 @@ def fit_three_phase(
     # int(): scikit-learn's Integral constraint admits True, which NumPy's shapes refuse.
     k = int(n_columns) if n_columns is not None else default_n_columns(d)
     rng = check_random_state(random_state)
+    _warn_if_centred(op, y)
     scale = data_scale(xp, op, y)
     # Solved in units where the (normalised) measurements and y/s are of order one:
     # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
@@ -332,15 +336,17 @@ def fit_three_phase(
 
     # Phase 3: fine-tuning on the plain loss.
     curve = list(regularized.objective)
-    n_finetune = 0
+    n_finetune, loss = 0, None
     if finetune_iter > 0:
         finetuned = _finetuning_phase(
             op, y_scaled, V, progress, finetune_iter, finetune_solver, tol
         )
         V, n_finetune = finetuned.U, finetuned.n_iter
         curve += finetuned.objective
+        loss = finetuned.objective[-1]
 
     _warn_if_not_identified(op, int(support.sum()))
+    _warn_if_no_better_than_the_mean(op, y_scaled, V, loss)
     return ThreePhaseResult(
         factor=_in_units_of_y(xp, V, root),
         column_norms=norms,
@@ -477,6 +483,31 @@ def _curve_in_units_of_y(curve: list, scale: float) -> np.ndarray:
     return objective
 
 
+def _warn_if_centred(op, y) -> None:
+    """A warning when measurements that are never negative for a PSD ``M`` (rank-one)
+    come with a ``y`` whose mean is about 0 or below: a centred ``y``.
+
+    For any PSD ``M`` and noise ``σ`` the mean ``E[xᵀMx] = tr(M)`` (isotropic ``x``) is
+    at least about its mean absolute deviation, and stays above a twentieth of it
+    until ``σ`` is some 25 times ``tr(M)``. A centred ``y`` (a StandardScaler on the
+    target) otherwise fits silently, half of it out of reach (training R² 0.5).
+    """
+    if not op.nonnegative:
+        return
+    xp = op.xp
+    mean = xp.mean(y)
+    mean, spread = (float(v) for v in fetch(xp, mean, xp.mean(xp.abs(y - mean))))
+    if mean <= _CENTRED_MEAN * spread:
+        warn(
+            f"y has a mean of {mean:.3g} for a spread of {spread:.3g}, but rank-one "
+            "measurements ⟨xᵢxᵢᵀ, M⟩ = xᵢᵀMxᵢ of a PSD M are never negative: y looks "
+            "centred (a StandardScaler on the target, in TransformedTargetRegressor "
+            "say) or shifted down. Fit the raw y, or scale it without centring "
+            "(StandardScaler(with_mean=False)).",
+            UserWarning,
+        )
+
+
 def _warn_if_not_identified(op, rank: int) -> None:
     """A warning when the measurements do not outnumber the degrees of freedom of a
     rank-``rank`` PSD matrix: the estimate is then not identified."""
@@ -498,5 +529,37 @@ def _warn_if_not_identified(op, rank: int) -> None:
             "measurements than unknowns, many matrices of that rank fit the data as "
             "well, so the estimate is not identified. Recovery needs more measurements "
             "(the theory: of the order of r·d), or a lower rank (larger alpha).",
+            UserWarning,
+        )
+
+
+def _warn_if_no_better_than_the_mean(op, y_scaled, V, loss: float | None) -> None:
+    """A warning when the fitted factor ``V`` predicts ``y`` no better than its mean
+    (training R² ≤ 0; ``loss``: its plain loss, computed here if ``None``).
+
+    A matrix of the model always fits better unless ``y`` has no signal or is not
+    ``⟨Aᵢ, M⟩`` for a low-rank PSD ``M``: a centred ``y`` (rank-one measurements
+    predict ``‖Uᵀxᵢ‖² ≥ 0``), centred features, matrices read as vectors. Those are
+    silent otherwise when pruning keeps some but not all columns (a negative R² with
+    19 of 20 columns kept, features centred by a StandardScaler).
+    """
+    xp = op.xp
+    centred = y_scaled - xp.mean(y_scaled)
+    # min and max tell a constant y, whose variance is rounding noise, exactly.
+    quantities = [xp.mean(centred * centred), xp.min(y_scaled), xp.max(y_scaled)]
+    if loss is None:
+        residual = op.predict(V) - y_scaled
+        quantities.append(xp.mean(residual * residual) / 2.0)
+    variance, low, high, *computed = (float(v) for v in fetch(xp, *quantities))
+    loss = computed[0] if computed else loss
+    if low < high and 2.0 * loss >= variance:
+        warn(
+            f"The fit explains none of the variance of y (training R² "
+            f"{1.0 - 2.0 * loss / variance:.3g}): y does not behave like ⟨Aᵢ, M⟩ for a "
+            "low-rank PSD M. A centred or shifted y (a StandardScaler on the target, in "
+            "TransformedTargetRegressor say), centred or shifted features (a "
+            "StandardScaler before this estimator), or sensing matrices read as "
+            "vectors (measurement='rank_one' on flattened matrices) add terms that no "
+            "such M explains; see 'When recovery fails' in the user guide.",
             UserWarning,
         )

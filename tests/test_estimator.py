@@ -12,6 +12,7 @@ import pytest
 import sklearn
 from _backends import NUMPY_XP
 from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -573,6 +574,47 @@ def test_negative_rank_one_targets_are_named_when_nothing_is_kept():
     X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
     with pytest.warns(UserWarning, match="kept no column.* never negative"):
         PrunedFactorSensing(alpha=0.0, random_state=0).fit(X, -y)
+
+
+def test_centred_rank_one_targets_are_named():
+    """A StandardScaler on the target centres y: rank-one predictions xᵀMx are never
+    negative, and the fit reached a training R² of 0.5 without a word."""
+    X, y, _ = make_low_rank_sensing(2000, 20, 2, random_state=0)
+    centred = TransformedTargetRegressor(
+        PrunedFactorSensing(random_state=0), transformer=StandardScaler()
+    )
+    with pytest.warns(UserWarning, match="y looks centred"):
+        centred.fit(X, y)
+    # Scaling without centring is a change of units: no warning, a perfect fit.
+    scaled = TransformedTargetRegressor(
+        PrunedFactorSensing(random_state=0), transformer=StandardScaler(with_mean=False)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert scaled.fit(X, y).score(X, y) > 0.999999
+
+
+@pytest.mark.parametrize("finetune_iter", [2000, 0])
+def test_a_fit_no_better_than_the_mean_warns(finetune_iter):
+    """Features shifted by 3 and centred before the fit: xᵀMx becomes a quadratic with
+    linear and constant terms. Pruning kept 19 of 20 columns (no warning of its own)
+    and the training R² was negative, silently."""
+    X, _, factor = make_low_rank_sensing(2000, 20, 2, random_state=0)
+    X = X + 3.0
+    y = np.sum((X @ factor) ** 2, axis=1)
+    model = make_pipeline(
+        StandardScaler(), PrunedFactorSensing(finetune_iter=finetune_iter, random_state=0)
+    )
+    with pytest.warns(
+        UserWarning, match=r"explains none of the variance of y \(training R² -"
+    ):
+        model.fit(X, y)
+    assert model.score(X, y) < 0
+    # Without the scaler the same data fit, with no such warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        PrunedFactorSensing(random_state=0).fit(X, y)
 
 
 def test_same_seed_same_fit(quadratic_network):
