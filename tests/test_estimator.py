@@ -749,6 +749,14 @@ def test_mixed_type_column_names_are_refused_before_work(small_dense, monkeypatc
         PrunedFactorSensing().fit(frame, y)
 
 
+def test_sensing_matrices_under_rank_one_name_the_measurement(small_dense, no_solver):
+    X, y, _ = small_dense
+    model = PrunedFactorSensing()
+    with pytest.raises(ValueError, match=r"3-D array of shape .* measurement='matrix'"):
+        model.fit(X.reshape(-1, 8, 8), y)
+    assert not hasattr(model, "n_features_in_")
+
+
 def test_wrong_width_at_predict(small_dense):
     X, y, _ = small_dense
     model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
