@@ -502,8 +502,8 @@ def _warn_if_centred(op, y) -> None:
             f"y has a mean of {mean:.3g} for a spread of {spread:.3g}, but rank-one "
             "measurements ⟨xᵢxᵢᵀ, M⟩ = xᵢᵀMxᵢ of a PSD M are never negative: y looks "
             "centred (a StandardScaler on the target, in TransformedTargetRegressor "
-            "say) or shifted down. Fit the raw y, or scale it without centring "
-            "(StandardScaler(with_mean=False)).",
+            "say) or shifted down, unless it is mostly noise. Fit the raw y, or scale "
+            "it without centring (StandardScaler(with_mean=False)).",
             UserWarning,
         )
 
