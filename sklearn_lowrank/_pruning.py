@@ -243,7 +243,9 @@ class ColumnPruner:
         return norms
 
 
-def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
+def select_columns(
+    norms, threshold="auto", floor=0.0, alive=None, dim=None, penalized=True
+):
     """Boolean mask of kept columns and the relative threshold that was applied.
 
     Parameters
@@ -263,6 +265,9 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
     dim : int or None, default=None
         Dimension ``d`` of the matrix: when every one of ``k ≥ d`` columns is kept, the
         warning says the estimate has full rank rather than that ``k`` is too small.
+    penalized : bool, default=True
+        Whether the norms come from a penalised fit; without the penalty, every column
+        kept is the expected outcome, and the warning says so.
 
     Returns
     -------
@@ -285,7 +290,14 @@ def select_columns(norms, threshold="auto", floor=0.0, alive=None, dim=None):
             "predictions ‖Uᵀxᵢ‖² are never negative: mostly negative y cannot be fitted)."
         )
     elif support.all() and (norms.size > 1 or (dim is not None and dim > 1)):
-        if dim is not None and norms.size >= dim:
+        if not penalized and norms.size > 1:
+            warn(
+                f"Pruning kept all {norms.size} columns: with alpha=0 there is no "
+                "penalty, and without it the columns keep norms comparable to the "
+                "largest, so no threshold separates them (the seed paper's negative "
+                "result). Set alpha > 0 to reveal the rank."
+            )
+        elif dim is not None and norms.size >= dim:
             than = "as many as" if norms.size == dim else "more than"
             warn(
                 f"Pruning kept all {norms.size} columns, {than} the dimension "

@@ -325,7 +325,7 @@ def fit_three_phase(
     alive = np.zeros(k, dtype=bool)
     alive[pruner.columns] = True
     support, relative = select_columns(
-        norms, threshold, floor=floor * root, alive=alive, dim=d
+        norms, threshold, floor=floor * root, alive=alive, dim=d, penalized=alpha > 0
     )
     keep = np.flatnonzero(support[pruner.columns])
     V = xp.take(regularized.U, from_host(xp, keep, device=device(y)), axis=1)

@@ -128,8 +128,7 @@ def test_fit_is_equivariant_in_the_scale_of_x(problem):
 def test_without_regularizer_column_norms_stay_comparable(problem):
     """The seed paper's negative result: alpha=0 leaves nothing for pruning to cut."""
     measurement, X, y, _ = make_problem(problem, 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with pytest.warns(UserWarning, match="with alpha=0 there is no penalty"):
         model = fit(measurement, X, y, alpha=0.0, finetune_iter=0)
     norms = model.column_norms_
     assert np.mean(norms >= 0.3 * norms.max()) >= 0.5

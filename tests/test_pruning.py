@@ -167,6 +167,15 @@ def test_warning_when_everything_is_kept(threshold):
     assert support.all()
 
 
+@pytest.mark.parametrize("dim", [None, 3])
+def test_without_the_penalty_the_warning_names_alpha_zero(dim):
+    """Every column kept is the expected outcome of an unpenalised fit: the warning
+    says that, not that n_columns is too small or the estimate has full rank."""
+    with pytest.warns(UserWarning, match="kept all 3 columns: with alpha=0") as record:
+        select_columns(np.array([1.0, 0.9, 0.8]), "auto", dim=dim, penalized=False)
+    assert "n_columns" not in str(record[0].message)
+
+
 def test_no_warning_for_a_single_column():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
