@@ -449,7 +449,7 @@ class PrunedFactorSensing(
         except FloatingPointError as exc:
             # Those errors blame magnitudes; NaN gets this far only unchecked.
             if get_config()["assume_finite"]:
-                _check_finite_after_all(xp_in, X=X, y=y, cause=exc)
+                _raise_if_not_finite(xp_in, X=X, y=y, cause=exc)
             raise
 
         # Everything follows X: fitted arrays live in X's namespace and device. Moved
@@ -639,7 +639,7 @@ def _per_sample(values, like, xp, *, name: str):
     return values
 
 
-def _check_finite_after_all(xp, *, cause, **arrays):
+def _raise_if_not_finite(xp, *, cause, **arrays):
     """scikit-learn's ``ValueError`` for NaN or infinity in one of ``arrays``, which
     ``assume_finite=True`` let through to a fit that then failed on them."""
     for name, values in arrays.items():
