@@ -629,6 +629,37 @@ def test_stall_test_counts_decreases_in_the_dtypes_eps(dtype):
     assert calls([1.0, 1.0, 1.0, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6]) == 9
 
 
+def test_the_stall_test_compares_with_the_repriced_objective(monkeypatch):
+    """After the columns turn (or go), the objective is re-priced: the next one is
+    compared with that, not with the objective before the turn, which the rotation
+    lowered (a stale, higher value made the next step look like a decrease and reset
+    the count of non-decreases)."""
+    repriced = []
+
+    class Recording(solvers._StallTest):
+        def reprice(self, value):
+            repriced.append((self.value, value))
+            super().reprice(value)
+
+    monkeypatch.setattr(solvers, "_StallTest", Recording)
+    prob = Problem("rank_one")
+    U0 = small_random(DIM, 5, seed=3)
+    res = minimize(
+        prob.op,
+        prob.y,
+        U0,
+        penalty=SmoothGroupLasso(BETA),
+        alpha=0.05,
+        memory=5,
+        max_iter=60,
+        tol=0.0,
+    )
+    # One re-pricing per alignment, every _ALIGN_EVERY iterations.
+    assert len(repriced) == res.n_iter // solvers._ALIGN_EVERY > 0
+    # The best rotation for the penalty never raises the objective.
+    assert all(after <= before * (1 + 1e-12) for before, after in repriced)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_stall_test_asks_for_one_percent_at_the_rounding_floor(dtype):
     y = np.ones(10, dtype=dtype)
