@@ -622,6 +622,29 @@ class PrunedFactorSensing(
                 )
         return C.T @ C
 
+    def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
+        """Get the names of the columns of :meth:`transform`.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against the names seen in :meth:`fit`, as in scikit-learn.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            ``prunedfactorsensing{j}`` for the column ``X·uⱼ`` of rank-one
+            measurements; ``prunedfactorsensing{j}_{l}`` for the entry ``(j, l)`` of
+            ``UᵀAᵢU`` (flattened row-major) of matrix measurements.
+        """
+        names = super().get_feature_names_out(input_features)
+        if self._fitted_measurement == "rank_one":
+            return names
+        prefix = type(self).__name__.lower()
+        r = self.n_components_
+        entries = [f"{prefix}{j}_{l}" for j in range(r) for l in range(r)]
+        return np.asarray(entries, dtype=object)
+
     @property
     def _n_features_out(self):
         r = self.components_.shape[0]

@@ -323,8 +323,9 @@ def test_fitted_attributes_and_methods(small_dense):
     np.testing.assert_allclose(
         model.transform(X), np.einsum("ia,nij,jb->nab", U, A, U).reshape(len(X), -1)
     )
+    # Named by the entry (j, l) of UᵀAᵢU they hold.
     assert list(model.get_feature_names_out()) == [
-        f"prunedfactorsensing{i}" for i in range(r * r)
+        f"prunedfactorsensing{j}_{l}" for j in range(r) for l in range(r)
     ]
     assert model.score(X, y) > 1 - 1e-12
 
