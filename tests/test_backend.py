@@ -4,6 +4,7 @@ array_api_strict refuses silent host conversions on its non-default device exact
 CuPy does on a GPU, so a fit that passes there keeps its hot loop inside the namespace.
 """
 
+import functools
 import math
 import sys
 import types
@@ -174,6 +175,23 @@ def test_cupy_without_a_gpu_is_a_clear_error_before_work(
     with pytest.raises(RuntimeError, match=message):
         model.fit(X, y)
     assert not hasattr(model, "components_")
+
+
+@pytest.mark.parametrize("finetune_iter", [2000, 0])
+@pytest.mark.parametrize("dev", DEVICES, ids=str)
+def test_warnings_on_data_outside_the_model_in_any_namespace(dev, finetune_iter):
+    """The centred-y and no-better-than-the-mean checks reduce on the device (and,
+    without fine-tuning, predict there): array_api_strict refuses host conversion."""
+    X, _, factor = make_low_rank_sensing(2000, 20, 2, random_state=0)
+    shifted = X + 3.0
+    y = np.sum((shifted @ factor) ** 2, axis=1)
+    centred_X = (shifted - shifted.mean(axis=0)) / shifted.std(axis=0)
+    model = PrunedFactorSensing(finetune_iter=finetune_iter, random_state=0)
+    put = functools.partial(xps.asarray, device=dev)
+    with pytest.warns(UserWarning, match="y looks centred"):
+        model.fit(put(X), put(y - y.mean()))
+    with pytest.warns(UserWarning, match=r"explains none .* \(training R² -0\.5"):
+        model.fit(put(centred_X), put(y))
 
 
 def test_a_forced_array_module_computes_there_and_returns_numpy(monkeypatch):
