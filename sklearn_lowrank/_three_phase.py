@@ -62,9 +62,9 @@ _EARLY_PRUNING_WINDOW = 5
 # The data scale leaves out measurements more than this many times the mean size
 # (see data_scale).
 _SCALE_TRUNCATION = 10.0
-# Rank-one y whose mean is at most this fraction of its mean absolute deviation looks
-# centred (see _warn_if_centred).
-_CENTRED_MEAN = 0.05
+# A rank-one y whose mean is within this fraction of its mean absolute deviation of 0
+# was centred (see _warn_if_centred): to rounding, in float32 too.
+_CENTRED_RTOL = 1e-4
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
@@ -346,7 +346,10 @@ def fit_three_phase(
         loss = finetuned.objective[-1]
 
     _warn_if_not_identified(op, int(support.sum()))
-    _warn_if_no_better_than_the_mean(op, y_scaled, V, loss)
+    # When no column grew, pruning kept the largest anyway and said so (naming alpha):
+    # the fit's R² then says nothing more about y.
+    if np.any(norms[support] > floor * root):
+        _warn_if_no_better_than_the_mean(op, y_scaled, V, loss)
     return ThreePhaseResult(
         factor=_in_units_of_y(xp, V, root),
         column_norms=norms,
@@ -485,25 +488,31 @@ def _curve_in_units_of_y(curve: list, scale: float) -> np.ndarray:
 
 def _warn_if_centred(op, y) -> None:
     """A warning when measurements that are never negative for a PSD ``M`` (rank-one)
-    come with a ``y`` whose mean is about 0 or below: a centred ``y``.
+    come with a centred ``y``: a mean of 0 to rounding, or negative beyond three
+    standard errors.
 
-    For any PSD ``M`` and noise ``σ`` the mean ``E[xᵀMx] = tr(M)`` (isotropic ``x``) is
-    at least about its mean absolute deviation, and stays above a twentieth of it
-    until ``σ`` is some 25 times ``tr(M)``. A centred ``y`` (a StandardScaler on the
-    target) otherwise fits silently, half of it out of reach (training R² 0.5).
+    ``E[yᵢ] = E[xᵢᵀMxᵢ] > 0`` for any PSD ``M ≠ 0``, whatever the noise: neither can
+    come from such data but by chance (below 0.2 % for a ``y`` of pure noise, far
+    less with any signal). A centred ``y`` (a StandardScaler on the target) otherwise
+    fits silently, half of it out of reach (training R² 0.5).
     """
     if not op.nonnegative:
         return
     xp = op.xp
     mean = xp.mean(y)
-    mean, spread = (float(v) for v in fetch(xp, mean, xp.mean(xp.abs(y - mean))))
-    if mean <= _CENTRED_MEAN * spread:
+    centred = y - mean
+    mean, spread, variance = (
+        float(v)
+        for v in fetch(xp, mean, xp.mean(xp.abs(centred)), xp.mean(centred * centred))
+    )
+    standard_error = math.sqrt(variance / y.shape[0])
+    if spread > 0 and (abs(mean) <= _CENTRED_RTOL * spread or mean < -3 * standard_error):
         warn(
             f"y has a mean of {mean:.3g} for a spread of {spread:.3g}, but rank-one "
             "measurements ⟨xᵢxᵢᵀ, M⟩ = xᵢᵀMxᵢ of a PSD M are never negative: y looks "
             "centred (a StandardScaler on the target, in TransformedTargetRegressor "
-            "say) or shifted down, unless it is mostly noise. Fit the raw y, or scale "
-            "it without centring (StandardScaler(with_mean=False)).",
+            "say) or shifted down. Fit the raw y, or scale it without centring "
+            "(StandardScaler(with_mean=False)).",
             UserWarning,
         )
 
@@ -537,7 +546,8 @@ def _warn_if_no_better_than_the_mean(op, y_scaled, V, loss: float | None) -> Non
     """A warning when the fitted factor ``V`` predicts ``y`` no better than its mean
     (training R² ≤ 0; ``loss``: its plain loss, computed here if ``None``).
 
-    A matrix of the model always fits better unless ``y`` has no signal or is not
+    The true matrix fits better than the mean whenever ``y`` carries any signal, so
+    such a fit kept too few columns (a penalty too strong) or ``y`` is not
     ``⟨Aᵢ, M⟩`` for a low-rank PSD ``M``: a centred ``y`` (rank-one measurements
     predict ``‖Uᵀxᵢ‖² ≥ 0``), centred features, matrices read as vectors. Those are
     silent otherwise when pruning keeps some but not all columns (a negative R² with
@@ -555,8 +565,9 @@ def _warn_if_no_better_than_the_mean(op, y_scaled, V, loss: float | None) -> Non
     if low < high and 2.0 * loss >= variance:
         warn(
             f"The fit explains none of the variance of y (training R² "
-            f"{1.0 - 2.0 * loss / variance:.3g}): y does not behave like ⟨Aᵢ, M⟩ for a "
-            "low-rank PSD M. A centred or shifted y (a StandardScaler on the target, in "
+            f"{1.0 - 2.0 * loss / variance:.3g}) with the {V.shape[1]} columns kept: "
+            "the penalty (alpha) may be too strong, or y not ⟨Aᵢ, M⟩ for a low-rank "
+            "PSD M. A centred or shifted y (a StandardScaler on the target, in "
             "TransformedTargetRegressor say), centred or shifted features (a "
             "StandardScaler before this estimator), or sensing matrices read as "
             "vectors (measurement='rank_one' on flattened matrices) add terms that no "

@@ -190,7 +190,7 @@ def test_warnings_on_data_outside_the_model_in_any_namespace(dev, finetune_iter)
     put = functools.partial(xps.asarray, device=dev)
     with pytest.warns(UserWarning, match="y looks centred"):
         model.fit(put(X), put(y - y.mean()))
-    with pytest.warns(UserWarning, match=r"explains none .* \(training R² -0\.5"):
+    with pytest.warns(UserWarning, match=r"explains none .* \(training R² -"):
         model.fit(put(centred_X), put(y))
 
 

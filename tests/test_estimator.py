@@ -617,6 +617,18 @@ def test_a_fit_no_better_than_the_mean_warns(finetune_iter):
         PrunedFactorSensing(random_state=0).fit(X, y)
 
 
+def test_a_penalty_that_keeps_nothing_is_not_blamed_on_the_data():
+    """alpha=1 on a rank-6 truth: no column grows, pruning keeps the largest and says
+    alpha may be too strong; the R² check must not add that y is outside the model."""
+    X, y, _ = make_low_rank_sensing(800, 10, 6, random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        PrunedFactorSensing(alpha=1.0, random_state=0).fit(X, y)
+    messages = [str(w.message) for w in record]
+    assert any("kept no column" in m for m in messages)
+    assert not any("explains none" in m for m in messages)
+
+
 def test_same_seed_same_fit(quadratic_network):
     X, y, _ = quadratic_network
     a = PrunedFactorSensing(random_state=7).fit(X, y)
