@@ -104,6 +104,14 @@ def _quartic_at(quartic, t):
         return c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
 
 
+def _overflow() -> FloatingPointError:
+    return FloatingPointError(
+        "The line search's coefficients are not finite: the search direction "
+        "overflowed. A parameter (alpha, beta, init_scale) or the data is too large "
+        "for the dtype."
+    )
+
+
 class _Line:
     """``φ(t) = ‖r - t·a + t²·b‖²/(2n) + α·Σⱼ h(‖uⱼ - t·dⱼ‖²)`` and its derivatives."""
 
@@ -117,6 +125,10 @@ class _Line:
             gram[2, 2],
         )
         self.quartic = (rr, -2.0 * ra, aa + 2.0 * rb, -2.0 * ab, bb)
+        if not all(math.isfinite(c) for c in self.quartic):
+            # Gram entries within a factor 2 of the largest float: as in _coefficients,
+            # a search over NaN prices would return 0 and pass for convergence.
+            raise _overflow()
         # The per-column numbers are only fetched when the penalty counts.
         self.penalty = penalty if columns is not None else None
         self.alpha = alpha
@@ -232,20 +244,9 @@ def exact_step(
     return best_t, best_val
 
 
-def _overflow() -> FloatingPointError:
-    return FloatingPointError(
-        "The line search's coefficients are not finite: the search direction "
-        "overflowed. A parameter (alpha, beta, init_scale) or the data is too large "
-        "for the dtype."
-    )
-
-
 def _quartic_minimiser(quartic) -> float:
-    """Minimiser over ``t ≥ 0`` of ``c0 + c1·t + … + c4·t⁴`` (0 if nothing decreases)."""
-    if not all(math.isfinite(c) for c in quartic):
-        # Finite Gram entries within a factor 2 of the largest float: a step of 0
-        # here would pass for convergence, as in _coefficients.
-        raise _overflow()
+    """Minimiser over ``t ≥ 0`` of the finite ``c0 + c1·t + … + c4·t⁴`` (0 if
+    nothing decreases)."""
     c0, c1, c2, c3, c4 = (float(c) for c in quartic)
     roots = _cubic_roots(4.0 * c4, 3.0 * c3, 2.0 * c2, c1)
     candidates = [0.0] + [t for t in roots if t > 0]
