@@ -359,10 +359,11 @@ class PrunedFactorSensing(
         if self._measurement(fitting) == "matrix":
             return _flatten_matrices(X, namespace_and_device(X)[0])
         if getattr(X, "ndim", 2) == 3:  # scikit-learn would only say "dim 3"
+            remedy = "set" if fitting else "refit with"
             raise ValueError(
                 f"measurement='rank_one' expects X of shape (n_samples, d), one vector "
                 f"xᵢ per row; got a 3-D array of shape {tuple(X.shape)}. For sensing "
-                "matrices Aᵢ, set measurement='matrix'."
+                f"matrices Aᵢ, {remedy} measurement='matrix'."
             )
         return X
 

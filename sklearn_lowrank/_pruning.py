@@ -294,8 +294,8 @@ def select_columns(
             warn(
                 f"Pruning kept all {norms.size} columns: with alpha=0 there is no "
                 "penalty, and without it the columns keep norms comparable to the "
-                "largest, so no threshold separates them (the seed paper's negative "
-                "result). Set alpha > 0 to reveal the rank."
+                "largest, so no threshold separates them (the negative result of "
+                "Rajaraman et al., 2023). Set alpha > 0 to reveal the rank."
             )
         elif dim is not None and norms.size >= dim:
             than = "as many as" if norms.size == dim else "more than"

@@ -675,8 +675,11 @@ def test_unchecked_non_finite_input_is_named_not_blamed_on_scale(
     (X if where == "X" else y)[3] = bad
     model = PrunedFactorSensing(measurement=kind)
     with sklearn.config_context(assume_finite=True):
-        with pytest.raises(ValueError, match=f"Input {where} contains NaN or infinity"):
+        with pytest.raises(
+            ValueError, match=f"Input {where} contains NaN or infinity"
+        ) as info:
             model.fit(X, y)
+    assert isinstance(info.value.__cause__, FloatingPointError)
     assert not hasattr(model, "n_features_in_")
 
 
@@ -764,9 +767,17 @@ def test_mixed_type_column_names_are_refused_before_work(small_dense, monkeypatc
 def test_sensing_matrices_under_rank_one_name_the_measurement(small_dense, no_solver):
     X, y, _ = small_dense
     model = PrunedFactorSensing()
-    with pytest.raises(ValueError, match=r"3-D array of shape .* measurement='matrix'"):
+    with pytest.raises(ValueError, match=r"3-D array of shape .* set measurement='matrix'"):
         model.fit(X.reshape(-1, 8, 8), y)
     assert not hasattr(model, "n_features_in_")
+
+
+def test_sensing_matrices_at_predict_name_the_refit():
+    # A fitted rank-one model reads X as it was fitted: a new measurement needs a refit.
+    X, y, _ = make_low_rank_sensing(100, 4, 1, random_state=0)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="refit with measurement='matrix'"):
+        model.predict(np.ones((3, 2, 2)))
 
 
 def test_wrong_width_at_predict(small_dense):
