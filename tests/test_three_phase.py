@@ -340,17 +340,17 @@ def test_regularized_runs_get_their_tolerances_and_the_original_start(kind, monk
 
 
 @pytest.mark.parametrize(
-    "kind, n, d, r, kept",
-    [("matrix", 2000, 20, 4, 4), ("rank_one", 400, 20, 2, 3)],
+    "kind, n, d, r, extra",
+    [("matrix", 2000, 20, 4, 0), ("rank_one", 400, 20, 2, 1)],
 )
-def test_a_gap_under_the_floor_does_not_stop_the_phase(kind, n, d, r, kept):
+def test_a_gap_under_the_floor_does_not_stop_the_phase(kind, n, d, r, extra):
     """Noisy (0.05), ill-conditioned (κ = 50), weak penalty: at the support tolerance
     the only tenfold gap lies between two columns under the floor. Taken for a
     support, it kept 14-16 columns, whose fine-tuning ran out of its 2000 iterations;
     going on finds the true rank on the matrix problem. On the rank-one one, with
     only 400 samples, a column fitting the noise (norm 0.04 of the largest, against
-    0.12 for the weak direction) stays above the gap: rank 3 of 2 (error 0.013, 0.010
-    at the true rank)."""
+    0.12 for the weak direction) may stay above the gap: rank 3 of 2 today (error
+    0.013, 0.010 at the true rank), one ``extra`` column allowed."""
     X, y, _ = make_low_rank_sensing(
         n, d, r, measurement=kind, condition_number=50, noise=0.05, random_state=1
     )
@@ -358,7 +358,7 @@ def test_a_gap_under_the_floor_does_not_stop_the_phase(kind, n, d, r, kept):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         model.fit(X, y)
-    assert model.n_components_ == kept
+    assert r <= model.n_components_ <= r + extra
     assert model.n_iter_finetune_ < 100
 
 
