@@ -139,7 +139,46 @@ def default_n_columns(n_features: int) -> int:
     return min(n_features, 10 + 2 * math.ceil(math.sqrt(n_features)))
 
 
-def data_scale(xp, op: MeasurementOperator, y) -> float:
+@dataclass(frozen=True)
+class _DataSummary:
+    """The host numbers about ``y`` that a fit reads (the data scale, the centred-``y``
+    and the no-better-than-the-mean checks), reduced on the device and fetched in one
+    transfer by :func:`_summarize`."""
+
+    mean: float
+    spread: float  # mean |yᵢ − ȳ|
+    # mean ((yᵢ − ȳ)/spread)²: the variance in units of the spread, which stays in the
+    # float range whatever the magnitude of y (its variance itself overflows past 1e154)
+    relative_variance: float
+    low: float
+    high: float
+    mean_size: float  # mean of op.sizes
+    n_samples: int
+
+
+def _summarize(xp, op: MeasurementOperator, y) -> _DataSummary:
+    device_mean = xp.mean(y)
+    centred = y - device_mean
+    spread = xp.mean(xp.abs(centred))
+    relative = centred / xp.where(spread > 0, spread, xp.ones_like(spread))
+    mean, size, low, high, spread, relative_variance = (
+        float(v)
+        for v in fetch(
+            xp,
+            device_mean,
+            xp.mean(op.sizes),
+            xp.min(y),
+            xp.max(y),
+            spread,
+            xp.mean(relative * relative),
+        )
+    )
+    return _DataSummary(mean, spread, relative_variance, low, high, size, y.shape[0])
+
+
+def data_scale(
+    xp, op: MeasurementOperator, y, summary: _DataSummary | None = None
+) -> float:
     """``s = λ_max(S₀)``, ``S₀ = (1/n) Σᵢ wᵢ sym(Aᵢ)/g``, with ``wᵢ = yᵢ − ȳ`` on all
     but outsized measurements (``g`` the operator's gain: 1 unless it normalises).
 
@@ -160,21 +199,10 @@ def data_scale(xp, op: MeasurementOperator, y) -> float:
     a spiky ``M*``, ``s`` fell 16-600 times and 10-15 noise columns were kept.) ``S₀``
     is formed from ``y`` in units of its mean absolute deviation, of order one
     whatever the units of ``y``. Falls back to ``max |λ(S₀)|``, then to the uncentred
-    ``y`` (constant ``y``), then 1.
+    ``y`` (constant ``y``), then 1. ``summary``: :func:`_summarize`'s, if already taken.
     """
-    device_mean = xp.mean(y)
-    centred = y - device_mean
-    mean, size, low, high, spread = (
-        float(v)
-        for v in fetch(
-            xp,
-            device_mean,
-            xp.mean(op.sizes),
-            xp.min(y),
-            xp.max(y),
-            xp.mean(xp.abs(centred)),
-        )
-    )
+    summary = summary or _summarize(xp, op, y)
+    mean, spread = summary.mean, summary.spread
     if not (math.isfinite(mean) and math.isfinite(spread)):
         raise FloatingPointError(
             "The data scale is not finite: y holds values too large for the dtype; "
@@ -182,8 +210,9 @@ def data_scale(xp, op: MeasurementOperator, y) -> float:
         )
     # Constant y, tested exactly: its rounded mean leaves a spread of an ulp or so,
     # which formed S₀ from rounding noise (y ≡ 0.1 gave s = 1.7e-17, not about 0.1).
-    if low < high:
-        kept = op.sizes <= _SCALE_TRUNCATION * size
+    if summary.low < summary.high:
+        kept = op.sizes <= _SCALE_TRUNCATION * summary.mean_size
+        centred = y - mean
         weights, unit = xp.where(kept, centred, xp.zeros_like(y)) / spread, spread
     elif mean != 0:
         weights, unit = y / abs(mean), abs(mean)
@@ -270,8 +299,9 @@ def fit_three_phase(
     # int(): scikit-learn's Integral constraint admits True, which NumPy's shapes refuse.
     k = int(n_columns) if n_columns is not None else default_n_columns(d)
     rng = check_random_state(random_state)
-    _warn_if_centred(op, y)
-    scale = data_scale(xp, op, y)
+    summary = _summarize(xp, op, y)
+    _warn_if_centred(op, summary)
+    scale = data_scale(xp, op, y, summary)
     # Solved in units where the (normalised) measurements and y/s are of order one:
     # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
     # since s/g itself can leave the float range where the root does not (X·1e-150
@@ -349,7 +379,7 @@ def fit_three_phase(
     # When no column grew, pruning kept the largest anyway and said so (naming alpha):
     # the fit's R² then says nothing more about y.
     if np.any(norms[support] > floor * root):
-        _warn_if_no_better_than_the_mean(op, y_scaled, V, loss)
+        _warn_if_no_better_than_the_mean(op, y_scaled, V, loss, summary, scale)
     return ThreePhaseResult(
         factor=_in_units_of_y(xp, V, root),
         column_norms=norms,
@@ -486,7 +516,7 @@ def _curve_in_units_of_y(curve: list, scale: float) -> np.ndarray:
     return objective
 
 
-def _warn_if_centred(op, y) -> None:
+def _warn_if_centred(op, summary: _DataSummary) -> None:
     """A warning when measurements that are never negative for a PSD ``M`` (rank-one)
     come with a centred ``y``: a mean of 0 to rounding, or negative beyond three
     standard errors.
@@ -498,14 +528,8 @@ def _warn_if_centred(op, y) -> None:
     """
     if not op.nonnegative:
         return
-    xp = op.xp
-    mean = xp.mean(y)
-    centred = y - mean
-    mean, spread, variance = (
-        float(v)
-        for v in fetch(xp, mean, xp.mean(xp.abs(centred)), xp.mean(centred * centred))
-    )
-    standard_error = math.sqrt(variance / y.shape[0])
+    mean, spread = summary.mean, summary.spread
+    standard_error = spread * math.sqrt(summary.relative_variance / summary.n_samples)
     if spread > 0 and (abs(mean) <= _CENTRED_RTOL * spread or mean < -3 * standard_error):
         warn(
             f"y has a mean of {mean:.3g} for a spread of {spread:.3g}, but rank-one "
@@ -542,9 +566,12 @@ def _warn_if_not_identified(op, rank: int) -> None:
         )
 
 
-def _warn_if_no_better_than_the_mean(op, y_scaled, V, loss: float | None) -> None:
-    """A warning when the fitted factor ``V`` predicts ``y`` no better than its mean
-    (training R² ≤ 0; ``loss``: its plain loss, computed here if ``None``).
+def _warn_if_no_better_than_the_mean(
+    op, y_scaled, V, loss: float | None, summary: _DataSummary, scale: float
+) -> None:
+    """A warning when the fitted factor ``V`` predicts ``y_scaled = y/scale`` no better
+    than its mean (training R² ≤ 0; ``loss``: its plain loss, computed here if
+    ``None``).
 
     The true matrix fits better than the mean whenever ``y`` carries any signal, so
     such a fit kept too few columns (a penalty too strong) or ``y`` is not
@@ -553,16 +580,14 @@ def _warn_if_no_better_than_the_mean(op, y_scaled, V, loss: float | None) -> Non
     silent otherwise when pruning keeps some but not all columns (a negative R² with
     19 of 20 columns kept, features centred by a StandardScaler).
     """
-    xp = op.xp
-    centred = y_scaled - xp.mean(y_scaled)
-    # min and max tell a constant y, whose variance is rounding noise, exactly.
-    quantities = [xp.mean(centred * centred), xp.min(y_scaled), xp.max(y_scaled)]
     if loss is None:
         residual = op.predict(V) - y_scaled
-        quantities.append(xp.mean(residual * residual) / 2.0)
-    variance, low, high, *computed = (float(v) for v in fetch(xp, *quantities))
-    loss = computed[0] if computed else loss
-    if low < high and 2.0 * loss >= variance:
+        (loss,) = fetch(op.xp, op.xp.mean(residual * residual) / 2.0)
+        loss = float(loss)
+    # The variance of y/s, from the spread in the units of y.
+    variance = summary.relative_variance * (summary.spread / scale) ** 2
+    # min and max tell a constant y, whose variance is rounding noise, exactly.
+    if summary.low < summary.high and 2.0 * loss >= variance:
         warn(
             f"The fit explains none of the variance of y (training R² "
             f"{1.0 - 2.0 * loss / variance:.3g}) with the {V.shape[1]} columns kept: "
