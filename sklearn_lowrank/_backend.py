@@ -3,9 +3,9 @@
 The numerical core (operators, penalty, line search, solvers) only ever sees an
 Array-API namespace ``xp`` and arrays of that namespace (the pruning rule works on host
 numbers); this module is where that namespace is chosen and where arrays cross
-between namespaces and devices: data once,
-outside every iteration loop, and inside the loops only the few numbers the host needs,
-in one transfer each time (:func:`fetch`).
+between namespaces and devices: data once, outside every iteration loop, and inside
+the loops only the few numbers the host needs, in one transfer each time
+(:func:`fetch`).
 """
 
 from __future__ import annotations

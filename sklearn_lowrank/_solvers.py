@@ -158,9 +158,9 @@ class _Memory:
         """L-BFGS direction ``H·∇f`` (or ``∇f·P`` without pairs), ``P`` the metric
         ``inverse`` (``None``: Euclidean); the gradient itself if that is not downhill.
 
-        ``pairs`` is the Gram matrix of :meth:`rows`, from the last report. With pairs
-        stored, the gradient combined is the one :meth:`rows` stored last, which the
-        solver passes as ``grad`` too.
+        ``pairs`` is the Gram matrix of the rows :meth:`store_gradient` returned, from
+        the last report. With pairs stored, the gradient combined is the one it stored
+        last, which the solver passes as ``grad`` too.
         """
         xp, m = self.xp, self.size
         if not self.order:
