@@ -543,24 +543,32 @@ def _warn_if_centred(op, summary: _DataSummary) -> None:
 
 def _warn_if_not_identified(op, rank: int) -> None:
     """A warning when the measurements do not outnumber the degrees of freedom of a
-    rank-``rank`` PSD matrix: the estimate is then not identified."""
+    rank-``rank`` PSD matrix: the estimate is then not identified.
+
+    As many measurements as unknowns are enough only at full rank (``rank = d``), where
+    the matrices of that rank are an open set and the measurements a linear system;
+    below it they admit finitely many solutions (two rank-one 2 × 2 matrices fit two
+    rank-one measurements: the signs of ``xᵢᵀu`` are free)."""
     d = op.dim
     degrees_of_freedom = rank * d - rank * (rank - 1) // 2
+    needed = degrees_of_freedom if rank >= d else degrees_of_freedom + 1
     # Repeated measurements add no equations (a design repeated 20 times gave a wrong
     # estimate with training R² 1.0). One pass over the data, once per fit, and only
     # when the rows alone would pass.
     n_distinct = op.n_samples
-    if n_distinct > degrees_of_freedom:
+    if n_distinct >= needed:
         n_distinct = op.distinct_measurements()
-    if n_distinct <= degrees_of_freedom:
-        counted = f"{n_distinct} measurements"
+    if n_distinct < needed:
+        plural = "" if n_distinct == 1 else "s"
+        counted = f"{n_distinct} measurement{plural}"
         if n_distinct < op.n_samples:
-            counted = f"{n_distinct} distinct measurements (in {op.n_samples} rows)"
+            counted = f"{n_distinct} distinct measurement{plural} (in {op.n_samples} rows)"
         warn(
             f"{counted} for a rank-{rank} estimate of a {d} x {d} matrix, which has "
-            f"{degrees_of_freedom} degrees of freedom: with no more "
-            "measurements than unknowns, many matrices of that rank fit the data as "
-            "well, so the estimate is not identified. Recovery needs more measurements "
+            f"{degrees_of_freedom} degrees of freedom: with "
+            f"{'fewer' if rank >= d else 'no more'} measurements than unknowns, other "
+            "matrices of that rank fit the data as well, so the estimate is not "
+            "identified. Recovery needs more measurements "
             "(the theory: of the order of r·d), or a lower rank (larger alpha).",
             UserWarning,
         )

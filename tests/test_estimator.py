@@ -486,6 +486,18 @@ def test_warns_when_the_rank_found_is_not_identified():
     assert model.n_components_ == 3
 
 
+def test_as_many_measurements_as_unknowns_identify_a_full_rank_estimate():
+    """At full rank the measurements are a linear system: one measurement fixes a 1 × 1
+    matrix (it used to warn "1 measurements ... many matrices"), while below full rank
+    one measurement of a 2 × 2 matrix (two unknowns) still does not."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = PrunedFactorSensing(random_state=0).fit([[2.0]], [8.0])
+    np.testing.assert_allclose(model.components_, [[np.sqrt(2.0)]], rtol=1e-8)
+    with pytest.warns(UserWarning, match="^1 measurement for a rank-1 .* 2 degrees"):
+        PrunedFactorSensing(random_state=0).fit([[1.0, 0.0]], [1.0])
+
+
 @pytest.mark.parametrize("features", ["uniform", "shifted", "unequal-scales"])
 def test_standardise_and_append_one_recovers_non_isotropic_features(features):
     """The user guide's recipe for measurements far from isotropic: fitting on
