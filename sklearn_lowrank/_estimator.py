@@ -358,11 +358,12 @@ class PrunedFactorSensing(
         """``X`` with 3-D sensing matrices flattened to ``(n, d*d)`` (a view)."""
         if self._measurement(fitting) == "matrix":
             return _flatten_matrices(X, namespace_and_device(X)[0])
-        if getattr(X, "ndim", 2) == 3:  # scikit-learn would only say "dim 3"
+        shape = _shape(X)
+        if len(shape) == 3:  # scikit-learn would only say "dim 3"
             remedy = "set" if fitting else "refit with"
             raise ValueError(
                 f"measurement='rank_one' expects X of shape (n_samples, d), one vector "
-                f"xᵢ per row; got a 3-D array of shape {tuple(X.shape)}. For sensing "
+                f"xᵢ per row; got a 3-D array of shape {shape}. For sensing "
                 f"matrices Aᵢ, {remedy} measurement='matrix'."
             )
         return X
@@ -688,6 +689,17 @@ def _numeric_target(y):
         return y.astype(np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"y must hold numbers: {exc}.") from None
+
+
+def _shape(X) -> tuple:
+    """Shape of an array, or of a nested list as NumPy would read it (``()`` for a
+    ragged one, whose problem scikit-learn's check names)."""
+    if isinstance(X, (list, tuple)):
+        try:
+            return np.shape(X)
+        except ValueError:
+            return ()
+    return tuple(getattr(X, "shape", ()))
 
 
 def _flatten_matrices(X, xp):

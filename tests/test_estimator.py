@@ -779,8 +779,11 @@ def test_mixed_type_column_names_are_refused_before_work(small_dense, monkeypatc
 def test_sensing_matrices_under_rank_one_name_the_measurement(small_dense, no_solver):
     X, y, _ = small_dense
     model = PrunedFactorSensing()
-    with pytest.raises(ValueError, match=r"3-D array of shape .* set measurement='matrix'"):
-        model.fit(X.reshape(-1, 8, 8), y)
+    for matrices in (X.reshape(-1, 8, 8), X.reshape(-1, 8, 8).tolist()):
+        with pytest.raises(
+            ValueError, match=r"3-D array of shape \(300, 8, 8\).* set measurement='matrix'"
+        ):
+            model.fit(matrices, y)
     assert not hasattr(model, "n_features_in_")
 
 
@@ -788,8 +791,9 @@ def test_sensing_matrices_at_predict_name_the_refit():
     # A fitted rank-one model reads X as it was fitted: a new measurement needs a refit.
     X, y, _ = make_low_rank_sensing(100, 4, 1, random_state=0)
     model = PrunedFactorSensing(random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match="refit with measurement='matrix'"):
-        model.predict(np.ones((3, 2, 2)))
+    for matrices in (np.ones((3, 2, 2)), np.ones((3, 2, 2)).tolist()):
+        with pytest.raises(ValueError, match="refit with measurement='matrix'"):
+            model.predict(matrices)
 
 
 def test_wrong_width_at_predict(small_dense):
