@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from ._backend import fetch, from_host, to_host
+from ._backend import fetch, from_host
 from ._backend import row_block as backend_row_block
 
 __all__ = [
@@ -37,6 +37,10 @@ __all__ = [
     "project",
     "square_side",
 ]
+
+
+# Margin of the dtype's range over n·g, the size of the rank-one operator's sums.
+_SUM_HEADROOM = 10.0
 
 
 @dataclass
@@ -61,6 +65,7 @@ class MeasurementOperator(Protocol):
     dim: int  #: ``d``: the matrices are d × d.
     gain: float  #: Scale ``g`` the measurements are divided by (1.0 if not).
     sizes: Any  #: Per-measurement size, by which the data scale leaves out outliers.
+    mean_size: float  #: Mean of :attr:`sizes`, on the host.
     #: Whether every ``Aᵢ`` is PSD, so that ``⟨Aᵢ, M⟩ ≥ 0`` for every PSD ``M``.
     nonnegative: bool
 
@@ -133,12 +138,22 @@ class RankOneOperator:
         for rows in _row_blocks(self.n_samples):
             block = X[rows, ...]
             self.sizes[rows] = xp.sum(block * block, axis=1)
+        total, unit = _total(xp, self.sizes)
+        self.mean_size = total / self.n_samples * unit
         self.gain = 1.0
         if normalize:
-            count = self.n_samples * self.dim
-            self.gain = _checked_mean_square(
-                xp, X, xp.sum(self.sizes), count, zero="X holds only zeros"
-            )
+            mean_square = total / (self.n_samples * self.dim) * unit
+            self.gain = _checked_mean_square(xp, X, mean_square, zero="X holds only zeros")
+            # Each pass sums n products of X's size, as large as n·g, and then divides
+            # by n·g (float32 X of entries 1e17 with n = 40000: n·g became inf, every
+            # gradient 0, and the fit kept noise columns, with no error).
+            largest_sum = _SUM_HEADROOM * self.n_samples * self.gain
+            if largest_sum > float(xp.finfo(X.dtype).max):
+                raise FloatingPointError(
+                    f"X holds values too large for {X.dtype} with {self.n_samples} "
+                    f"rows: sums over the rows reach about {largest_sum:.1e}. Rescale X "
+                    "(the fit does not depend on its scale), or use float64."
+                )
         self._row_sum_weights = {}
 
     @staticmethod
@@ -295,14 +310,14 @@ class MatrixOperator:
             self.packed[part, ...] = chunk
             chunk *= chunk  # in place: no third chunk-sized temporary at the peak
             self.sizes[part] = chunk @ square_weights
+        total, unit = _total(xp, self.sizes)
+        self.mean_size = total / self.n_samples * unit
         self.gain = 1.0
         if normalize:
-            count = self.n_samples * rows.size
             mean_square = _checked_mean_square(
                 xp,
                 self.packed,
-                xp.sum(self.sizes),
-                count,
+                total / (self.n_samples * rows.size) * unit,
                 zero="The sensing matrices' symmetric parts are all zero (X holds only "
                 "zeros, or antisymmetric matrices)",
             )
@@ -421,9 +436,25 @@ def _distinct_rows(xp, data, *, up_to_sign: bool = False) -> int:
     return 1 + int(count)
 
 
-def _checked_mean_square(xp, data, squares, count: int, *, zero: str) -> float:
-    """``squares / count``, the mean square from which each operator's :attr:`gain` is
-    defined (itself for rank-one data, its root for matrices).
+def _total(xp, sizes) -> tuple[float, float]:
+    """``Σᵢ sizes[i]`` on the host as ``(total, unit)``, the sum being ``total·unit``:
+    the data's dtype sums with ``unit = 1``, unless that overflows while the sizes are
+    finite (float32 X of entries 1e16 with n·d = 4e6 gave an infinite mean square),
+    and then it sums in units of the largest size. Means divide ``total`` before
+    multiplying by ``unit``, so they stay finite too."""
+    with np.errstate(over="ignore"):  # NumPy-backed namespaces warn on the overflow
+        (total,) = fetch(xp, xp.sum(sizes))
+    if math.isinf(total := float(total)):
+        (largest,) = fetch(xp, xp.max(sizes))
+        if math.isfinite(largest := float(largest)):
+            (relative,) = fetch(xp, xp.sum(sizes / largest))
+            return float(relative), largest
+    return total, 1.0
+
+
+def _checked_mean_square(xp, data, mean: float, *, zero: str) -> float:
+    """``mean``, the mean square from which each operator's :attr:`gain` is defined
+    (itself for rank-one data, its root for matrices), checked.
 
     ``data`` serves only to tell an all-zero ``X`` and for its dtype; ``zero`` says
     what is zero in the error. An error when the measurements are all zero (they say
@@ -432,7 +463,6 @@ def _checked_mean_square(xp, data, squares, count: int, *, zero: str) -> float:
     operator applies ``1/g``, the matrix one ``1/√g``, which this bounds too): each
     would fit a meaningless model.
     """
-    mean = float(to_host(squares)) / count if count else 0.0
     if not math.isfinite(mean):
         raise FloatingPointError(
             "The mean square of the measurements X is not finite: X holds values too "

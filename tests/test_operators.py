@@ -313,6 +313,29 @@ def test_gain_overflow_is_a_floating_point_error(kind):
     assert make_operator(kind, X).gain == 1.0
 
 
+@pytest.mark.parametrize(("kind", "dim"), [("rank_one", 20), ("matrix", 8)])
+def test_gain_of_sizes_whose_float32_sum_overflows(kind, dim):
+    """Every size finite in float32, their sum not: the mean square was inf, and a
+    FloatingPointError blamed X's values, so the float32 range fell with n·d."""
+    X, _ = PROBLEMS[kind](0, d=dim)
+    X = (np.sqrt(7e35) * X).astype(np.float32)
+    op = make_operator(kind, X, normalize=True)
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.sum(op.sizes)) and np.all(np.isfinite(op.sizes))
+    exact = make_operator(kind, X.astype(np.float64), normalize=True)
+    assert op.gain == pytest.approx(exact.gain, rel=1e-6)
+    assert op.mean_size == pytest.approx(exact.mean_size, rel=1e-6)
+
+
+def test_rank_one_sums_past_the_dtype_are_an_error():
+    """The rank-one passes sum n products as large as n·g before dividing by it: in
+    float32 that overflowed silently (every gradient 0); now an error names the rows."""
+    X = (2e18 * rank_one_problem(0)[0]).astype(np.float32)
+    with pytest.raises(FloatingPointError, match="too large for float32 with 37 rows"):
+        make_operator("rank_one", X, normalize=True)
+    assert make_operator("rank_one", X[:3], normalize=True).gain > 1e36  # fewer rows
+
+
 # ------------------------------------------------------------------ directional
 
 

@@ -24,6 +24,7 @@ from sklearn_lowrank._three_phase import (
     fit_three_phase,
 )
 from sklearn_lowrank.datasets import make_low_rank_sensing
+from sklearn_lowrank.metrics import relative_error
 
 KINDS = ["rank_one", "matrix"]
 
@@ -485,3 +486,31 @@ def test_defaults_are_the_estimators():
     assert len(shared) == 11
     for name in shared:
         assert signature[name].default == estimator[name], name
+
+
+def test_unconverged_fit_names_outsized_measurements_and_their_remedy():
+    """2% of the rows 100 times the others' norm dominate the squared loss: both phases
+    used their budgets and 7 columns were kept for rank 2, and the warning only said to
+    raise them. It now counts those rows and gives the exact remedy, which recovers M."""
+    rng = np.random.default_rng(0)
+    truth = rng.standard_normal((10, 2))
+    X = rng.standard_normal((1000, 10))
+    X[:20] *= 100.0
+    y = np.sum((X @ truth) ** 2, axis=1)
+    model = PrunedFactorSensing(max_iter=100, finetune_iter=100, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        model.fit(X, y)
+    messages = [str(w.message) for w in record if w.category is ConvergenceWarning]
+    assert [m.split(":")[0] for m in messages] == ["regularized fit", "fine-tuning"]
+    assert all("20 of the 1000 measurements are outsized" in m for m in messages)
+    sizes = np.linalg.norm(X, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X / sizes[:, None], y / sizes**2)  # the remedy the warning gives
+    assert model.n_components_ == 2
+    assert relative_error(model.components_.T, truth) < 1e-8
+    # Without outsized rows the warning says what it said.
+    X, y, _ = make_low_rank_sensing(1000, 10, 2, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        PrunedFactorSensing(max_iter=3, finetune_iter=3, random_state=0).fit(X, y)
+    assert not any("outsized" in str(w.message) for w in record)
