@@ -85,10 +85,12 @@ class PrunedFactorSensing(
     top eigenvalue of ``g·M*``, twice it for Gaussian rank-one measurements). So the
     defaults work at any scale of ``y`` and ``X``: rescaling either leaves the
     normalised problem unchanged. In the original units the penalty is
-    ``λ_y = alpha·s^{3/2}·g^{1/2}`` and ``β_y = beta·s/g``. Starting
-    from ``U ≈ 0``, a direction whose eigenvalue in ``S₀`` is ``σ`` (in units of ``s``)
-    is picked up when ``σ > alpha/√beta`` (the analogue of Lasso's ``alpha_max``; a rule
-    of thumb, see the user guide), and noise of spectral level below ``alpha/√beta`` is
+    ``λ_y = alpha·s^{3/2}·g^{1/2}`` and ``β_y = beta·s/g``. A direction
+    is picked up when its eigenvalue in the residual's ``(1/n) Σᵢ (yᵢ − pᵢ) sym(Aᵢ)/g``
+    (``pᵢ`` the predictions, in units of ``s``; ``S₀`` at ``U = 0`` for matrix
+    measurements, and for rank-one ones once the predictions' mean matches ``ȳ``)
+    exceeds ``alpha/√beta`` (the analogue of Lasso's ``alpha_max``; a rule of thumb,
+    see the user guide), and noise of spectral level below ``alpha/√beta`` is
     rejected. ``S₀`` is about ``g·M*`` for Gaussian sensing matrices and ``2g·M*``
     for Gaussian rank-one vectors.
 
