@@ -145,8 +145,10 @@ class PrunedFactorSensing(
         Fine-tuning stops when ``‖∇f(V)‖_F ≤ tol·max(‖V‖_F, 1)`` in the normalised units.
         The regularised phase, which only has to find the support when fine-tuning
         follows, stops at ``1e-3`` whatever ``tol`` (a looser stop loses the support)
-        and runs on to ``√tol`` if, with ``threshold="auto"``, the column norms then
-        show no tenfold gap; it stops at ``min(√tol, 1e-3)`` when ``finetune_iter=0``.
+        and runs on to ``√tol`` (if that is smaller), within the same ``max_iter``,
+        when it stopped before ``max_iter`` and, with ``threshold="auto"`` and
+        ``alpha > 0``, the column norms then show no tenfold gap; it stops at
+        ``min(√tol, 1e-3)`` when ``finetune_iter=0``.
         Either phase also stops when the objective stops decreasing.
     init_scale : float, default=1e-3
         Typical norm of each column of the random start, relative to the data scale
@@ -161,7 +163,10 @@ class PrunedFactorSensing(
     random_state : int, RandomState instance or None, default=None
         Seeds the random start (drawn on the host).
     verbose : int, default=0
-        ``1`` prints one line per phase; ``2`` also prints progress every 10 iterations.
+        ``1`` prints a line for the regularised fit, one for the pruning, one for the
+        fine-tuning (unless ``finetune_iter=0``) and a total, plus one when the
+        regularised phase runs on to ``√tol``; ``2`` also prints progress every 10
+        iterations.
 
     Attributes
     ----------
@@ -189,7 +194,9 @@ class PrunedFactorSensing(
         ``‖sym(Aᵢ)‖_F/√(d(d+1)/2)`` averaged in square (matrix; not the root mean square
         entry). See :ref:`data-scale`.
     data_scale_ : float
-        The data scale ``s`` by which ``y`` was divided, computed on ``Aᵢ/g``.
+        The data scale ``s`` by which ``y`` was divided, computed on ``Aᵢ/g``:
+        ``λ_max(S₀)``, or ``max |λ(S₀)|`` if that is not positive; for a constant ``y``,
+        ``S₀`` is formed from the uncentred ``y``; ``y ≡ 0`` gives 1.
     n_iter_ : int
         Iterations of both phases together.
     n_iter_finetune_ : int
@@ -218,22 +225,25 @@ class PrunedFactorSensing(
     10 iterations of the regularised phase, the columns are rotated to the orthogonal
     basis that minimises the penalty at unchanged ``UUᵀ`` (an exact, free descent step)
     and collapsed columns are dropped, so the remaining work runs at the cost of the
-    final rank. Every iteration the singular values of ``U`` are also compared with
+    final rank. No column is dropped, by this or by early pruning, before the factor's
+    largest singular value exceeds 10 times the largest column norm of the random
+    start. Every iteration the singular values of ``U`` are also compared with
     those of 5 iterations earlier: once the pruning rule cuts somewhere among them, the
     squared norm below the cut has at least halved (the penalty is removing those
     directions) and no kept value shrank by more than 10%, the columns below the cut
-    are dropped at once (early pruning). The phase still runs to its tolerance, now in
-    ScaledGD's metric ``(UᵀU)⁻¹`` since every kept column carries signal, and the final
-    pruning still applies the rule; the iterations left cost what the kept columns
-    cost. Matrix measurements are stored as the upper triangle of ``Aᵢ + Aᵢᵀ``
-    (diagonal halved), halving the bytes per pass. Inputs in float32 are computed in
-    float32.
+    are dropped at once (early pruning). The run still goes on to its tolerance, now in
+    ScaledGD's metric ``(UᵀU)⁻¹`` since every kept column carries signal (a run-on to
+    ``√tol``, see ``tol``, starts in the damped metric again and drops the damping only
+    at a cut of its own), and the final pruning still applies the rule; the iterations
+    left cost what the kept columns cost. Matrix measurements are stored as the upper
+    triangle of ``Aᵢ + Aᵢᵀ`` (diagonal halved), halving the bytes per pass. Inputs in
+    float32 are computed in float32.
 
     **Preprocessing.** The model is ``yᵢ = ⟨Aᵢ, M⟩``, without intercept: centring the
     features (``StandardScaler()`` in a pipeline) or shifting ``y`` (a
     ``StandardScaler`` on the target, in ``TransformedTargetRegressor``) changes the
     measurements into a quadratic with linear and constant terms, which no PSD ``M``
-    fits (a negative R² for Gaussian features shifted by 3; R² 0.5 for a centred
+    fits (a negative R² for Gaussian features shifted by 3; R² 0.3-0.7 for a centred
     rank-one ``y``). A warning says so when ``y`` looks centred (rank-one) or the fit
     explains none of its variance.
     For rank-one measurements, scaling the features alone

@@ -266,7 +266,7 @@ class _Progress:
         self.scale, self.root = scale, root
 
     def say(self, message: str) -> None:
-        """``verbose >= 1``: one line per phase."""
+        """``verbose >= 1``: a line per phase, the pruning and the total."""
         if self.verbose >= 1:
             print(f"[PrunedFactorSensing] {message}")
 
@@ -560,7 +560,7 @@ def _warn_if_centred(op, summary: _DataSummary) -> None:
     ``E[yᵢ] = E[xᵢᵀMxᵢ] > 0`` for any PSD ``M ≠ 0``, whatever the noise: neither can
     come from such data but by chance (below 0.2 % for a ``y`` of pure noise, far
     less with any signal). A centred ``y`` (a StandardScaler on the target) otherwise
-    fits silently, half of it out of reach (training R² 0.5).
+    fits silently, much of it out of reach (training R² 0.3-0.7).
     """
     if not op.nonnegative:
         return
