@@ -60,7 +60,7 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
         host = fetch(xp, *grams, *scales)
         halves = host[: len(grams)], host[len(grams) :]
         gram, *pairs = [g * np.outer(s, s) for g, s in zip(*halves, strict=True)]
-    if not (np.all(np.isfinite(gram)) and all(np.all(np.isfinite(p)) for p in pairs)):
+    if not (np.isfinite(gram).all() and all(np.isfinite(p).all() for p in pairs)):
         # Else every trial step prices as NaN, the search returns 0, and five zero
         # steps pass for convergence: the run would end at its start, silently.
         raise _overflow()
@@ -68,10 +68,8 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
     if not pairs:
         return gram, None
     k, pairs = U.shape[1], pairs[0]
-    columns = np.stack(
-        [np.diag(pairs[:k, :k]), np.diag(pairs[:k, k:]), np.diag(pairs[k:, k:])]
-    )
-    return gram, columns
+    diagonal = pairs.diagonal()
+    return gram, np.stack([diagonal[:k], pairs.diagonal(k), diagonal[k:]])
 
 
 def _gram(xp, x):
@@ -100,6 +98,11 @@ def _quartic_at(quartic, t):
     finite, so no ∞ - ∞), so the overflow is silenced rather than warned about.
     """
     c0, c1, c2, c3, c4 = quartic
+    if isinstance(t, float):
+        # One step in Python floats (a NumPy scalar made one): they overflow to ±inf
+        # without a warning, so no errstate, which costs 1 µs (2-4 steps an iteration).
+        t = float(t)
+        return c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
     with np.errstate(over="ignore"):
         return c0 + t * (c1 + t * (c2 + t * (c3 + t * c4)))
 
@@ -116,14 +119,9 @@ class _Line:
     """``φ(t) = ‖r - t·a + t²·b‖²/(2n) + α·Σⱼ h(‖uⱼ - t·dⱼ‖²)`` and its derivatives."""
 
     def __init__(self, gram, columns, penalty, alpha):
-        rr, ra, rb, aa, ab, bb = (
-            gram[0, 0],
-            gram[0, 1],
-            gram[0, 2],
-            gram[1, 1],
-            gram[1, 2],
-            gram[2, 2],
-        )
+        # Python floats: the single-step evaluations (the cubic's candidates, Newton's
+        # steps) then cost no NumPy scalar arithmetic.
+        (rr, ra, rb), (_, aa, ab), (_, _, bb) = gram.tolist()
         self.quartic = (rr, -2.0 * ra, aa + 2.0 * rb, -2.0 * ab, bb)
         if not all(math.isfinite(c) for c in self.quartic):
             # Gram entries within a factor 2 of the largest float: as in _coefficients,
@@ -207,7 +205,7 @@ def exact_step(
     line = _Line(gram, columns, penalty, alpha)
     if not with_penalty:
         step = _quartic_minimiser(line.quartic)
-        return step, float(line.value(np.array([step]))[0])
+        return step, _quartic_at(line.quartic, float(step))
     # Trials around the guess and around the exact minimiser of the loss alone: from a
     # start of norm 1e-20 the escape step is some 1e20 times the guess, past any grid.
     grid = _GRID * float(step_guess)

@@ -589,11 +589,15 @@ def _warn_if_not_identified(op, rank: int) -> None:
     degrees_of_freedom = rank * d - rank * (rank - 1) // 2
     needed = degrees_of_freedom if rank >= d else degrees_of_freedom + 1
     # Repeated measurements add no equations (a design repeated 20 times gave a wrong
-    # estimate with training R² 1.0). One pass over the data, once per fit, and only
-    # when the rows alone would pass.
+    # estimate with training R² 1.0). Counted only when the rows alone would pass, and
+    # first among 2·needed rows: a lower bound, which settles it unless rows repeat
+    # (the pass over all the data is then left out).
     n_distinct = op.n_samples
     if n_distinct >= needed:
-        n_distinct = op.distinct_measurements()
+        head = 2 * needed
+        n_distinct = op.distinct_measurements(rows=head)
+        if n_distinct < needed and head < op.n_samples:
+            n_distinct = op.distinct_measurements()
     if n_distinct < needed:
         plural = "" if n_distinct == 1 else "s"
         counted = f"{n_distinct} measurement{plural}"

@@ -236,6 +236,9 @@ def test_distinct_measurements_count_repeats_once(kind, backend):
     for normalize in (False, True):
         op = make_operator(kind, backend.asarray(data), normalize=normalize)
         assert op.distinct_measurements() == 41
+        # The first rows only: the 40 distinct ones, then 10 of their repeats.
+        assert op.distinct_measurements(rows=50) == 40
+        assert op.distinct_measurements(rows=20) == 20
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

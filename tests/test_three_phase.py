@@ -514,3 +514,30 @@ def test_unconverged_fit_names_outsized_measurements_and_their_remedy():
     with pytest.warns(ConvergenceWarning) as record:
         PrunedFactorSensing(max_iter=3, finetune_iter=3, random_state=0).fit(X, y)
     assert not any("outsized" in str(w.message) for w in record)
+
+
+@pytest.mark.parametrize("repeated", [False, True])
+def test_distinct_rows_are_counted_on_all_the_data_only_when_the_first_do_not_settle_it(
+    repeated, monkeypatch
+):
+    """The identifiability check counts distinct measurements among the first
+    2·(dof + 1) rows, a lower bound; it passes over all the data (and sorts n hashes)
+    only when that bound leaves the estimate unidentified, as with repeated rows."""
+    X, y, _ = make_low_rank_sensing(45 if repeated else 600, 20, 2, random_state=0)
+    if repeated:
+        X, y = np.tile(X, (20, 1)), np.tile(y, 20)
+    calls = []
+    counted = RankOneOperator.distinct_measurements
+
+    def recorded(self, rows=None):
+        calls.append(rows)
+        return counted(self, rows)
+
+    monkeypatch.setattr(RankOneOperator, "distinct_measurements", recorded)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(random_state=0).fit(X, y)
+    rank = model.n_components_
+    head = 2 * (rank * 20 - rank * (rank - 1) // 2 + 1)
+    assert calls == ([head, None] if repeated else [head])
+    assert any("not identified" in str(w.message) for w in record) == repeated
