@@ -58,9 +58,11 @@ def relative_error(estimate: ArrayLike | Array, truth: ArrayLike | Array) -> flo
     """
     U, V = _factor(estimate, "estimate"), _factor(truth, "truth")
     if U.shape[0] != V.shape[0]:
+        # The estimator's components_ is (r, d), as scikit-learn lays them out.
+        hint = " (pass components_.T, not components_)" if U.shape[1] == V.shape[0] else ""
         raise ValueError(
             "estimate and truth must be factors of shape (d, k) and (d, r) with the same "
-            f"d; got {U.shape} and {V.shape}."
+            f"d; got {U.shape} and {V.shape}{hint}."
         )
     unit = float(np.max(np.abs(V))) if V.size else 0.0
     if unit == 0:

@@ -76,6 +76,15 @@ def test_mismatched_shapes_raise(U, V):
         relative_error(U, V)
 
 
+def test_transposed_estimate_is_named():
+    """components_ is (r, d): passing it untransposed names the fix; a plain mismatch
+    of d does not."""
+    with pytest.raises(ValueError, match=r"pass components_\.T"):
+        relative_error(np.ones((2, 4)), np.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"\(5, 2\)\.$"):
+        relative_error(np.ones((4, 2)), np.ones((5, 2)))
+
+
 def test_zero_truth_raises():
     with pytest.raises(ValueError, match="zero factor"):
         relative_error(np.ones((3, 1)), np.zeros((3, 2)))

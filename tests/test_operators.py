@@ -313,7 +313,7 @@ def test_gain_overflow_is_a_floating_point_error(kind):
         warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's own overflow notice
         with pytest.raises(FloatingPointError, match="mean square of the measurements"):
             make_operator(kind, X, normalize=True)
-    assert make_operator(kind, X).gain == 1.0
+        assert make_operator(kind, X).gain == 1.0
 
 
 @pytest.mark.parametrize(("kind", "dim"), [("rank_one", 20), ("matrix", 8)])
