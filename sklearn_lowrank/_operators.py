@@ -39,10 +39,6 @@ __all__ = [
 ]
 
 
-# Margin of the dtype's range over n·g, the size of the rank-one operator's sums.
-_SUM_HEADROOM = 10.0
-
-
 @dataclass
 class OperatorState:
     """Predictions ``𝒜(UUᵀ)`` of the current factor and the operator's cache for it."""
@@ -66,6 +62,10 @@ class MeasurementOperator(Protocol):
     gain: float  #: Scale ``g`` the measurements are divided by (1.0 if not).
     sizes: Any  #: Per-measurement size, by which the data scale leaves out outliers.
     mean_size: float  #: Mean of :attr:`sizes`, on the host.
+    #: How a size, and the rescaling of a measurement and its ``yᵢ`` to size 1, read
+    #: in messages.
+    size_formula: str
+    unit_rescaling: str
     #: Whether every ``Aᵢ`` is PSD, so that ``⟨Aᵢ, M⟩ ≥ 0`` for every PSD ``M``.
     nonnegative: bool
 
@@ -130,6 +130,8 @@ class RankOneOperator:
     """
 
     nonnegative = True
+    size_formula = "‖xᵢ‖²"
+    unit_rescaling = "xᵢ/‖xᵢ‖ and yᵢ/‖xᵢ‖²"
 
     def __init__(self, X, normalize: bool = False):
         xp = self.xp = array_namespace(X)
@@ -140,20 +142,22 @@ class RankOneOperator:
             block = X[rows, ...]
             self.sizes[rows] = xp.sum(block * block, axis=1)
         total, unit = _total(xp, self.sizes)
-        self.mean_size = total / self.n_samples * unit
+        self.mean_size = _mean(total, unit, self.n_samples)
         self.gain = 1.0
         if normalize:
-            mean_square = total / (self.n_samples * self.dim) * unit
+            mean_square = _mean(total, unit, self.n_samples * self.dim)
             self.gain = _checked_mean_square(xp, X, mean_square, zero="X holds only zeros")
-            # Each pass sums n products of X's size, as large as n·g, and then divides
-            # by n·g (float32 X of entries 1e17 with n = 40000: n·g became inf, every
-            # gradient 0, and the fit kept noise columns, with no error).
-            largest_sum = _SUM_HEADROOM * self.n_samples * self.gain
-            if largest_sum > float(xp.finfo(X.dtype).max):
+            # The passes divide their sums over the rows by n·g, which the dtype must
+            # hold (float32 X of entries 1e17 with n = 40000: n·g became inf, every
+            # gradient 0, and the fit kept 30 noise columns, with no error). Sums that
+            # overflow themselves are caught as a non-finite line search.
+            if self.n_samples * self.gain > float(xp.finfo(X.dtype).max):
                 raise FloatingPointError(
                     f"X holds values too large for {X.dtype} with {self.n_samples} "
-                    f"rows: sums over the rows reach about {largest_sum:.1e}. Rescale X "
-                    "(the fit does not depend on its scale), or use float64."
+                    f"rows: the sums over the rows are divided by n·g = "
+                    f"{self.n_samples * self.gain:.1e} (g the mean square of X's "
+                    "entries), beyond the dtype. Rescale X (the fit does not depend on "
+                    "its scale), or use float64."
                 )
         self._row_sum_weights = {}
 
@@ -277,6 +281,8 @@ class MatrixOperator:
     """
 
     nonnegative = False
+    size_formula = "‖sym(Aᵢ)‖²_F"
+    unit_rescaling = "Aᵢ/‖sym(Aᵢ)‖_F and yᵢ/‖sym(Aᵢ)‖_F"
 
     def __init__(
         self, X, chunk_size: int | None = None, row_block="auto", normalize: bool = False
@@ -317,13 +323,13 @@ class MatrixOperator:
             chunk *= chunk  # in place: no third chunk-sized temporary at the peak
             self.sizes[part] = chunk @ square_weights
         total, unit = _total(xp, self.sizes)
-        self.mean_size = total / self.n_samples * unit
+        self.mean_size = _mean(total, unit, self.n_samples)
         self.gain = 1.0
         if normalize:
             mean_square = _checked_mean_square(
                 xp,
                 self.packed,
-                total / (self.n_samples * rows.size) * unit,
+                _mean(total, unit, self.n_samples * rows.size),
                 zero="The sensing matrices' symmetric parts are all zero (X holds only "
                 "zeros, or antisymmetric matrices)",
             )
@@ -447,8 +453,7 @@ def _total(xp, sizes) -> tuple[float, float]:
     """``Σᵢ sizes[i]`` on the host as ``(total, unit)``, the sum being ``total·unit``:
     the data's dtype sums with ``unit = 1``, unless that overflows while the sizes are
     finite (float32 X of entries 1e16 with n·d = 4e6 gave an infinite mean square),
-    and then it sums in units of the largest size. Means divide ``total`` before
-    multiplying by ``unit``, so they stay finite too."""
+    and then it sums in units of the largest size (:func:`_mean` reads it)."""
     with np.errstate(over="ignore"):  # NumPy-backed namespaces warn on the overflow
         (total,) = fetch(xp, xp.sum(sizes))
     if math.isinf(total := float(total)):
@@ -457,6 +462,12 @@ def _total(xp, sizes) -> tuple[float, float]:
             (relative,) = fetch(xp, xp.sum(sizes / largest))
             return float(relative), largest
     return total, 1.0
+
+
+def _mean(total: float, unit: float, count: int) -> float:
+    """``total·unit / count`` from :func:`_total`, divided before the product so that
+    it stays finite where the sum does not; 0 for no rows."""
+    return total / count * unit if count else 0.0
 
 
 def _checked_mean_square(xp, data, mean: float, *, zero: str) -> float:

@@ -100,32 +100,36 @@ def _resumed(first: SolverResult, second: SolverResult) -> SolverResult:
     )
 
 
-def _warn_unconverged(
-    result: SolverResult, phase: str, budget: str, advice: str, summary: _DataSummary
-) -> None:
+def _warn_unconverged(result: SolverResult, phase: str, budget: str, advice: str) -> None:
     """The ``ConvergenceWarning`` of a phase that used its budget, named as the user
-    set it (the solver only knows what it was handed).
-
-    Outsized measurements are named as the likelier cause: a few rows of far larger
-    norm dominate the squared loss and leave it ill-conditioned. With 1-2% of rank-one
-    rows 30-100 times the others' norm (``d = 10``, ``r = 2``, noiseless), both phases
-    used their budgets and the rank came out 3-7 (ten times the budgets: the right rank
-    after 7700 iterations on one problem, rank 5 on another); dividing each row and its
-    ``yᵢ`` by the row's size took 22 iterations to the right rank and a relative error
-    of 6e-11.
-    """
-    if summary.n_outsized:
-        advice = (
-            f"{advice}. But {summary.n_outsized} of the {summary.n_samples} "
-            "measurements are outsized (over ten times the mean ‖xᵢ‖² or ‖sym Aᵢ‖²_F): "
-            "they dominate the squared loss, which converges slowly and may keep too "
-            "many columns. Rescaling a measurement and its yᵢ alike leaves M unchanged: "
-            "fit xᵢ/‖xᵢ‖ and yᵢ/‖xᵢ‖² (Aᵢ/‖Aᵢ‖_F and yᵢ/‖Aᵢ‖_F) instead"
-        )
+    set it (the solver only knows what it was handed)."""
     warn(
         f"{phase}: did not converge in {budget} iterations (gradient norm "
         f"{result.gradient_norm:.2e} in normalised units); {advice}.",
         ConvergenceWarning,
+    )
+
+
+def _outsized_advice(op, summary: _DataSummary, consequence: str) -> str:
+    """What a ``ConvergenceWarning`` adds when some measurements are outsized, the
+    likelier cause (empty when none are): ``consequence`` says what it does to the
+    phase.
+
+    A few rows of far larger norm dominate the squared loss and leave it
+    ill-conditioned. With 1-2% of rank-one rows 30-100 times the others' norm
+    (``d = 10``, ``r = 2``, noiseless), both phases used their budgets and the rank came
+    out 3-7 (ten times the budgets: the right rank after 7700 iterations on one
+    problem, rank 5 on another); dividing each row by its norm and ``yᵢ`` by its
+    square took 22 iterations to the right rank and a relative error of 6e-11.
+    """
+    if not summary.n_outsized:
+        return ""
+    return (
+        f". But {summary.n_outsized} of the {summary.n_samples} measurements are over "
+        f"{_SCALE_TRUNCATION:g} times the mean {op.size_formula}: they dominate the "
+        f"squared loss, so {consequence}. Rescaling a measurement and its yᵢ alike "
+        "keeps yᵢ = ⟨Aᵢ, M⟩ (it reweights the loss): fit "
+        f"{op.unit_rescaling} instead"
     )
 
 
@@ -171,7 +175,7 @@ class _DataSummary:
     relative_variance: float
     low: float
     high: float
-    n_outsized: int  # measurements the data scale leaves out (_outsized)
+    n_outsized: int  # measurements over _SCALE_TRUNCATION times the mean size
     n_samples: int
 
 
@@ -491,8 +495,10 @@ def _regularized_phase(
         norms = _column_norms(xp, regularized.U, pruner)
     if not regularized.converged:
         budget = f"max_iter={max_iter}"
-        advice = "increase max_iter"
-        _warn_unconverged(regularized, "regularized fit", budget, advice, summary)
+        advice = "increase max_iter" + _outsized_advice(
+            op, summary, "the fit converges slowly and may keep too many columns"
+        )
+        _warn_unconverged(regularized, "regularized fit", budget, advice)
     progress.say(
         f"regularized fit: {regularized.n_iter} iterations, objective "
         f"{progress.in_units_of_y(regularized.objective[-1]):.4e}, "
@@ -525,8 +531,10 @@ def _finetuning_phase(
     )
     if not finetuned.converged:
         budget = f"finetune_iter={finetune_iter}"
-        advice = "increase finetune_iter or tol"
-        _warn_unconverged(finetuned, "fine-tuning", budget, advice, summary)
+        advice = "increase finetune_iter or tol" + _outsized_advice(
+            op, summary, "the fine-tuning converges slowly"
+        )
+        _warn_unconverged(finetuned, "fine-tuning", budget, advice)
     progress.say(
         f"fine-tuning: {finetuned.n_iter} iterations, loss "
         f"{progress.in_units_of_y(finetuned.objective[-1]):.4e}, "
@@ -578,8 +586,8 @@ def _warn_if_centred(op, summary: _DataSummary) -> None:
 
 
 def _warn_if_not_identified(op, rank: int) -> None:
-    """A warning when the measurements do not outnumber the degrees of freedom of a
-    rank-``rank`` PSD matrix: the estimate is then not identified.
+    """A warning when the distinct measurements are too few to identify a rank-``rank``
+    PSD matrix: no more than its degrees of freedom (fewer, at full rank).
 
     As many measurements as unknowns are enough only at full rank (``rank = d``), where
     the matrices of that rank are an open set and the measurements a linear system;

@@ -331,12 +331,13 @@ def test_gain_of_sizes_whose_float32_sum_overflows(kind, dim):
 
 
 def test_rank_one_sums_past_the_dtype_are_an_error():
-    """The rank-one passes sum n products as large as n·g before dividing by it: in
-    float32 that overflowed silently (every gradient 0); now an error names the rows."""
-    X = (2e18 * rank_one_problem(0)[0]).astype(np.float32)
-    with pytest.raises(FloatingPointError, match="too large for float32 with 37 rows"):
+    """The rank-one passes divide their sums over the rows by n·g: in float32 that
+    became inf silently (every gradient 0); now an error names the rows and n·g."""
+    X = (5e18 * rank_one_problem(0)[0]).astype(np.float32)
+    op = make_operator("rank_one", X[:3], normalize=True)  # fewer rows: the same values
+    assert 3 * op.gain < np.finfo(np.float32).max < 37 * op.gain
+    with pytest.raises(FloatingPointError, match=r"float32 with 37 rows.* n·g = 8\.5e\+38"):
         make_operator("rank_one", X, normalize=True)
-    assert make_operator("rank_one", X[:3], normalize=True).gain > 1e36  # fewer rows
 
 
 # ------------------------------------------------------------------ directional

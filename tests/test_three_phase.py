@@ -502,7 +502,11 @@ def test_unconverged_fit_names_outsized_measurements_and_their_remedy():
         model.fit(X, y)
     messages = [str(w.message) for w in record if w.category is ConvergenceWarning]
     assert [m.split(":")[0] for m in messages] == ["regularized fit", "fine-tuning"]
-    assert all("20 of the 1000 measurements are outsized" in m for m in messages)
+    for message in messages:
+        assert "20 of the 1000 measurements are over 10 times the mean ‖xᵢ‖²" in message
+        assert message.endswith("fit xᵢ/‖xᵢ‖ and yᵢ/‖xᵢ‖² instead.")
+    assert "may keep too many columns" in messages[0]
+    assert "columns" not in messages[1]  # the fine-tuning keeps what pruning kept
     sizes = np.linalg.norm(X, axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -511,9 +515,42 @@ def test_unconverged_fit_names_outsized_measurements_and_their_remedy():
     assert relative_error(model.components_.T, truth) < 1e-8
     # Without outsized rows the warning says what it said.
     X, y, _ = make_low_rank_sensing(1000, 10, 2, random_state=0)
-    with pytest.warns(ConvergenceWarning) as record:
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
         PrunedFactorSensing(max_iter=3, finetune_iter=3, random_state=0).fit(X, y)
-    assert not any("outsized" in str(w.message) for w in record)
+    messages = [str(w.message) for w in record if w.category is ConvergenceWarning]
+    assert len(messages) == 2 and not any("mean ‖xᵢ‖²" in m for m in messages)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_outsized_measurements_are_those_the_data_scale_leaves_out(kind):
+    """A measurement counts as outsized, in the summary the warnings read, exactly when
+    its size exceeds ten times the mean: 99 of size 1 and one of size q, mean
+    (99 + q)/100, so q = 11 is the boundary. The data scale leaves out the same one:
+    turning it (same size, other direction) then leaves the scale as it was."""
+    rng = np.random.default_rng(0)
+    shape = (6,) if kind == "rank_one" else (6, 6)
+    base = rng.standard_normal((100, *shape))
+    y = 1.0 + rng.random(100)
+
+    def operator(first, size):
+        data = base.copy()
+        data[0] = first
+        if kind == "rank_one":
+            unit = data / np.linalg.norm(data, axis=1)[:, None]
+            return RankOneOperator(unit * size[:, None])
+        data = data + np.transpose(data, (0, 2, 1))
+        data /= np.linalg.norm(data, axis=(1, 2), keepdims=True)
+        return MatrixOperator((data * size[:, None, None]).reshape(100, -1))
+
+    for q, outsized in [(10.9, 0), (11.1, 1)]:
+        size = np.ones(100)
+        size[0] = np.sqrt(q)
+        ops = [operator(rng.standard_normal(shape), size) for _ in range(2)]
+        np.testing.assert_allclose(ops[0].sizes[:2], [q, 1.0], rtol=1e-12)
+        assert three_phase._summarize(np, ops[0], y).n_outsized == outsized
+        scales = [data_scale(np, op, y) for op in ops]
+        assert (abs(scales[0] - scales[1]) <= 1e-12 * scales[0]) == bool(outsized)
 
 
 @pytest.mark.parametrize("repeated", [False, True])
@@ -521,8 +558,9 @@ def test_distinct_rows_are_counted_on_all_the_data_only_when_the_first_do_not_se
     repeated, monkeypatch
 ):
     """The identifiability check counts distinct measurements among the first
-    2·(dof + 1) rows, a lower bound; it passes over all the data (and sorts n hashes)
-    only when that bound leaves the estimate unidentified, as with repeated rows."""
+    2·(dof + 1) rows (below full rank), a lower bound; it passes over all the data
+    (and sorts n hashes) only when that bound leaves the estimate unidentified, as
+    with repeated rows."""
     X, y, _ = make_low_rank_sensing(45 if repeated else 600, 20, 2, random_state=0)
     if repeated:
         X, y = np.tile(X, (20, 1)), np.tile(y, 20)
@@ -541,3 +579,17 @@ def test_distinct_rows_are_counted_on_all_the_data_only_when_the_first_do_not_se
     head = 2 * (rank * 20 - rank * (rank - 1) // 2 + 1)
     assert calls == ([head, None] if repeated else [head])
     assert any("not identified" in str(w.message) for w in record) == repeated
+
+
+def test_not_identified_says_fewer_at_full_rank_and_no_more_below():
+    """At full rank n = dof identifies the estimate, so the warning means fewer
+    measurements than unknowns; below it, no more than them."""
+    op = RankOneOperator(np.array([[1.0, 0.0], [1.0, 1.0]]))
+    with pytest.warns(UserWarning, match="2 measurements .* 3 degrees .* with fewer "):
+        three_phase._warn_if_not_identified(op, rank=2)
+    with pytest.warns(UserWarning, match="2 measurements .* 2 degrees .* with no more "):
+        three_phase._warn_if_not_identified(op, rank=1)
+    op = RankOneOperator(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        three_phase._warn_if_not_identified(op, rank=2)  # 3 for 3 at full rank
