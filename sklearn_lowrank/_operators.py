@@ -94,6 +94,10 @@ class MeasurementOperator(Protocol):
     def sensing_matrix(self, weights):
         """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` as a dense (d, d) array."""
 
+    def second_moment(self):
+        """``(1/n) Σᵢ xᵢxᵢᵀ/g`` (d, d) for measurements made of vectors ``xᵢ``, whose
+        isotropy the theory assumes; ``None`` for kinds without them."""
+
     def distinct_measurements(self, rows: int | None = None) -> int:
         """Number of distinct measurements among the first ``rows`` rows (all by
         default)."""
@@ -229,6 +233,11 @@ class RankOneOperator:
         """Number of distinct ``Aᵢ`` (``xᵢ`` and ``−xᵢ`` give the same) among the first
         ``rows`` rows (all by default): one pass over them."""
         return _distinct_rows(self.xp, self.X[:rows, ...], up_to_sign=True)
+
+    def second_moment(self):
+        """``(1/n) Σᵢ xᵢxᵢᵀ/g``: one pass over X."""
+        ones = self.xp.ones(self.n_samples, dtype=self.X.dtype, device=device(self.X))
+        return self.sensing_matrix(ones)
 
     def sensing_matrix(self, weights):
         """``(1/n) Σᵢ wᵢ Aᵢ/g`` as a dense (d, d) array.
@@ -370,6 +379,10 @@ class MatrixOperator:
     def sensing_matrix(self, weights):
         """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` as a dense (d, d) array: one pass over the data."""
         return self._unpacked(weights @ self.packed)
+
+    def second_moment(self) -> None:
+        """``None``: general sensing matrices are not made of vectors."""
+        return None
 
     def distinct_measurements(self, rows: int | None = None) -> int:
         """Number of distinct ``sym(Aᵢ)`` (``Aᵢ`` and ``Aᵢᵀ`` measure alike) among the

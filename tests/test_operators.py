@@ -171,6 +171,17 @@ def test_sensing_matrix_matches_dense(kind, backend, normalize):
     assert_close(S, to_numpy(S).T, backend.rtol)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("normalize", NORMALIZE)
+def test_second_moment_of_rank_one_vectors(backend, normalize):
+    """(1/n) Σ xᵢxᵢᵀ/g, the sensing matrix of unit weights; matrices have none."""
+    op, Xb, A = build("rank_one", backend, normalize=normalize)
+    moment = op.second_moment()
+    assert_same_kind(moment, Xb)
+    assert_close(moment, dense_sensing_matrix(A, np.ones(N_SAMPLES)), backend.rtol)
+    assert build("matrix", backend, normalize=normalize)[0].second_moment() is None
+
+
 @pytest.mark.parametrize("backend", BACKENDS_FLOAT64)
 @pytest.mark.parametrize("normalize", NORMALIZE)
 @pytest.mark.parametrize("kind", KINDS)

@@ -593,3 +593,33 @@ def test_not_identified_says_fewer_at_full_rank_and_no_more_below():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         three_phase._warn_if_not_identified(op, rank=2)  # 3 for 3 at full rank
+
+
+def test_far_from_isotropic_vectors_warn_and_whitening_recovers():
+    """Features shifted by 2 (d = 20): the fit found rank 1 of 3 with relative error
+    0.87 and no warning. It now warns, and the whitening it gives recovers M*."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 20)) + 2.0
+    truth = np.linalg.qr(rng.standard_normal((20, 3)))[0] * [1.0, 0.8, 0.6]
+    y = np.sum((X @ truth) ** 2, axis=1)
+    message = r"far from isotropic: .* is 16\.2 times"
+    with pytest.warns(UserWarning, match=message) as record:
+        model = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert len(record) == 1 and record[0].filename == __file__
+    assert relative_error(model.components_.T, truth) > 0.5  # the failure it names
+    L_inv = np.linalg.inv(np.linalg.cholesky(X.T @ X / len(X)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X @ L_inv.T, y)
+    assert model.n_components_ == 3
+    assert relative_error(L_inv.T @ model.components_.T, truth) < 1e-8
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_isotropic_measurements_do_not_warn(kind):
+    """Gaussian vectors (ratio about 1.3 here) and matrix measurements, which have no
+    vectors, fit without the isotropy warning; the ratio is scale-free."""
+    X, y, _ = make_low_rank_sensing(600, 20, 3, measurement=kind, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PrunedFactorSensing(measurement=kind, random_state=0).fit(1e3 * X, y)
