@@ -597,22 +597,65 @@ def test_not_identified_says_fewer_at_full_rank_and_no_more_below():
 
 def test_far_from_isotropic_vectors_warn_and_whitening_recovers():
     """Features shifted by 2 (d = 20): the fit found rank 1 of 3 with relative error
-    0.87 and no warning. It now warns, and the whitening it gives recovers M*."""
+    0.87 and no warning. It now warns, and the whitening it gives (the user guide's
+    snippet, which leaves out directions X never varies along) recovers M*."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((600, 20)) + 2.0
     truth = np.linalg.qr(rng.standard_normal((20, 3)))[0] * [1.0, 0.8, 0.6]
     y = np.sum((X @ truth) ** 2, axis=1)
-    message = r"far from isotropic: .* is 16\.2 times"
+    message = r"far from isotropic: one direction holds 81% .* fit X @ T for T = V"
     with pytest.warns(UserWarning, match=message) as record:
         model = PrunedFactorSensing(random_state=0).fit(X, y)
     assert len(record) == 1 and record[0].filename == __file__
-    assert relative_error(model.components_.T, truth) > 0.5  # the failure it names
-    L_inv = np.linalg.inv(np.linalg.cholesky(X.T @ X / len(X)))
+    assert relative_error(model.components_.T, truth) > 0.5  # today's silent failure
+    X = np.hstack([X, X[:, :1]])  # a repeated feature: X^T X is singular
+    w, V = np.linalg.eigh(X.T @ X / len(X))
+    keep = w > 1e-10 * w[-1]
+    T = V[:, keep] / np.sqrt(w[keep])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model.fit(X @ L_inv.T, y)
+        model.fit(X @ T, y)
     assert model.n_components_ == 3
-    assert relative_error(L_inv.T @ model.components_.T, truth) < 1e-8
+    np.testing.assert_allclose(model.predict(X @ T), y, rtol=1e-8)
+    U = T @ model.components_.T
+    U[0] += U[-1]  # the repeated feature's weight, on the feature it repeats
+    assert relative_error(U[:-1], truth) < 1e-8
+
+
+@pytest.mark.parametrize(
+    ("dim", "share", "warns"),
+    [(20, 0.29, False), (20, 0.31, True), (5, 0.69, False), (5, 0.71, True)],
+)
+def test_isotropy_warning_boundary(dim, share, warns):
+    """X built with an exact second moment diag(a, 1, …, 1): the warning needs the top
+    direction to hold over 30% of the trace and, for small d, over 3.5 times the mean
+    eigenvalue (at d = 5, a share of 0.7)."""
+    top = share * (dim - 1) / (1 - share)
+    H = np.linalg.qr(np.random.default_rng(0).standard_normal((400, dim)))[0]
+    X = np.sqrt(400) * H * np.sqrt(np.r_[top, np.ones(dim - 1)])
+    op = RankOneOperator(X, normalize=True)
+    np.testing.assert_allclose(np.linalg.eigvalsh(op.second_moment())[-1] / dim, share)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        three_phase._warn_if_anisotropic(op)
+    assert len(record) == warns
+
+
+def test_an_overflowed_second_moment_is_left_to_the_fit(monkeypatch):
+    """A moment past the dtype's range (float32, entries 1e19 squared) is not
+    decomposed: NumPy's eigenvalues would be NaN, and other backends' eigvalsh may
+    refuse inf (as the stand-in below does)."""
+    op = RankOneOperator((np.ones((20, 3)) * 1e19).astype(np.float32))
+    with np.errstate(over="ignore"):
+        assert not np.all(np.isfinite(op.second_moment()))
+
+    def refuses(matrix):
+        raise AssertionError("eigvalsh of a non-finite matrix")
+
+    monkeypatch.setattr(op.xp.linalg, "eigvalsh", refuses)
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        warnings.simplefilter("error")
+        three_phase._warn_if_anisotropic(op)
 
 
 @pytest.mark.parametrize("kind", KINDS)
