@@ -104,13 +104,26 @@ def _resumed(first: SolverResult, second: SolverResult) -> SolverResult:
     )
 
 
-def _warn_unconverged(result: SolverResult, phase: str, budget: str, advice: str) -> None:
-    """The ``ConvergenceWarning`` of a phase that used its budget, named as the user
-    set it (the solver only knows what it was handed)."""
-    warn(
-        f"{phase}: did not converge in {budget} iterations (gradient norm "
-        f"{result.gradient_norm:.2e} in normalised units); {advice}.",
-        ConvergenceWarning,
+def _end_phase(
+    result: SolverResult,
+    phase: str,
+    progress: _Progress,
+    *,
+    budget: str,
+    advice: str,
+    quantity: str,
+) -> None:
+    """A phase's ``ConvergenceWarning`` if it used its budget, named as the user set it
+    (the solver only knows what it was handed), and its ``verbose`` line."""
+    if not result.converged:
+        warn(
+            f"{phase}: did not converge in {budget} iterations (gradient norm "
+            f"{result.gradient_norm:.2e} in normalised units); {advice}.",
+            ConvergenceWarning,
+        )
+    progress.say(
+        f"{phase}: {result.n_iter} iterations, {quantity} "
+        f"{progress.in_units_of_y(result.objective[-1]):.4e}, {result.seconds:.3f} s"
     )
 
 
@@ -498,16 +511,14 @@ def _regularized_phase(
         )
         regularized = _resumed(regularized, more)
         norms = _column_norms(xp, regularized.U, pruner)
-    if not regularized.converged:
-        budget = f"max_iter={max_iter}"
-        advice = "increase max_iter" + _outsized_advice(
-            op, summary, "the fit converges slowly and may keep too many columns"
-        )
-        _warn_unconverged(regularized, "regularized fit", budget, advice)
-    progress.say(
-        f"regularized fit: {regularized.n_iter} iterations, objective "
-        f"{progress.in_units_of_y(regularized.objective[-1]):.4e}, "
-        f"{regularized.seconds:.3f} s"
+    slow = "the fit converges slowly and may keep too many columns"
+    _end_phase(
+        regularized,
+        "regularized fit",
+        progress,
+        budget=f"max_iter={max_iter}",
+        advice="increase max_iter" + _outsized_advice(op, summary, slow),
+        quantity="objective",
     )
     return regularized, norms
 
@@ -534,16 +545,14 @@ def _finetuning_phase(
         callback=progress.callback_for("fine-tuning"),
         progress=progress.lines_for("fine-tuning"),
     )
-    if not finetuned.converged:
-        budget = f"finetune_iter={finetune_iter}"
-        advice = "increase finetune_iter or tol" + _outsized_advice(
-            op, summary, "the fine-tuning converges slowly"
-        )
-        _warn_unconverged(finetuned, "fine-tuning", budget, advice)
-    progress.say(
-        f"fine-tuning: {finetuned.n_iter} iterations, loss "
-        f"{progress.in_units_of_y(finetuned.objective[-1]):.4e}, "
-        f"{finetuned.seconds:.3f} s"
+    slow = "the fine-tuning converges slowly"
+    _end_phase(
+        finetuned,
+        "fine-tuning",
+        progress,
+        budget=f"finetune_iter={finetune_iter}",
+        advice="increase finetune_iter or tol" + _outsized_advice(op, summary, slow),
+        quantity="loss",
     )
     return finetuned
 
