@@ -205,8 +205,8 @@ class RankOneOperator:
     def adjoint_times(self, U, state: OperatorState, weights):
         # X̃ᵀ diag(w) X U with XU cached: one pass over X, formed as (WᵀX)ᵀ: OpenBLAS
         # runs the long sum over n faster with the small factor on the left (d=100,
-        # n=20000: 0.70 times the time at k=30, 0.50 at k=3, one thread), with the same
-        # sums to the bit.
+        # n=20000: 0.70 times the time at k=30, 0.50 at k=3, one thread). The sums may
+        # round differently on two threads: 5 of 44 reference fits moved by ~1e-15.
         weighted = weights[:, None] * state.cache
         return (weighted.T @ self.X).T / (self.n_samples * self.gain)
 
