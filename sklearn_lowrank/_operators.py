@@ -232,7 +232,7 @@ class RankOneOperator:
     def distinct_measurements(self, rows: int | None = None) -> int:
         """Number of distinct ``Aᵢ`` (``xᵢ`` and ``−xᵢ`` give the same) among the first
         ``rows`` rows (all by default): one pass over them."""
-        return _distinct_rows(self.xp, self.X[:rows, ...], up_to_sign=True)
+        return _distinct_rows(self.xp, _first(self.X, rows), up_to_sign=True)
 
     def second_moment(self):
         """``(1/n) Σᵢ xᵢxᵢᵀ/g``: one pass over X, a sixteenth of the rows at a time (as
@@ -391,7 +391,7 @@ class MatrixOperator:
     def distinct_measurements(self, rows: int | None = None) -> int:
         """Number of distinct ``sym(Aᵢ)`` (``Aᵢ`` and ``Aᵢᵀ`` measure alike) among the
         first ``rows`` rows (all by default): one pass over them."""
-        return _distinct_rows(self.xp, self.packed[:rows, ...])
+        return _distinct_rows(self.xp, _first(self.packed, rows))
 
     def adjoint_times(self, U, state: OperatorState, weights):
         return self.sensing_matrix(weights) @ U
@@ -442,6 +442,12 @@ def _row_blocks(n: int, step: int | None = None):
     step = step or max(1, -(-n // 16))
     for start in range(0, n, step):
         yield slice(start, min(start + step, n))
+
+
+def _first(data, rows: int | None):
+    """The first ``rows`` rows of ``data`` (all of them if ``None`` or more): the Array
+    API leaves a slice past the end unspecified, and array_api_strict refuses it."""
+    return data if rows is None or rows >= data.shape[0] else data[:rows, ...]
 
 
 def _distinct_rows(xp, data, *, up_to_sign: bool = False) -> int:

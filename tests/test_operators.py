@@ -247,9 +247,11 @@ def test_distinct_measurements_count_repeats_once(kind, backend):
     for normalize in (False, True):
         op = make_operator(kind, backend.asarray(data), normalize=normalize)
         assert op.distinct_measurements() == 41
-        # The first rows only: the 40 distinct ones, then 10 of their repeats.
+        # The first rows only: the 40 distinct ones, then 10 of their repeats; past
+        # the end, all of them (a slice past the end, which array_api_strict refuses).
         assert op.distinct_measurements(rows=50) == 40
         assert op.distinct_measurements(rows=20) == 20
+        assert op.distinct_measurements(rows=10**6) == 41
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
