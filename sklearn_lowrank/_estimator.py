@@ -43,7 +43,6 @@ from ._compat import (
 from ._operators import make_operator, measure, project, square_side
 from ._three_phase import FINETUNE_SOLVERS, fit_three_phase
 from ._warnings import warn
-from ._whitening import whiten
 
 __all__ = ["PrunedFactorSensing"]
 
@@ -108,16 +107,6 @@ class PrunedFactorSensing(
 
         A change after ``fit`` applies at the next ``fit``: ``predict`` and
         ``transform`` read ``X`` as ``fit`` did.
-    whiten : bool, default=False
-        Rank-one measurements only: fit on ``x̃ᵢ = Tᵀxᵢ``, whose second moment is the
-        identity (``T = V·diag(w)^(-1/2)`` from ``XᵀX/n = V·diag(w)·Vᵀ``, leaving out
-        directions ``X`` never varies along), and report ``components_`` back in the
-        coordinates of ``X`` (``U = T·Ũ``). An exact change of variables, for features
-        with a common mean, unequal scales or correlations, on which plain fits found
-        a wrong rank about half the time (a warning says when ``X`` is such). Costs a
-        copy of ``X``. ``column_norms_``, ``data_scale_`` and ``measurement_scale_``
-        then describe the whitened problem. A ``ValueError`` with
-        ``measurement="matrix"``.
     n_columns : int, default=None
         Width ``k`` of the over-parameterised factor. ``None`` uses
         ``min(d, 10 + 2⌈√d⌉)``; pruning can only reveal ranks below ``k``. An
@@ -258,10 +247,8 @@ class PrunedFactorSensing(
     rank-one ``y``). A warning says so when ``y`` looks centred (rank-one) or the fit
     explains none of its variance.
     For rank-one measurements, scaling the features alone
-    (``StandardScaler(with_mean=False)``) is a change of variables, and so is
-    ``whiten=True``, which makes their second moment the identity (a common mean,
-    unequal scales and correlations all made plain fits miss the rank about half the
-    time; a warning says when ``X`` is far from isotropic); the entries of
+    (``StandardScaler(with_mean=False)``) is a change of variables, and the user guide's
+    "When recovery fails" gives an exact recipe for shifted features; the entries of
     sensing matrices are best left as they are (scaling them one by one changes ``M``
     entrywise, which in general does not keep it low-rank).
 
@@ -286,7 +273,6 @@ class PrunedFactorSensing(
 
     _parameter_constraints: ClassVar[dict] = {
         "measurement": [StrOptions({"rank_one", "matrix"})],
-        "whiten": ["boolean"],
         "n_columns": [Interval(Integral, 1, None, closed="left"), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="neither")],
@@ -305,7 +291,6 @@ class PrunedFactorSensing(
         self,
         *,
         measurement: str = "rank_one",
-        whiten: bool = False,
         n_columns: int | None = None,
         alpha: float = 5e-3,
         beta: float = 1e-2,
@@ -320,7 +305,6 @@ class PrunedFactorSensing(
         verbose: int = 0,
     ):
         self.measurement = measurement
-        self.whiten = whiten
         self.n_columns = n_columns
         self.alpha = alpha
         self.beta = beta
@@ -442,11 +426,6 @@ class PrunedFactorSensing(
         self : PrunedFactorSensing
             The fitted estimator.
         """
-        if self.whiten and self.measurement != "rank_one":
-            raise ValueError(
-                "whiten=True changes the variables of rank-one measurements (vectors "
-                f"xᵢ); it does not apply to measurement={self.measurement!r}."
-            )
         # Unconverted, for n_features_in_ and a DataFrame's feature names.
         fitted_on = self._as_2d(X, fitting=True)
         X, y, xp_in, dev_in = self._checked_input(fitted_on, y, fitting=True)
@@ -465,10 +444,7 @@ class PrunedFactorSensing(
         # column weights of a huge beta).
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                X_fit, to_original = move_to(X, xp, dev), None
-                if self.whiten:
-                    X_fit, to_original = whiten(X_fit)
-                op = make_operator(self.measurement, X_fit, normalize=True)
+                op = make_operator(self.measurement, move_to(X, xp, dev), normalize=True)
                 result = fit_three_phase(
                     op,
                     move_to(y, xp, dev),
@@ -495,8 +471,7 @@ class PrunedFactorSensing(
         def keep(values, name, dtype=X.dtype):
             return xp_in.astype(move_to(values, xp_in, dev_in, name=name), dtype)
 
-        factor = result.factor if to_original is None else to_original(result.factor)
-        components = keep(factor.T, "components_")
+        components = keep(result.factor.T, "components_")
         column_norms = keep(result.column_norms, "column_norms_")
         support = keep(result.support, "support_", xp_in.bool)
 

@@ -630,10 +630,11 @@ def _warn_if_anisotropic(op) -> None:
             f"{top / trace:.0%} of their second moment (1/n)·Σ xᵢxᵢᵀ (features with a "
             "common mean, of very different scales, or correlated). The theory "
             "assumes isotropic xᵢ; on such designs about half of our test fits found "
-            "a wrong rank, with no other sign. Set whiten=True: the fit then runs on "
-            "whitened vectors, an exact change of variables, and reports components_ "
-            "in the coordinates of X (see 'When recovery fails' in the user guide; a "
-            "lower alpha if the rank still looks low).",
+            "a wrong rank, with no other sign. Whitening is an exact change of "
+            "variables: with XᵀX/n = V·diag(w)·Vᵀ, fit X @ T for T = V·diag(w)^(-1/2) "
+            "(directions with w = 0 left out) and read U = T @ components_.T (see "
+            "'When recovery fails' in the user guide; a lower alpha if the rank "
+            "still looks low).",
             UserWarning,
         )
 

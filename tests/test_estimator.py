@@ -498,39 +498,6 @@ def test_as_many_measurements_as_unknowns_identify_a_full_rank_estimate():
         PrunedFactorSensing(random_state=0).fit([[1.0, 0.0]], [1.0])
 
 
-@pytest.mark.parametrize("features", ["shifted", "correlated", "repeated"])
-def test_whiten_recovers_features_far_from_isotropic(features):
-    """Features shifted by 2 gave rank 1 of 3 (relative error 0.87) with only the
-    isotropy warning, correlated ones (Toeplitz 0.9) rank 2; whiten=True fits on the
-    whitened vectors, silently, and reports components_ in X's coordinates. A repeated
-    feature (XᵀX singular) leaves its direction out; the factor's weight on the pair is
-    what counts."""
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((600, 20))
-    if features == "correlated":
-        lags = np.abs(np.subtract.outer(np.arange(20), np.arange(20)))
-        X = X @ np.linalg.cholesky(0.9**lags).T
-    else:
-        X = X + 2.0
-    truth = np.linalg.qr(rng.standard_normal((20, 3)))[0] * [1.0, 0.8, 0.6]
-    y = np.sum((X @ truth) ** 2, axis=1)
-    with pytest.warns(UserWarning, match="far from isotropic"):
-        plain = PrunedFactorSensing(random_state=0).fit(X, y)
-    assert relative_error(plain.components_.T, truth) > 0.1
-    if features == "repeated":
-        X = np.hstack([X, X[:, :1]])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        model = PrunedFactorSensing(whiten=True, random_state=0).fit(X, y)
-    U = model.components_.T
-    assert model.n_components_ == 3 and U.shape == (X.shape[1], 3)
-    if features == "repeated":
-        U = U[:-1] + np.outer(np.eye(20)[0], U[-1])
-    assert relative_error(U, truth) < 1e-8
-    np.testing.assert_allclose(model.predict(X), y, rtol=1e-8)
-    np.testing.assert_allclose(np.sum(model.transform(X) ** 2, axis=1), y, rtol=1e-8)
-
-
 @pytest.mark.parametrize("features", ["uniform", "shifted", "unequal-scales"])
 def test_standardise_and_append_one_recovers_non_isotropic_features(features):
     """The user guide's recipe for measurements far from isotropic: fitting on
@@ -746,8 +713,6 @@ def test_non_square_width_in_matrix_mode(no_solver):
     [
         ({"alpha": -1.0}, "'alpha' parameter"),
         ({"measurement": "diagonal"}, "'measurement' parameter"),
-        ({"whiten": "yes"}, "'whiten' parameter"),
-        ({"whiten": True}, "whiten=True changes the variables of rank-one"),
         ({"beta": 0.0}, "'beta' parameter"),
         ({"threshold": 1.5}, "'threshold' parameter"),
         ({"threshold": "median"}, "'threshold' parameter"),

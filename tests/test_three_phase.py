@@ -597,14 +597,13 @@ def test_not_identified_says_fewer_at_full_rank_and_no_more_below():
 
 def test_far_from_isotropic_vectors_warn_and_whitening_recovers():
     """Features shifted by 2 (d = 20): the fit found rank 1 of 3 with relative error
-    0.87 and no warning. It now warns and names whiten=True; whitening by hand (the
-    user guide's snippet, which leaves out directions X never varies along) recovers
-    M* too."""
+    0.87 and no warning. It now warns, and the whitening it gives (the user guide's
+    snippet, which leaves out directions X never varies along) recovers M*."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((600, 20)) + 2.0
     truth = np.linalg.qr(rng.standard_normal((20, 3)))[0] * [1.0, 0.8, 0.6]
     y = np.sum((X @ truth) ** 2, axis=1)
-    message = r"far from isotropic: one direction holds 81% .* Set whiten=True"
+    message = r"far from isotropic: one direction holds 81% .* fit X @ T for T = V"
     with pytest.warns(UserWarning, match=message) as record:
         model = PrunedFactorSensing(random_state=0).fit(X, y)
     assert len(record) == 1 and record[0].filename == __file__
