@@ -235,24 +235,23 @@ class RankOneOperator:
         return _distinct_rows(self.xp, _first(self.X, rows), up_to_sign=True)
 
     def second_moment(self):
-        """``(1/n) Σᵢ xᵢxᵢᵀ/g``: one pass over X, a sixteenth of the rows at a time (as
-        :meth:`sensing_matrix`, without its weights: half the time)."""
-        total = 0.0
-        for rows in _row_blocks(self.n_samples):
-            block = self.X[rows, ...]
-            total = total + block.T @ block
-        return total / (self.n_samples * self.gain)
+        """``(1/n) Σᵢ xᵢxᵢᵀ/g``: :meth:`sensing_matrix` of unit weights, without
+        multiplying by them (half the time)."""
+        return self._outer_sum(None)
 
     def sensing_matrix(self, weights):
-        """``(1/n) Σᵢ wᵢ Aᵢ/g`` as a dense (d, d) array.
+        """``(1/n) Σᵢ wᵢ Aᵢ/g`` as a dense (d, d) array."""
+        return self._outer_sum(weights)
 
-        Accumulated over a sixteenth of the rows at a time, so that the weighted copy of
-        X never exists whole.
-        """
+    def _outer_sum(self, weights):
+        """``(1/n) Σᵢ wᵢ xᵢxᵢᵀ/g`` (``wᵢ = 1`` for ``None``): one pass over X, a
+        sixteenth of the rows at a time, so that the weighted copy of X never exists
+        whole."""
         total = 0.0
         for rows in _row_blocks(self.n_samples):
             block = self.X[rows, ...]
-            total = total + block.T @ (weights[rows, None] * block)
+            weighted = block if weights is None else weights[rows, None] * block
+            total = total + block.T @ weighted
         return total / (self.n_samples * self.gain)
 
 
