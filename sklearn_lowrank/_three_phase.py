@@ -142,7 +142,7 @@ def _outsized_advice(op, summary: _DataSummary, consequence: str) -> str:
     if not summary.n_outsized:
         return ""
     return (
-        f". But {summary.n_outsized} of the {summary.n_samples} measurements are over "
+        f". But {summary.n_outsized} of the {op.n_samples} measurements are over "
         f"{_SCALE_TRUNCATION:g} times the mean {op.size_formula}: they dominate the "
         f"squared loss, so {consequence}. Rescaling a measurement and its yᵢ alike "
         "keeps yᵢ = ⟨Aᵢ, M⟩ (it reweights the loss): fit "
@@ -193,7 +193,6 @@ class _DataSummary:
     low: float
     high: float
     n_outsized: int  # measurements over _SCALE_TRUNCATION times the mean size
-    n_samples: int
 
 
 def _summarize(xp, op: MeasurementOperator, y) -> _DataSummary:
@@ -213,9 +212,7 @@ def _summarize(xp, op: MeasurementOperator, y) -> _DataSummary:
             xp.mean(relative * relative),
         )
     )
-    return _DataSummary(
-        mean, spread, relative_variance, low, high, round(n_outsized), y.shape[0]
-    )
+    return _DataSummary(mean, spread, relative_variance, low, high, round(n_outsized))
 
 
 def _outsized(op: MeasurementOperator):
@@ -587,7 +584,7 @@ def _warn_if_centred(op, summary: _DataSummary) -> None:
     if not op.nonnegative:
         return
     mean, spread = summary.mean, summary.spread
-    standard_error = spread * math.sqrt(summary.relative_variance / summary.n_samples)
+    standard_error = spread * math.sqrt(summary.relative_variance / op.n_samples)
     if spread > 0 and (abs(mean) <= _CENTRED_RTOL * spread or mean < -3 * standard_error):
         warn(
             f"y has a mean of {mean:.3g} for a spread of {spread:.3g}, but rank-one "
