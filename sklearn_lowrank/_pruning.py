@@ -309,8 +309,9 @@ def select_columns(
             )
         else:
             kept = "its only column" if norms.size == 1 else f"all {norms.size} columns"
+            weak = ", or the penalty (alpha) too weak to separate the columns"
             warn(
-                f"Pruning kept {kept}: n_columns may be too small to reveal the rank, "
-                "or the penalty (alpha) too weak to separate the columns."
+                f"Pruning kept {kept}: n_columns may be too small to reveal the "
+                f"rank{weak if penalized else ''}."
             )
     return support, relative

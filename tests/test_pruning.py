@@ -176,6 +176,13 @@ def test_without_the_penalty_the_warning_names_alpha_zero(dim):
     assert "n_columns" not in str(record[0].message)
 
 
+@pytest.mark.parametrize("penalized", [True, False])
+def test_a_single_kept_column_blames_the_penalty_only_if_there_is_one(penalized):
+    with pytest.warns(UserWarning, match="kept its only column") as record:
+        select_columns(np.array([2.0]), "auto", dim=8, penalized=penalized)
+    assert ("alpha" in str(record[0].message)) == penalized
+
+
 def test_no_warning_for_a_single_column():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
