@@ -156,7 +156,7 @@ class _Memory:
 
     def direction(self, grad, pairs, inverse):
         """L-BFGS direction ``H·∇f`` (or ``∇f·P`` without pairs), ``P`` the metric
-        ``inverse`` (``None``: Euclidean); the gradient itself if that is not downhill.
+        ``inverse`` (``None``: Euclidean); ``∇f·P`` if that is not downhill.
 
         ``pairs`` is the Gram matrix of the rows :meth:`store_gradient` returned, from
         the last report. With pairs stored, the gradient combined is the one it stored
@@ -164,7 +164,7 @@ class _Memory:
         """
         xp, m = self.xp, self.size
         if not self.order:
-            return grad if inverse is None else grad @ inverse
+            return _in_metric(grad, inverse)
         B = self.buffer
         if inverse is None:
             first = m  # the y slots and the gradient serve as their scaled versions
@@ -186,12 +186,17 @@ class _Memory:
             self.curvature_rtol,
         )
         if not slope > 0:
-            return grad
+            return _in_metric(grad, inverse)
         on_rows = np.zeros(B.shape[0])
         on_rows[first + scaled] = weights[: slots.size + 1]
         on_rows[slots] = weights[slots.size + 1 :]
         on_rows = from_host(xp, on_rows, dtype=grad.dtype, device=device(grad))
         return xp.reshape(on_rows @ _rows(xp, B), grad.shape)
+
+
+def _in_metric(grad, inverse):
+    """The gradient ``∇f·P`` in the metric ``P = inverse`` (``None``: Euclidean)."""
+    return grad if inverse is None else grad @ inverse
 
 
 @dataclass

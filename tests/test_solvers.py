@@ -868,7 +868,8 @@ def test_strict_matches_numpy_scaled_lbfgs(kind, dtype, device):
 def test_a_direction_that_is_not_downhill_falls_back_to_the_gradient(monkeypatch):
     """The two-loop direction's slope gᵀHg is positive in exact arithmetic (pairs
     without curvature are skipped); should rounding make it not so, the step must
-    still descend: the gradient itself is the direction."""
+    still descend: the gradient in the run's metric is the direction (the Euclidean
+    one when there is none), as on a first iteration."""
     rng = np.random.default_rng(2)
     U, s, grad = (rng.standard_normal((4, 2)) for _ in range(3))
     memory = solvers._Memory(NUMPY_XP, 2, U)
@@ -886,3 +887,5 @@ def test_a_direction_that_is_not_downhill_falls_back_to_the_gradient(monkeypatch
 
     monkeypatch.setattr(solvers, "_two_loop_weights", uphill)
     np.testing.assert_array_equal(memory.direction(grad, pairs, None), grad)
+    inverse = np.array([[2.0, 0.5], [0.5, 1.0]])
+    np.testing.assert_allclose(memory.direction(grad, pairs, inverse), grad @ inverse)
