@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from numbers import Integral, Real
 from typing import ClassVar
@@ -368,9 +369,16 @@ class PrunedFactorSensing(
 
     def _as_2d(self, X, *, fitting):
         """``X`` with 3-D sensing matrices flattened to ``(n, d*d)`` (a view)."""
-        if self._measurement(fitting) == "matrix":
-            return _flatten_matrices(X, namespace_and_device(X)[0])
         shape = _shape_of_matrices(X)
+        if self._measurement(fitting) == "matrix":
+            side = math.isqrt(getattr(self, "n_features_in_", 0))
+            if not fitting and len(shape) == 3 and shape[1:] != (side, side):
+                # scikit-learn would count features: "X has 16 features, ... 25"
+                raise ValueError(
+                    f"X holds {shape[1]} × {shape[2]} sensing matrices, but "
+                    f"{type(self).__name__} was fitted on {side} × {side} ones."
+                )
+            return _flatten_matrices(X, namespace_and_device(X)[0])
         if len(shape) == 3:  # scikit-learn would only say "dim 3"
             remedy = "set" if fitting else "refit with"
             raise ValueError(
@@ -568,9 +576,8 @@ class PrunedFactorSensing(
         """
         xp, dev = namespace_and_device(X)
         if is_numpy_namespace(xp):
-            return super().score(
-                X, host_if_foreign(y), sample_weight=host_if_foreign(sample_weight)
-            )
+            y = _numeric_target(host_if_foreign(y))
+            return super().score(X, y, sample_weight=host_if_foreign(sample_weight))
         predicted = self.predict(X)
         # Checked like fit's y: a column vector would broadcast to (n, n) silently.
         y = self._checked_target(y, predicted, xp, dev)
@@ -688,14 +695,20 @@ def _raise_if_not_finite(xp, *, cause, **arrays):
 
 
 def _numeric_target(y):
-    """``y`` of strings or objects (a NumPy array or a list) as float64 numbers, as
-    scikit-learn's regressors read them (``check_X_y`` converts object arrays only); a
-    ``ValueError`` naming ``y`` when they are not numbers. Anything else as it is."""
+    """``y`` of strings or objects (a NumPy array, a list or a pandas container) as
+    float64 numbers, as scikit-learn's regressors read them (``check_X_y`` converts
+    object arrays only); a ``ValueError`` naming ``y`` when they are not numbers, or
+    are dates or durations (pandas would hand those over as nanoseconds). Anything else
+    as it is."""
     if isinstance(y, (list, tuple)):
         y = np.asarray(y)
-    if isinstance(y, np.ndarray) and y.dtype.kind in "mM":
+    kind = getattr(getattr(y, "dtype", None), "kind", None)
+    if kind in ("m", "M"):
         raise ValueError(f"y must hold numbers, not {y.dtype} values.")
-    if not isinstance(y, np.ndarray) or y.dtype.kind not in "USaO":
+    if kind not in ("U", "S", "a", "O"):
+        return y
+    y = np.asarray(y)  # pandas object, string and categorical containers
+    if y.dtype.kind not in "USaO":  # a categorical of numbers
         return y
     try:
         return y.astype(np.float64)

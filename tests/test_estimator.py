@@ -802,8 +802,11 @@ def test_wrong_width_at_predict(small_dense):
     model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="X has 49 features"):
         model.predict(np.ones((4, 49)))
-    with pytest.raises(ValueError, match="X has 49 features"):
-        model.transform(np.ones((4, 7, 7)))
+    # Matrices of another size are named as such (scikit-learn counted 49 "features").
+    matrices = "X holds 7 × 7 sensing matrices, but PrunedFactorSensing was fitted on 8 × 8"
+    for call in (model.predict, model.transform, lambda X: model.score(X, np.ones(4))):
+        with pytest.raises(ValueError, match=matrices):
+            call(np.ones((4, 7, 7)))
 
 
 @pytest.mark.parametrize("kinds", [("rank_one", "matrix"), ("matrix", "rank_one")])
@@ -843,6 +846,27 @@ def test_string_targets_are_read_as_numbers_or_refused_naming_y(small_dense):
         with pytest.raises(ValueError, match=re.escape(f"numbers, not {unit} values")):
             model.fit(X, dates)
     assert not hasattr(model, "components_")
+
+
+def test_pandas_targets_are_read_or_refused_as_numpy_ones(small_dense):
+    """A pandas Series or Index of dates or durations was fitted as nanoseconds (the
+    NumPy array refused), and score compared them with predictions in other units;
+    pandas strings were refused without naming y."""
+    pd = pytest.importorskip("pandas")
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", random_state=0)
+    durations = pd.to_timedelta(y, unit="s")
+    for target in (durations, pd.Series(durations), pd.date_range("2020", periods=y.size)):
+        with pytest.raises(ValueError, match="y must hold numbers, not"):
+            model.fit(X, target)
+    for strings in (pd.Series(["a"] * y.size), pd.Series(pd.Categorical(["a"] * y.size))):
+        with pytest.raises(ValueError, match="y must hold numbers: could not convert"):
+            model.fit(X, strings)
+    assert not hasattr(model, "components_")
+    model.fit(X, pd.Series(y))
+    with pytest.raises(ValueError, match="y must hold numbers, not timedelta64"):
+        model.score(X, pd.Series(durations))
+    assert model.score(X, pd.Series(y.astype(str))) == model.score(X, y)
 
 
 def test_unfitted_methods_raise():
