@@ -117,8 +117,11 @@ class PrunedFactorSensing(
         ``n = 400``: 1.4 s at ``k = 1000`` against 0.03 s at ``k = 8`` or ``100``).
     alpha : float, default=5e-3
         Penalty strength ``λ`` (relative to the data scale, see above). ``0`` disables
-        the regulariser, which leaves many columns of comparable norm so that pruning
-        finds no gap (the seed paper's negative result).
+        the regulariser and, with it, the rotation of the columns to the factor's
+        singular vectors (a free step for the penalty), which leaves many columns of
+        comparable norm so that pruning finds no gap (the seed paper's negative
+        result). On noiseless data any ``alpha > 0``, however small, finds the rank;
+        its weight is what rejects noise directions.
     beta : float, default=1e-2
         Smoothing ``β > 0`` of the group lasso (relative to the data scale): columns with
         ``‖uⱼ‖² ≫ β`` feel a group lasso, smaller ones a weight decay.
