@@ -242,8 +242,10 @@ def data_scale(
     the few rows that carry the signal in sparse designs: with single-entry ``Aᵢ`` and
     a spiky ``M*``, ``s`` fell 16-600 times and 10-15 noise columns were kept.) ``S₀``
     is formed from ``y`` in units of its mean absolute deviation, of order one
-    whatever the units of ``y``. Falls back to ``max |λ(S₀)|``, then to the uncentred
-    ``y`` (constant ``y``), then 1. ``summary``: :func:`_summarize`'s, if already taken.
+    whatever the units of ``y``; a constant ``y`` has none, and forms ``S₀`` uncentred,
+    in units of ``|ȳ|`` (outsized measurements still left out), and ``y ≡ 0`` gives 1.
+    ``s = max |λ(S₀)|`` where ``λ_max(S₀) ≤ 0``. ``summary``: :func:`_summarize`'s, if
+    already taken.
     """
     summary = summary or _summarize(xp, op, y)
     mean, spread = summary.mean, summary.spread
@@ -259,7 +261,8 @@ def data_scale(
         weights = xp.where(_outsized(op), xp.zeros_like(y), centred) / spread
         unit = spread
     elif mean != 0:
-        weights, unit = y / abs(mean), abs(mean)
+        weights = xp.where(_outsized(op), xp.zeros_like(y), y) / abs(mean)
+        unit = abs(mean)
     else:
         return 1.0
     S0 = op.sensing_matrix(weights)

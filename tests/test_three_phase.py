@@ -523,15 +523,17 @@ def test_unconverged_fit_names_outsized_measurements_and_their_remedy():
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_outsized_measurements_are_those_the_data_scale_leaves_out(kind):
+@pytest.mark.parametrize("constant_y", [False, True])
+def test_outsized_measurements_are_those_the_data_scale_leaves_out(kind, constant_y):
     """A measurement counts as outsized, in the summary the warnings read, exactly when
     its size exceeds ten times the mean: 99 of size 1 and one of size q, mean
-    (99 + q)/100, so q = 11 is the boundary. The data scale leaves out the same one:
-    turning it (same size, other direction) then leaves the scale as it was."""
+    (99 + q)/100, so q = 11 is the boundary. The data scale leaves out the same one,
+    also in its fallback for a constant y: turning it (same size, other direction)
+    then leaves the scale as it was."""
     rng = np.random.default_rng(0)
     shape = (6,) if kind == "rank_one" else (6, 6)
     base = rng.standard_normal((100, *shape))
-    y = 1.0 + rng.random(100)
+    y = np.full(100, 2.0) if constant_y else 1.0 + rng.random(100)
 
     def operator(first, size):
         data = base.copy()
