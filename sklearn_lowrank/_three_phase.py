@@ -69,6 +69,8 @@ _CENTRED_RTOL = 1e-4
 # second moment's trace, and this many times the mean eigenvalue, are far from isotropic
 # (see _warn_if_anisotropic).
 _ANISOTROPY_SHARE, _ANISOTROPY_RATIO = 0.3, 3.5
+# ...and this many times the top eigenvalue that sampling alone gives isotropic vectors.
+_SAMPLING_MARGIN = 1.5
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
@@ -603,7 +605,8 @@ def _warn_if_anisotropic(op) -> None:
     """A warning when the vectors ``xᵢ`` of rank-one measurements are far from
     isotropic: the top eigenvalue of their second moment holds over
     ``_ANISOTROPY_SHARE`` of its trace and is over ``_ANISOTROPY_RATIO`` times the mean
-    eigenvalue (which keeps Gaussian ``xᵢ`` in small ``d`` quiet; ``d ≤ 3`` never warns).
+    eigenvalue, and over the spread that sampling alone gives (which keeps Gaussian
+    ``xᵢ`` in small ``d``, or few of them, quiet; ``d ≤ 3`` never warns).
 
     The fits then failed silently about half the time. On 137 noiseless problems
     (``d = 10, 20, 40``, ``r = 3``, 3 or 10 times the degrees of freedom; features
@@ -624,7 +627,13 @@ def _warn_if_anisotropic(op) -> None:
         return  # (an overflowed moment: the fit reports the overflow later)
     eigenvalues = to_host(op.xp.linalg.eigvalsh(moment))
     top, trace = float(eigenvalues[-1]), float(np.sum(eigenvalues))
-    if top > _ANISOTROPY_SHARE * trace and top * op.dim > _ANISOTROPY_RATIO * trace:
+    # Sampling alone spreads the eigenvalues of isotropic vectors' second moment up to
+    # about (1 + √(d/n))² times their mean (the Marchenko–Pastur edge; 1.5 times it
+    # for the fluctuations of small n): with n ≤ d, a few Gaussian xᵢ held 47-100% of
+    # the trace. From n = 5d on, 3.5 is the larger.
+    edge = _SAMPLING_MARGIN * (1.0 + math.sqrt(op.dim / op.n_samples)) ** 2
+    ratio = max(_ANISOTROPY_RATIO, edge)
+    if top > _ANISOTROPY_SHARE * trace and top * op.dim > ratio * trace:
         warn(
             "The measurement vectors xᵢ are far from isotropic: one direction holds "
             f"{top / trace:.0%} of their second moment (1/n)·Σ xᵢxᵢᵀ (features with a "
