@@ -62,6 +62,9 @@ class MeasurementOperator(Protocol):
     gain: float  #: Scale ``g`` the measurements are divided by (1.0 if not).
     sizes: Any  #: Per-measurement size, by which the data scale leaves out outliers.
     mean_size: float  #: Mean of :attr:`sizes`, on the host.
+    #: An upper bound on the mean ``‖sym(Aᵢ)‖_F/g`` (so on the mean spectral norm), on
+    #: the host.
+    mean_norm: float
     #: How a size, and the rescaling of a measurement and its ``yᵢ`` to size 1, read
     #: in messages.
     size_formula: str
@@ -163,6 +166,7 @@ class RankOneOperator:
                     "entries), beyond the dtype. Rescale X (the fit does not depend on "
                     "its scale), or use float64."
                 )
+        self.mean_norm = self.mean_size / self.gain  # ‖xᵢxᵢᵀ‖_F = ‖xᵢ‖²
         self._row_sum_weights = {}
 
     @staticmethod
@@ -347,6 +351,8 @@ class MatrixOperator:
             )
             self.gain = mean_square**0.5
             self.packed *= 1.0 / self.gain
+        # The mean of √sizes is at most the root of their mean (Jensen).
+        self.mean_norm = math.sqrt(self.mean_size) / self.gain
         if row_block == "auto":
             row_block = backend_row_block(xp, rows.size * xp.finfo(X.dtype).bits // 8)
         self.row_block = row_block

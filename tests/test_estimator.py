@@ -630,6 +630,26 @@ def test_a_fit_no_better_than_the_mean_warns(finetune_iter):
     assert len(messages) == 1 and "far from isotropic" in messages[0]
 
 
+@pytest.mark.parametrize(
+    "alpha, columns",
+    [(5e-3, "1 column kept: the penalty"), (0.0, "3 columns kept: y may not be")],
+)
+def test_a_fit_no_better_than_the_mean_names_the_penalty_only_if_there_is_one(
+    alpha, columns
+):
+    """y unrelated to the 3 × 3 sensing matrices: the default keeps one column, alpha=0
+    all three; the warning counts them in good English and blames alpha only when
+    there is a penalty."""
+    X = np.random.default_rng(0).standard_normal((50, 3, 3))
+    y = np.random.default_rng(1).random(50)
+    model = PrunedFactorSensing(measurement="matrix", alpha=alpha, random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    (message,) = [str(w.message) for w in record if "explains none" in str(w.message)]
+    assert columns in message and ("alpha" in message) == (alpha > 0)
+
+
 def test_a_penalty_that_keeps_nothing_is_not_blamed_on_the_data():
     """alpha=1 on a rank-6 truth: no column grows, pruning keeps the largest and says
     alpha may be too strong; the R² check must not add that y is outside the model."""

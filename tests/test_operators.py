@@ -271,6 +271,27 @@ def test_sizes_are_the_measurements_squared_norms(kind, backend):
         assert_close(op.sizes, 9.0 * expected, backend.rtol)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_mean_norm_bounds_the_mean_spectral_norm(kind):
+    """``mean_norm`` bounds the mean ``‖sym(Aᵢ)‖₂/g`` from above (the noise check's
+    cheap test relies on it), exactly for rank-one ``Aᵢ``, on rows of very unequal
+    sizes."""
+    X, A = PROBLEMS[kind](0)
+    scales = np.geomspace(0.1, 10.0, X.shape[0])
+    X = X * (scales[:, None] if kind == "rank_one" else scales[:, None] ** 0.5)
+    op = make_operator(kind, X, normalize=True)
+    if kind == "rank_one":
+        A = np.einsum("ni,nj->nij", X, X)
+    else:
+        A = X.reshape(A.shape)
+    sym = 0.5 * (A + np.transpose(A, (0, 2, 1)))
+    spectral = np.abs(np.linalg.eigvalsh(sym)).max(axis=1) / op.gain
+    if kind == "rank_one":
+        assert op.mean_norm == pytest.approx(spectral.mean(), rel=1e-12)
+    else:
+        assert spectral.mean() <= op.mean_norm
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_matrix_gain_depends_only_on_the_symmetric_part(backend):
     _, A = matrix_problem()

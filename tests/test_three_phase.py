@@ -684,3 +684,84 @@ def test_isotropic_measurements_do_not_warn(kind):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         PrunedFactorSensing(measurement=kind, random_state=0).fit(1e3 * X, y)
+
+
+# ------------------------------------------------------------------ noise warning
+
+
+def noisy_problem(relative_noise, kind="matrix", n=228, d=20, rank=3):
+    """n = 4 times the degrees of freedom of rank 3 at d = 20 (matrix measurements);
+    noise ``relative_noise`` times the standard deviation of the noiseless y."""
+    _, y0, _ = make_low_rank_sensing(n, d, rank, measurement=kind, random_state=0)
+    noise = relative_noise * float(np.std(y0))
+    return make_low_rank_sensing(n, d, rank, measurement=kind, noise=noise, random_state=0)
+
+
+def noise_warnings(record):
+    return [str(w.message) for w in record if "residuals are near" in str(w.message)]
+
+
+def test_noise_above_the_pick_up_level_is_named_with_an_alpha_that_helps():
+    """Noise 0.2·std(y): the default kept 8 columns for rank 3, silently (relative
+    error 0.27 against 0.11 told the rank). The warning names the ratio to the pick-up
+    level; refitting with the alpha it advises keeps 4 and is silent."""
+    X, y, _ = noisy_problem(0.2)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    (message,) = noise_warnings(record)
+    ratio = float(message.split("reaches ")[1].split(" times")[0])
+    advised = float(message.split("raise alpha to about ")[1].split(" ")[0])
+    assert model.n_components_ > 5 and ratio > 0.7
+    assert advised == pytest.approx(model.alpha * ratio / 0.5, rel=0.1)
+    assert f"n_components_={model.n_components_}" in message
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        refit = PrunedFactorSensing(measurement="matrix", alpha=advised, random_state=0)
+        refit.fit(X, y)
+    assert refit.n_components_ < model.n_components_ and not noise_warnings(record)
+
+
+@pytest.mark.parametrize("relative_noise, passes", [(0.0, 0), (0.01, 1)])
+def test_noise_well_below_the_pick_up_level_is_not_named(
+    relative_noise, passes, monkeypatch
+):
+    """No warning at noise 0.01·std(y); a fit noiseless to rounding does not even make
+    the pass over the data that measures the noise's level."""
+    X, y, _ = noisy_problem(relative_noise)
+    calls = []
+    original = three_phase._top_eigenvalue
+    monkeypatch.setattr(
+        three_phase,
+        "_top_eigenvalue",
+        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    assert len(calls) == passes
+
+
+@pytest.mark.parametrize("finetune_iter", [0, 3])
+def test_noise_is_estimated_only_from_a_converged_fine_tuning(finetune_iter):
+    """Residuals with the penalty's shrinkage in them, or of an unfinished run,
+    overstate the noise: no noise warning then (the same data warn when converged)."""
+    X, y, _ = noisy_problem(0.2)
+    model = PrunedFactorSensing(
+        measurement="matrix", finetune_iter=finetune_iter, random_state=0
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    assert not noise_warnings(record)
+
+
+def test_residuals_at_rounding_level_are_not_noise():
+    """float32, noiseless: residuals of a few ε, which a pick-up level made tiny by
+    beta=1e10 would take for noise far above it."""
+    X, y, _ = noisy_problem(0.0)
+    model = PrunedFactorSensing(measurement="matrix", beta=1e10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X.astype(np.float32), y.astype(np.float32))
+    assert model.n_components_ == 3
