@@ -369,7 +369,6 @@ def minimize(
     report = _report(xp, value, U, history.store_gradient(grad))
     _check_finite(report.value, phase, 0)
     stall = _StallTest(xp, y, U.dtype, report.value)
-    u_sq_host = report.u_sq
     pruned_early = False
     step_guess = 1.0
     moved = False
@@ -405,15 +404,16 @@ def minimize(
         history.append(U_new - U, grad_new - grad)
         U, grad = U_new, grad_new
 
+        # (After columns were dropped, the last report measured the kept ones.)
+        previous_u_sq = report.u_sq
         report = _report(xp, value_new, U, history.store_gradient(grad))
         new_value, grad_sq, u_sq = report.value, report.grad_sq, report.u_sq
         _check_finite(new_value, phase, n_iter)
-        if u_sq > _ESCAPE_GROWTH**2 * u_sq_host:
+        if u_sq > _ESCAPE_GROWTH**2 * previous_u_sq:
             # The step escaped the small start: its pair measured no curvature near the
             # new point, and keeping it made the next direction nearly parallel to U
             # (a step that only rescaled U).
             history.clear()
-        u_sq_host = u_sq
         objective.append(new_value)
         if callback is not None:
             callback(U)
