@@ -27,7 +27,8 @@ from _common import (
 from sklearn.utils import check_random_state
 
 from sklearn_lowrank._operators import make_operator
-from sklearn_lowrank._three_phase import data_scale, default_n_columns, fit_three_phase
+from sklearn_lowrank._scaling import data_scale
+from sklearn_lowrank._three_phase import default_n_columns, fit_three_phase
 from sklearn_lowrank.metrics import relative_error
 
 

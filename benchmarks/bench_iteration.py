@@ -43,10 +43,10 @@ from sklearn.utils import check_random_state
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._operators import make_operator
+from sklearn_lowrank._scaling import data_scale
 from sklearn_lowrank._solvers import minimize
 from sklearn_lowrank._three_phase import (
     FINETUNE_SOLVERS,
-    data_scale,
     default_n_columns,
     regularized_solver,
 )

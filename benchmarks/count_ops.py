@@ -31,8 +31,9 @@ import numpy as np
 from _common import table
 
 from sklearn_lowrank._operators import make_operator
+from sklearn_lowrank._scaling import data_scale
 from sklearn_lowrank._solvers import minimize
-from sklearn_lowrank._three_phase import FINETUNE_SOLVERS, data_scale, regularized_solver
+from sklearn_lowrank._three_phase import FINETUNE_SOLVERS, regularized_solver
 from sklearn_lowrank.datasets import make_low_rank_sensing
 
 _STRICT_DIR = os.path.dirname(xps.__file__)

@@ -45,10 +45,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._operators import make_operator, measure
+from sklearn_lowrank._scaling import data_scale
 from sklearn_lowrank._solvers import minimize
 from sklearn_lowrank._three_phase import (
     FINETUNE_SOLVERS,
-    data_scale,
     default_n_columns,
     regularized_solver,
 )

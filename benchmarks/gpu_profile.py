@@ -29,10 +29,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from gpu_check import make_problem, sync
 
 from sklearn_lowrank._operators import make_operator
+from sklearn_lowrank._scaling import data_scale
 from sklearn_lowrank._solvers import minimize
 from sklearn_lowrank._three_phase import (
     FINETUNE_SOLVERS,
-    data_scale,
     default_n_columns,
     regularized_solver,
 )

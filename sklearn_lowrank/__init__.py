@@ -3,8 +3,9 @@
 The package is one scikit-learn estimator, :class:`PrunedFactorSensing`, plus helpers:
 :mod:`sklearn_lowrank.datasets` (synthetic problems) and :mod:`sklearn_lowrank.metrics`
 (recovery error). The algorithm's parts live in private modules named after them:
-``_three_phase`` (the algorithm: fit, prune, fine-tune), ``_operators`` (measurement
-kinds), ``_penalty`` (smooth group lasso), ``_line_search``, ``_solvers``, ``_pruning``
+``_three_phase`` (the algorithm: fit, prune, fine-tune), ``_scaling`` (the data
+scale), ``_operators`` (measurement kinds), ``_penalty`` (smooth group lasso),
+``_line_search``, ``_solvers``, ``_pruning``, ``_diagnostics`` (the fit's warnings)
 and ``_backend`` (array module).
 """
 

@@ -16,16 +16,25 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ._backend import fetch, from_host, holds_magnitude, to_host
+from ._diagnostics import (
+    outsized_advice,
+    plain_loss,
+    warn_if_anisotropic,
+    warn_if_centred,
+    warn_if_no_better_than_the_mean,
+    warn_if_noise_was_kept,
+    warn_if_not_identified,
+)
 from ._operators import MeasurementOperator
 from ._penalty import SmoothGroupLasso
 from ._pruning import ColumnPruner, EarlyPruning, relative_threshold, select_columns
-from ._solvers import _ROUNDING_LEVEL, SolverResult, minimize
+from ._scaling import DataSummary, data_scale, summarize
+from ._solvers import SolverResult, minimize
 from ._warnings import warn
 
 __all__ = [
     "FINETUNE_SOLVERS",
     "ThreePhaseResult",
-    "data_scale",
     "default_n_columns",
     "fit_three_phase",
     "regularized_solver",
@@ -59,25 +68,9 @@ _FLOOR_CAP = 1e-2
 _DAMPING = 0.1
 # Early pruning compares the singular values with those this many iterations earlier.
 _EARLY_PRUNING_WINDOW = 5
-# The data scale leaves out measurements more than this many times the mean size
-# (see data_scale).
-_SCALE_TRUNCATION = 10.0
-# A rank-one y whose mean is within this fraction of its mean absolute deviation of 0
-# was centred (see _warn_if_centred): to rounding, in float32 too.
-_CENTRED_RTOL = 1e-4
-# Rank-one measurements one of whose directions holds more than this share of the
-# second moment's trace, and this many times the mean eigenvalue, are far from isotropic
-# (see _warn_if_anisotropic).
-_ANISOTROPY_SHARE, _ANISOTROPY_RATIO = 0.3, 3.5
-# ...and this many times the top eigenvalue that sampling alone gives isotropic vectors.
-_SAMPLING_MARGIN = 1.5
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
-# Noise whose level in the residual's sensing matrix reaches this fraction of the
-# penalty's pick-up level alpha/√beta may leave columns that only fit it (see
-# _warn_if_noise_was_kept); the advice puts it at _NOISE_TARGET of the level.
-_NOISE_SHARE, _NOISE_TARGET = 0.7, 0.5
 
 
 @dataclass
@@ -133,29 +126,6 @@ def _end_phase(
     )
 
 
-def _outsized_advice(op, summary: _DataSummary, consequence: str) -> str:
-    """What a ``ConvergenceWarning`` adds when some measurements are outsized, the
-    likelier cause (empty when none are): ``consequence`` says what it does to the
-    phase.
-
-    A few rows of far larger norm dominate the squared loss and leave it
-    ill-conditioned. With 1-2% of rank-one rows 30-100 times the others' norm
-    (``d = 10``, ``r = 2``, noiseless), both phases used their budgets and the rank came
-    out 3-7 (ten times the budgets: the right rank after 7700 iterations on one
-    problem, rank 5 on another); dividing each row by its norm and ``yᵢ`` by its
-    square took 22 iterations to the right rank and a relative error of 6e-11.
-    """
-    if not summary.n_outsized:
-        return ""
-    return (
-        f". But {summary.n_outsized} of the {op.n_samples} measurements are over "
-        f"{_SCALE_TRUNCATION:g} times the mean {op.size_formula}: they dominate the "
-        f"squared loss, so {consequence}. Rescaling a measurement and its yᵢ alike "
-        "keeps yᵢ = ⟨Aᵢ, M⟩ (it reweights the loss): fit "
-        f"{op.unit_rescaling} instead"
-    )
-
-
 def _in_units_of_y(xp, V, root: float):
     """``V·root``, or a ``FloatingPointError`` where that leaves the dtype's range
     (checked on the host first, so no overflow warning precedes the error)."""
@@ -183,105 +153,6 @@ def regularized_solver(alpha: float = _ALPHA, beta: float = _BETA) -> dict:
 def default_n_columns(n_features: int) -> int:
     """Default width ``k = min(d, 10 + 2⌈√d⌉)``: roomy for low ranks, far below ``d²``."""
     return min(n_features, 10 + 2 * math.ceil(math.sqrt(n_features)))
-
-
-@dataclass(frozen=True)
-class _DataSummary:
-    """The host numbers about ``y`` that a fit reads (the data scale, the centred-``y``
-    and the no-better-than-the-mean checks), reduced on the device and fetched in one
-    transfer by :func:`_summarize`."""
-
-    mean: float
-    spread: float  # mean |yᵢ − ȳ|
-    # mean ((yᵢ − ȳ)/spread)²: the variance in units of the spread, which stays in the
-    # float range whatever the magnitude of y (its variance itself overflows past 1e154)
-    relative_variance: float
-    low: float
-    high: float
-    n_outsized: int  # measurements over _SCALE_TRUNCATION times the mean size
-
-
-def _summarize(xp, op: MeasurementOperator, y) -> _DataSummary:
-    device_mean = xp.mean(y)
-    centred = y - device_mean
-    spread = xp.mean(xp.abs(centred))
-    relative = centred / xp.where(spread > 0, spread, xp.ones_like(spread))
-    mean, n_outsized, low, high, spread, relative_variance = (
-        float(v)
-        for v in fetch(
-            xp,
-            device_mean,
-            xp.sum(xp.astype(_outsized(op), y.dtype)),
-            xp.min(y),
-            xp.max(y),
-            spread,
-            xp.mean(relative * relative),
-        )
-    )
-    return _DataSummary(mean, spread, relative_variance, low, high, round(n_outsized))
-
-
-def _outsized(op: MeasurementOperator):
-    """Mask of the measurements more than ``_SCALE_TRUNCATION`` times the mean size."""
-    return op.sizes > _SCALE_TRUNCATION * op.mean_size
-
-
-def data_scale(
-    xp, op: MeasurementOperator, y, summary: _DataSummary | None = None
-) -> float:
-    """``s = λ_max(S₀)``, ``S₀ = (1/n) Σᵢ wᵢ sym(Aᵢ)/g``, with ``wᵢ = yᵢ − ȳ`` on all
-    but outsized measurements (``g`` the operator's gain: 1 unless it normalises).
-
-    Centring ``y`` removes the isotropic part that rank-one measurements add: for
-    Gaussian ``xᵢ``, ``E[yᵢ·xᵢxᵢᵀ/g] = g·(2M* + tr(M*)·I)`` and ``E[yᵢ] = g·tr(M*)``, so
-    ``E[S₀] = 2g·M*``; for Gaussian ``Aᵢ``, ``ȳ ≈ 0`` and ``E[S₀] = g·M*``. Either way
-    ``s`` tracks the top eigenvalue of ``M*``, whatever its rank. (Subtracting the median
-    eigenvalue instead took a signal eigenvalue once ``r ≥ d/2``: with
-    matrix measurements at ``d = 10``, ``r = 5-6``, ``s`` fell 2-5 times and the rank
-    came out one or two too large.)
-
-    ``wᵢ = 0`` where the measurement's size (``op.sizes``: ``‖xᵢ‖²`` or
-    ``‖sym(Aᵢ)‖²_F``) exceeds ten times the mean: ``S₀`` is of fourth order in a
-    rank-one ``xᵢ``, and one noiseless row ten times the typical norm among 3000 raised
-    ``s`` 48-fold, which lost every direction but one. (Truncating on ``|yᵢ − ȳ|``
-    instead, as in the truncated spectral method of Chen & Candès 2015, also removed
-    the few rows that carry the signal in sparse designs: with single-entry ``Aᵢ`` and
-    a spiky ``M*``, ``s`` fell 16-600 times and 10-15 noise columns were kept.) ``S₀``
-    is formed from ``y`` in units of its mean absolute deviation, of order one
-    whatever the units of ``y``; a constant ``y`` has none, and forms ``S₀`` uncentred,
-    in units of ``|ȳ|`` (outsized measurements still left out), and ``y ≡ 0`` gives 1.
-    ``s = max |λ(S₀)|`` where ``λ_max(S₀) ≤ 0``. ``summary``: :func:`_summarize`'s, if
-    already taken.
-    """
-    summary = summary or _summarize(xp, op, y)
-    mean, spread = summary.mean, summary.spread
-    if not (math.isfinite(mean) and math.isfinite(spread)):
-        raise FloatingPointError(
-            "The data scale is not finite: y holds values too large for the dtype; "
-            "rescale it."
-        )
-    # Constant y, tested exactly: its rounded mean leaves a spread of an ulp or so,
-    # which formed S₀ from rounding noise (y ≡ 0.1 gave s = 1.7e-17, not about 0.1).
-    if summary.low < summary.high:
-        centred = y - mean
-        weights = xp.where(_outsized(op), xp.zeros_like(y), centred) / spread
-        unit = spread
-    elif mean != 0:
-        weights = xp.where(_outsized(op), xp.zeros_like(y), y) / abs(mean)
-        unit = abs(mean)
-    else:
-        return 1.0
-    S0 = op.sensing_matrix(weights)
-    if not bool(xp.all(xp.isfinite(S0))):
-        raise FloatingPointError(
-            "The data scale (1/n)·Σᵢ yᵢAᵢ is not finite: X holds values too large for "
-            "the dtype; rescale it."
-        )
-    eigenvalues = to_host(xp.linalg.eigvalsh(S0))
-    scale = float(eigenvalues[-1])
-    if scale <= 0:
-        scale = float(np.max(np.abs(eigenvalues)))
-    return scale * unit if scale > 0 else 1.0
 
 
 class _Progress:
@@ -352,10 +223,10 @@ def fit_three_phase(
     # int(): scikit-learn's Integral constraint admits True, which NumPy's shapes refuse.
     k = int(n_columns) if n_columns is not None else default_n_columns(d)
     rng = check_random_state(random_state)
-    summary = _summarize(xp, op, y)
-    _warn_if_centred(op, summary)
+    summary = summarize(xp, op, y)
+    warn_if_centred(op, summary)
     scale = data_scale(xp, op, y, summary)
-    _warn_if_anisotropic(op)
+    warn_if_anisotropic(op)
     # Solved in units where the (normalised) measurements and y/s are of order one:
     # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
     # since s/g itself can leave the float range where the root does not (X·1e-150
@@ -431,18 +302,18 @@ def fit_three_phase(
         loss, settled = finetuned.objective[-1], finetuned.converged
 
     rank = int(support.sum())
-    _warn_if_not_identified(op, rank)
+    warn_if_not_identified(op, rank)
     # When no column grew, pruning kept the largest anyway and said so (naming alpha):
     # the fit's R² then says nothing more about y.
     if np.any(norms[support] > floor * root):
-        loss = _plain_loss(op, y_scaled, V) if loss is None else loss
-        explained = not _warn_if_no_better_than_the_mean(
+        loss = plain_loss(op, y_scaled, V) if loss is None else loss
+        explained = not warn_if_no_better_than_the_mean(
             op, V, loss, summary, scale, alpha=alpha
         )
         # Only the residuals of a converged plain fit estimate the noise (the penalty's
         # shrinkage, or an unfinished run, adds to them).
         if explained and settled:
-            _warn_if_noise_was_kept(
+            warn_if_noise_was_kept(
                 op, y_scaled, rank, loss, rng, alpha, beta, summary, scale
             )
     return ThreePhaseResult(
@@ -462,7 +333,7 @@ def _regularized_phase(
     U,
     pruner: ColumnPruner,
     progress: _Progress,
-    summary: _DataSummary,
+    summary: DataSummary,
     *,
     alpha,
     beta,
@@ -533,7 +404,7 @@ def _regularized_phase(
         "regularized fit",
         progress,
         budget=f"max_iter={max_iter}",
-        advice="increase max_iter" + _outsized_advice(op, summary, slow),
+        advice="increase max_iter" + outsized_advice(op, summary, slow),
         quantity="objective",
     )
     return regularized, norms
@@ -544,7 +415,7 @@ def _finetuning_phase(
     y_scaled,
     V,
     progress: _Progress,
-    summary: _DataSummary,
+    summary: DataSummary,
     finetune_iter: int,
     finetune_solver: str,
     tol,
@@ -567,7 +438,7 @@ def _finetuning_phase(
         "fine-tuning",
         progress,
         budget=f"finetune_iter={finetune_iter}",
-        advice="increase finetune_iter or tol" + _outsized_advice(op, summary, slow),
+        advice="increase finetune_iter or tol" + outsized_advice(op, summary, slow),
         quantity="loss",
     )
     return finetuned
@@ -588,215 +459,3 @@ def _curve_in_units_of_y(curve: list, scale: float) -> np.ndarray:
             RuntimeWarning,
         )
     return objective
-
-
-def _warn_if_centred(op, summary: _DataSummary) -> None:
-    """A warning when measurements that are never negative for a PSD ``M`` (rank-one)
-    come with a centred ``y``: a mean of 0 to rounding, or negative beyond three
-    standard errors.
-
-    ``E[yᵢ] = E[xᵢᵀMxᵢ] > 0`` for any PSD ``M ≠ 0``, whatever the noise: neither can
-    come from such data but by chance (below 0.2 % for a ``y`` of pure noise, far
-    less with any signal). A centred ``y`` (a StandardScaler on the target) otherwise
-    fits silently, much of it out of reach (training R² 0.3-0.7).
-    """
-    if not op.nonnegative:
-        return
-    mean, spread = summary.mean, summary.spread
-    standard_error = spread * math.sqrt(summary.relative_variance / op.n_samples)
-    if spread > 0 and (abs(mean) <= _CENTRED_RTOL * spread or mean < -3 * standard_error):
-        warn(
-            f"y has a mean of {mean:.3g} for a spread of {spread:.3g}, but rank-one "
-            "measurements ⟨xᵢxᵢᵀ, M⟩ = xᵢᵀMxᵢ of a PSD M are never negative: y looks "
-            "centred (a StandardScaler on the target, in TransformedTargetRegressor "
-            "say) or shifted down. Fit the raw y, or scale it without centring "
-            "(StandardScaler(with_mean=False)).",
-            UserWarning,
-        )
-
-
-def _warn_if_anisotropic(op) -> None:
-    """A warning when the vectors ``xᵢ`` of rank-one measurements are far from
-    isotropic: the top eigenvalue of their second moment holds over
-    ``_ANISOTROPY_SHARE`` of its trace and is over ``_ANISOTROPY_RATIO`` times the mean
-    eigenvalue, and over the spread that sampling alone gives (which keeps Gaussian
-    ``xᵢ`` in small ``d``, or few of them, quiet; ``d ≤ 3`` never warns).
-
-    The fits then failed silently about half the time. On 137 noiseless problems
-    (``d = 10, 20, 40``, ``r = 3``, 3 or 10 times the degrees of freedom; features
-    Gaussian, shifted by 0.3-3, correlated (Toeplitz 0.3-0.9), of scales spread up to
-    100-fold, or uniform on [0, 1]) 49 fits missed ``M*`` (relative error over 1e-3),
-    47 of them without any warning. This one came on 48 of the 49, and on 37 fits that
-    were right (12 of them with features shifted by 1, a share of 0.5). The share, not
-    the ratio to the mean eigenvalue, is the test: a common mean ``s`` (in standard
-    deviations) gives a share of about ``s²/(1 + s²)`` at any ``d`` but a ratio growing
-    with ``d``; at ``d = 100`` shifts by 0.3-1 (ratios 9-50) all fitted. Whitened
-    features recovered 45 of the 49; on the other 4 (``d = 10``) whitening raised the
-    condition number of the matrix sought, ``T⁻¹M*T⁻ᵀ`` for ``x̃ = Tᵀx``, to 24-153, and
-    ``alpha=1e-3`` recovered 3 of them. The check costs a pass over ``X`` and a
-    ``d × d`` eigen-decomposition: 3-6% of a fit (n = 2000-20000, d = 100-1000).
-    """
-    moment = op.second_moment()
-    if moment is None or not bool(op.xp.all(op.xp.isfinite(moment))):
-        return  # (an overflowed moment: the fit reports the overflow later)
-    eigenvalues = to_host(op.xp.linalg.eigvalsh(moment))
-    top, trace = float(eigenvalues[-1]), float(np.sum(eigenvalues))
-    # Sampling alone spreads the eigenvalues of isotropic vectors' second moment up to
-    # about (1 + √(d/n))² times their mean (the Marchenko–Pastur edge; 1.5 times it
-    # for the fluctuations of small n): with n ≤ d, a few Gaussian xᵢ held 47-100% of
-    # the trace. From n = 5d on, 3.5 is the larger.
-    edge = _SAMPLING_MARGIN * (1.0 + math.sqrt(op.dim / op.n_samples)) ** 2
-    ratio = max(_ANISOTROPY_RATIO, edge)
-    if top > _ANISOTROPY_SHARE * trace and top * op.dim > ratio * trace:
-        warn(
-            "The measurement vectors xᵢ are far from isotropic: one direction holds "
-            f"{top / trace:.0%} of their second moment (1/n)·Σ xᵢxᵢᵀ (features with a "
-            "common mean, of very different scales, or correlated). The theory "
-            "assumes isotropic xᵢ; on such designs about half of our test fits found "
-            "a wrong rank, with no other sign. Whitening is an exact change of "
-            "variables: with XᵀX/n = V·diag(w)·Vᵀ, fit X @ T for T = V·diag(w)^(-1/2) "
-            "(directions with w = 0 left out) and read U = T @ components_.T (see "
-            "'When recovery fails' in the user guide; a lower alpha if the rank "
-            "still looks low).",
-            UserWarning,
-        )
-
-
-def _warn_if_not_identified(op, rank: int) -> None:
-    """A warning when the distinct measurements are too few to identify a rank-``rank``
-    PSD matrix: no more than its degrees of freedom (fewer, at full rank).
-
-    As many measurements as unknowns are enough only at full rank (``rank = d``), where
-    the matrices of that rank are an open set and the measurements a linear system;
-    below it they admit finitely many solutions (two rank-one 2 × 2 matrices fit two
-    rank-one measurements: the signs of ``xᵢᵀu`` are free)."""
-    d = op.dim
-    degrees_of_freedom = rank * d - rank * (rank - 1) // 2
-    needed = degrees_of_freedom if rank >= d else degrees_of_freedom + 1
-    # Repeated measurements add no equations (a design repeated 20 times gave a wrong
-    # estimate with training R² 1.0). Counted only when the rows alone would pass, and
-    # first among 2·needed rows: a lower bound, which settles it unless rows repeat
-    # (the pass over all the data is then left out).
-    n_distinct = op.n_samples
-    if n_distinct >= needed:
-        head = 2 * needed
-        n_distinct = op.distinct_measurements(rows=head)
-        if n_distinct < needed and head < op.n_samples:
-            n_distinct = op.distinct_measurements()
-    if n_distinct < needed:
-        plural = "" if n_distinct == 1 else "s"
-        counted = f"{n_distinct} measurement{plural}"
-        if n_distinct < op.n_samples:
-            counted = f"{n_distinct} distinct measurement{plural} (in {op.n_samples} rows)"
-        warn(
-            f"{counted} for a rank-{rank} estimate of a {d} x {d} matrix, which has "
-            f"{degrees_of_freedom} degrees of freedom: with "
-            f"{'fewer' if rank >= d else 'no more'} measurements than unknowns, other "
-            "matrices of that rank fit the data as well, so the estimate is not "
-            "identified. Recovery needs more measurements "
-            "(the theory: of the order of r·d), or a lower rank (larger alpha).",
-            UserWarning,
-        )
-
-
-def _variance(summary: _DataSummary, scale: float) -> float:
-    """The variance of ``y/scale``, from the spread in the units of ``y``."""
-    return summary.relative_variance * (summary.spread / scale) ** 2
-
-
-def _plain_loss(op, y_scaled, V) -> float:
-    """The plain loss ``‖𝒜(VVᵀ) − y_scaled‖²/2n`` of ``V``: one pass."""
-    residual = op.predict(V) - y_scaled
-    (loss,) = fetch(op.xp, op.xp.mean(residual * residual) / 2.0)
-    return float(loss)
-
-
-def _warn_if_no_better_than_the_mean(
-    op, V, loss: float, summary: _DataSummary, scale: float, *, alpha: float
-) -> bool:
-    """A warning when the fitted factor ``V``, of plain loss ``loss``, predicts
-    ``y/scale`` no better than its mean (training R² ≤ 0); whether it warned.
-
-    The true matrix fits better than the mean whenever ``y`` carries any signal, so
-    such a fit kept too few columns (a penalty too strong) or ``y`` is not
-    ``⟨Aᵢ, M⟩`` for a low-rank PSD ``M``: a centred ``y`` (rank-one measurements
-    predict ``‖Uᵀxᵢ‖² ≥ 0``), centred features, matrices read as vectors. Those are
-    silent otherwise when pruning keeps some but not all columns (a negative R² with
-    19 of 20 columns kept, features centred by a StandardScaler).
-    """
-    variance = _variance(summary, scale)
-    # min and max tell a constant y, whose variance is rounding noise, exactly.
-    if not (summary.low < summary.high and 2.0 * loss >= variance):
-        return False
-    columns = "column" if V.shape[1] == 1 else "columns"
-    cause = (
-        "the penalty (alpha) may be too strong, or y not" if alpha > 0 else "y may not be"
-    )
-    warn(
-        f"The fit explains none of the variance of y (training R² "
-        f"{1.0 - 2.0 * loss / variance:.3g}) with the {V.shape[1]} {columns} kept: "
-        f"{cause} ⟨Aᵢ, M⟩ for a low-rank PSD M. A centred or shifted y (a "
-        "StandardScaler on the target, in TransformedTargetRegressor say), centred or "
-        "shifted features (a StandardScaler before this estimator), or sensing "
-        "matrices read as vectors (measurement='rank_one' on flattened matrices) add "
-        "terms that no such M explains; see 'When recovery fails' in the user guide.",
-        UserWarning,
-    )
-    return True
-
-
-def _top_eigenvalue(op, weights, like) -> float:
-    """``λ_max((1/n) Σᵢ wᵢ sym(Aᵢ)/g)`` for host ``weights``: one pass over the data."""
-    xp = op.xp
-    weights = from_host(xp, weights, dtype=like.dtype, device=device(like))
-    return float(to_host(xp.linalg.eigvalsh(op.sensing_matrix(weights)))[-1])
-
-
-def _warn_if_noise_was_kept(
-    op, y_scaled, rank: int, loss: float, rng, alpha, beta, summary: _DataSummary, scale
-) -> None:
-    """A warning when the noise in ``y`` is near or above the level the penalty
-    rejects, so that pruning may have kept columns that only fit it.
-
-    A column grows out of the small start along a direction where the residual's
-    sensing matrix ``(1/n) Σᵢ rᵢ sym(Aᵢ)/g`` exceeds the pick-up level
-    ``alpha/√beta`` (in the normalised units). For noise of standard deviation ``σ``,
-    that matrix is about ``σ·N``, ``N = (1/n) Σᵢ zᵢ sym(Aᵢ)/g`` for standard normal
-    ``zᵢ``: ``σ`` is estimated from the fit's residuals (``loss``, over the
-    ``n − dof`` degrees of freedom the rank-``rank`` fit leaves) and ``λ_max(N)``
-    from one draw, one pass over the data. Over 216 noisy fits (d = 20, r = 3, both
-    kinds, 2-15 times the degrees of freedom, noise 0.01-0.5 of the standard
-    deviation of the noiseless y) 70 kept a wrong rank, silently: this warning now
-    comes on 63 of them (the other 7 say they explain none of the variance, which
-    skips it) and on 15 of the 146 others, all with noise of 0.1 or more.
-    """
-    n, d = op.n_samples, op.dim
-    dof = rank * d - rank * (rank - 1) // 2
-    pickup = alpha / math.sqrt(beta)
-    if pickup <= 0 or n <= dof:
-        return
-    sigma = math.sqrt(2.0 * n * loss / (n - dof))
-    # Residuals at rounding level, as the solvers' stall test counts them, are no noise.
-    mean = summary.mean / scale
-    mean_square = mean * mean + _variance(summary, scale)  # (no OverflowError: ** 2)
-    eps = float(op.xp.finfo(y_scaled.dtype).eps)
-    if sigma <= _ROUNDING_LEVEL * eps * math.sqrt(mean_square):
-        return
-    z = rng.standard_normal(n)
-    # |λ(N)| ≤ max|zᵢ|·(mean ‖sym(Aᵢ)‖_F/g): noise far below the level skips the pass.
-    if sigma * float(np.max(np.abs(z))) * op.mean_norm < _NOISE_SHARE * pickup:
-        return
-    ratio = sigma * _top_eigenvalue(op, z, like=y_scaled) / pickup
-    if ratio < _NOISE_SHARE:
-        return
-    warn(
-        f"The residuals are near the level the penalty rejects: in their sensing "
-        f"matrix, noise of their standard deviation ({sigma * scale:.3g} in the units "
-        f"of y) reaches {ratio:.2g} times the pick-up level alpha/√beta. If they are "
-        f"noise, columns that only fit it may have survived pruning, and "
-        f"n_components_={rank} may be too large: raise alpha to about "
-        f"{alpha * ratio / _NOISE_TARGET:.2g} (the noise then at half that level, and "
-        "weaker directions of M* lost with it), or choose it by cross-validation; see "
-        "'Noise near the pick-up level' in the user guide.",
-        UserWarning,
-    )

@@ -1,0 +1,257 @@
+"""Tests for the warnings a fit gives (``sklearn_lowrank._diagnostics``)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from _problems import KINDS
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_lowrank import PrunedFactorSensing
+from sklearn_lowrank import _diagnostics as diagnostics
+from sklearn_lowrank._operators import RankOneOperator
+from sklearn_lowrank.datasets import make_low_rank_sensing
+from sklearn_lowrank.metrics import relative_error
+
+
+def test_unconverged_fit_names_outsized_measurements_and_their_remedy():
+    """2% of the rows 100 times the others' norm dominate the squared loss: both phases
+    used their budgets and 7 columns were kept for rank 2, and the warning only said to
+    raise them. It now counts those rows and gives the exact remedy, which recovers M."""
+    rng = np.random.default_rng(0)
+    truth = rng.standard_normal((10, 2))
+    X = rng.standard_normal((1000, 10))
+    X[:20] *= 100.0
+    y = np.sum((X @ truth) ** 2, axis=1)
+    model = PrunedFactorSensing(max_iter=100, finetune_iter=100, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        model.fit(X, y)
+    messages = [str(w.message) for w in record if w.category is ConvergenceWarning]
+    assert [m.split(":")[0] for m in messages] == ["regularized fit", "fine-tuning"]
+    for message in messages:
+        assert "20 of the 1000 measurements are over 10 times the mean ‖xᵢ‖²" in message
+        assert message.endswith("fit xᵢ/‖xᵢ‖ and yᵢ/‖xᵢ‖² instead.")
+    assert "may keep too many columns" in messages[0]
+    assert "columns" not in messages[1]  # the fine-tuning keeps what pruning kept
+    sizes = np.linalg.norm(X, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X / sizes[:, None], y / sizes**2)  # the remedy the warning gives
+    assert model.n_components_ == 2
+    assert relative_error(model.components_.T, truth) < 1e-8
+    # Without outsized rows the warning says what it said.
+    X, y, _ = make_low_rank_sensing(1000, 10, 2, random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        PrunedFactorSensing(max_iter=3, finetune_iter=3, random_state=0).fit(X, y)
+    messages = [str(w.message) for w in record if w.category is ConvergenceWarning]
+    assert len(messages) == 2 and not any("mean ‖xᵢ‖²" in m for m in messages)
+
+
+@pytest.mark.parametrize("repeated", [False, True])
+def test_distinct_rows_are_counted_on_all_the_data_only_when_the_first_do_not_settle_it(
+    repeated, monkeypatch
+):
+    """The identifiability check counts distinct measurements among the first
+    2·(dof + 1) rows (below full rank), a lower bound; it passes over all the data
+    (and sorts n hashes) only when that bound leaves the estimate unidentified, as
+    with repeated rows."""
+    X, y, _ = make_low_rank_sensing(45 if repeated else 600, 20, 2, random_state=0)
+    if repeated:
+        X, y = np.tile(X, (20, 1)), np.tile(y, 20)
+    calls = []
+    counted = RankOneOperator.distinct_measurements
+
+    def recorded(self, rows=None):
+        calls.append(rows)
+        return counted(self, rows)
+
+    monkeypatch.setattr(RankOneOperator, "distinct_measurements", recorded)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(random_state=0).fit(X, y)
+    rank = model.n_components_
+    head = 2 * (rank * 20 - rank * (rank - 1) // 2 + 1)
+    assert calls == ([head, None] if repeated else [head])
+    assert any("not identified" in str(w.message) for w in record) == repeated
+
+
+def test_not_identified_says_fewer_at_full_rank_and_no_more_below():
+    """At full rank n = dof identifies the estimate, so the warning means fewer
+    measurements than unknowns; below it, no more than them."""
+    op = RankOneOperator(np.array([[1.0, 0.0], [1.0, 1.0]]))
+    with pytest.warns(UserWarning, match="2 measurements .* 3 degrees .* with fewer "):
+        diagnostics.warn_if_not_identified(op, rank=2)
+    with pytest.warns(UserWarning, match="2 measurements .* 2 degrees .* with no more "):
+        diagnostics.warn_if_not_identified(op, rank=1)
+    op = RankOneOperator(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diagnostics.warn_if_not_identified(op, rank=2)  # 3 for 3 at full rank
+
+
+def test_far_from_isotropic_vectors_warn_and_whitening_recovers():
+    """Features shifted by 2 (d = 20): the fit found rank 1 of 3 with relative error
+    0.87 and no warning. It now warns, and the whitening it gives (the user guide's
+    snippet, which leaves out directions X never varies along) recovers M*."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 20)) + 2.0
+    truth = np.linalg.qr(rng.standard_normal((20, 3)))[0] * [1.0, 0.8, 0.6]
+    y = np.sum((X @ truth) ** 2, axis=1)
+    message = r"far from isotropic: one direction holds 81% .* fit X @ T for T = V"
+    with pytest.warns(UserWarning, match=message) as record:
+        model = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert len(record) == 1 and record[0].filename == __file__
+    assert relative_error(model.components_.T, truth) > 0.5  # today's silent failure
+    X = np.hstack([X, X[:, :1]])  # a repeated feature: X^T X is singular
+    w, V = np.linalg.eigh(X.T @ X / len(X))
+    keep = w > 1e-10 * w[-1]
+    T = V[:, keep] / np.sqrt(w[keep])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X @ T, y)
+    assert model.n_components_ == 3
+    np.testing.assert_allclose(model.predict(X @ T), y, rtol=1e-8)
+    U = T @ model.components_.T
+    U[0] += U[-1]  # the repeated feature's weight, on the feature it repeats
+    assert relative_error(U[:-1], truth) < 1e-8
+
+
+@pytest.mark.parametrize(
+    ("dim", "share", "warns"),
+    [(20, 0.29, False), (20, 0.31, True), (5, 0.69, False), (5, 0.71, True)],
+)
+def test_isotropy_warning_boundary(dim, share, warns):
+    """X built with an exact second moment diag(a, 1, …, 1): the warning needs the top
+    direction to hold over 30% of the trace and, for small d, over 3.5 times the mean
+    eigenvalue (at d = 5, a share of 0.7)."""
+    top = share * (dim - 1) / (1 - share)
+    H = np.linalg.qr(np.random.default_rng(0).standard_normal((400, dim)))[0]
+    X = np.sqrt(400) * H * np.sqrt(np.r_[top, np.ones(dim - 1)])
+    op = RankOneOperator(X, normalize=True)
+    np.testing.assert_allclose(np.linalg.eigvalsh(op.second_moment())[-1] / dim, share)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        diagnostics.warn_if_anisotropic(op)
+    assert len(record) == warns
+
+
+def test_an_overflowed_second_moment_is_left_to_the_fit(monkeypatch):
+    """A moment past the dtype's range (float32, entries 1e19 squared) is not
+    decomposed: NumPy's eigenvalues would be NaN, and other backends' eigvalsh may
+    refuse inf (as the stand-in below does)."""
+    op = RankOneOperator((np.ones((20, 3)) * 1e19).astype(np.float32))
+    with np.errstate(over="ignore"):
+        assert not np.all(np.isfinite(op.second_moment()))
+
+    def refuses(matrix):
+        raise AssertionError("eigvalsh of a non-finite matrix")
+
+    monkeypatch.setattr(op.xp.linalg, "eigvalsh", refuses)
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        warnings.simplefilter("error")
+        diagnostics.warn_if_anisotropic(op)
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 8, 10, 20, 30])
+def test_few_isotropic_vectors_do_not_warn_but_few_shifted_ones_do(n):
+    """n ≤ 3d Gaussian vectors at d = 10: their sample second moment has rank at most
+    n, one direction held 47-100% of its trace for n ≤ 4, and the warning blamed
+    features the theory assumes. Sampling spreads those eigenvalues up to about
+    (1 + √(d/n))² times their mean; features shifted by 3 are beyond 1.5 times that
+    from n = 8 on (below, n vectors cannot tell a shift from sampling)."""
+    for seed in range(20):
+        X = np.random.default_rng(seed).standard_normal((n, 10))
+        for features, warns in [(X, False), (X + 3.0, n >= 8)]:
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                diagnostics.warn_if_anisotropic(RankOneOperator(features))
+            assert len(record) == warns
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_isotropic_measurements_do_not_warn(kind):
+    """Gaussian vectors (ratio about 1.3 here) and matrix measurements, which have no
+    vectors, fit without the isotropy warning; the ratio is scale-free."""
+    X, y, _ = make_low_rank_sensing(600, 20, 3, measurement=kind, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PrunedFactorSensing(measurement=kind, random_state=0).fit(1e3 * X, y)
+
+
+def noisy_problem(relative_noise, kind="matrix", n=228, d=20, rank=3):
+    """n = 4 times the degrees of freedom of rank 3 at d = 20 (matrix measurements);
+    noise ``relative_noise`` times the standard deviation of the noiseless y."""
+    _, y0, _ = make_low_rank_sensing(n, d, rank, measurement=kind, random_state=0)
+    noise = relative_noise * float(np.std(y0))
+    return make_low_rank_sensing(n, d, rank, measurement=kind, noise=noise, random_state=0)
+
+
+def noise_warnings(record):
+    return [str(w.message) for w in record if "residuals are near" in str(w.message)]
+
+
+def test_noise_above_the_pick_up_level_is_named_with_an_alpha_that_helps():
+    """Noise 0.2·std(y): the default kept 8 columns for rank 3, silently (relative
+    error 0.27 against 0.11 told the rank). The warning names the ratio to the pick-up
+    level; refitting with the alpha it advises keeps 4 and is silent."""
+    X, y, _ = noisy_problem(0.2)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    (message,) = noise_warnings(record)
+    ratio = float(message.split("reaches ")[1].split(" times")[0])
+    advised = float(message.split("raise alpha to about ")[1].split(" ")[0])
+    assert model.n_components_ > 5 and ratio > 0.7
+    assert advised == pytest.approx(model.alpha * ratio / 0.5, rel=0.1)
+    assert f"n_components_={model.n_components_}" in message
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        refit = PrunedFactorSensing(measurement="matrix", alpha=advised, random_state=0)
+        refit.fit(X, y)
+    assert refit.n_components_ < model.n_components_ and not noise_warnings(record)
+
+
+@pytest.mark.parametrize("relative_noise, passes", [(0.0, 0), (0.01, 1)])
+def test_noise_well_below_the_pick_up_level_is_not_named(
+    relative_noise, passes, monkeypatch
+):
+    """No warning at noise 0.01·std(y); a fit noiseless to rounding does not even make
+    the pass over the data that measures the noise's level."""
+    X, y, _ = noisy_problem(relative_noise)
+    calls = []
+    original = diagnostics._top_eigenvalue
+    monkeypatch.setattr(
+        diagnostics,
+        "_top_eigenvalue",
+        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    assert len(calls) == passes
+
+
+@pytest.mark.parametrize("finetune_iter", [0, 3])
+def test_noise_is_estimated_only_from_a_converged_fine_tuning(finetune_iter):
+    """Residuals with the penalty's shrinkage in them, or of an unfinished run,
+    overstate the noise: no noise warning then (the same data warn when converged)."""
+    X, y, _ = noisy_problem(0.2)
+    model = PrunedFactorSensing(
+        measurement="matrix", finetune_iter=finetune_iter, random_state=0
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    assert not noise_warnings(record)
+
+
+def test_residuals_at_rounding_level_are_not_noise():
+    """float32, noiseless: residuals of a few ε, which a pick-up level made tiny by
+    beta=1e10 would take for noise far above it."""
+    X, y, _ = noisy_problem(0.0)
+    model = PrunedFactorSensing(measurement="matrix", beta=1e10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X.astype(np.float32), y.astype(np.float32))
+    assert model.n_components_ == 3
