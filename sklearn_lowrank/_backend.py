@@ -194,7 +194,7 @@ def fetch(xp, *arrays) -> list[np.ndarray]:
     Each transfer from a GPU synchronises with it and costs tens of µs whatever its
     size, so the numbers an iteration needs travel flattened into one array and are
     cut back into their shapes on the host. NumPy's arrays are already there: copied
-    one by one, with no concatenation (which NumPy itself only has from 2.0).
+    one by one, since a concatenation would only add a copy.
     """
     if len(arrays) == 1 or is_numpy_namespace(xp):
         return [to_host(a).astype(np.float64) for a in arrays]

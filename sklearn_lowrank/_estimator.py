@@ -108,7 +108,7 @@ class PrunedFactorSensing(
 
         A change after ``fit`` applies at the next ``fit``: ``predict`` and
         ``transform`` read ``X`` as ``fit`` did.
-    n_columns : int, default=None
+    n_columns : int or None, default=None
         Width ``k`` of the over-parameterised factor. ``None`` uses
         ``min(d, 10 + 2⌈√d⌉)``; pruning can only reveal ranks below ``k``. An
         iteration costs ``O(n·d·k)`` (rank-one) or ``O(n·d²)`` (matrix) in the passes

@@ -257,8 +257,9 @@ def select_columns(
     floor : float, default=0.0
         Columns with ``norm <= floor`` are never kept, whatever the threshold
         (``fit_three_phase`` passes the largest column norm of the random start,
-        capped at 1e-2 in the normalised units: a column that never grew past a small
-        start picked up no signal), and ``"auto"`` ignores the gaps among them.
+        capped at 1e-2 in the normalised units, in the units of ``norms``: a column
+        that never grew past a small start picked up no signal), and ``"auto"``
+        ignores the gaps among them.
     alive : array-like of bool, shape (k,), or None
         Columns that may be kept; the others (dropped during the regularised phase, at
         the norms given) are pruned whatever the rule says. ``None``: all.

@@ -334,7 +334,9 @@ def minimize(
     -------
     SolverResult
         ``converged`` is false when the budget ran out; the caller, which knows the
-        public name of that budget, warns.
+        public name of that budget, warns. A stall (five iterations without a decrease
+        beyond the dtype's resolution, see :class:`_StallTest`) counts as converged:
+        with the default ``tol`` below what float32 resolves, it is how such fits end.
     """
     xp = op.xp
     n = op.n_samples
@@ -394,7 +396,8 @@ def minimize(
             penalty=penalty,
             alpha=alpha,
         )
-        # Centre the next search on this step, but never on 0.
+        # Successive steps are of similar length: the next grid is centred on this one
+        # (on 1 after a zero step, which a grid centred on 0 would never leave).
         step_guess = step if step > 0 else 1.0
         moved = moved or step > 0
         U_new = U - step * direction
