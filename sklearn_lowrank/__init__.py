@@ -5,8 +5,8 @@ The package is one scikit-learn estimator, :class:`PrunedFactorSensing`, plus he
 (recovery error). The algorithm's parts live in private modules named after them:
 ``_three_phase`` (the algorithm: fit, prune, fine-tune), ``_scaling`` (the data
 scale), ``_operators`` (measurement kinds), ``_penalty`` (smooth group lasso),
-``_line_search``, ``_solvers``, ``_pruning``, ``_diagnostics`` (the fit's warnings)
-and ``_backend`` (array module).
+``_line_search``, ``_solvers``, ``_pruning``, ``_diagnostics`` (the fit's warnings),
+``_backend`` (array module) and ``_validation`` (input checks).
 """
 
 from ._estimator import PrunedFactorSensing

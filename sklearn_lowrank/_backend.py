@@ -27,7 +27,6 @@ from array_api_compat import (
 __all__ = [
     "Array",
     "check_dtype_range",
-    "check_foreign_array",
     "check_writable",
     "cupy_namespace",
     "dtype_name",
@@ -255,39 +254,6 @@ def _as_float32(host, name: str) -> np.ndarray:
             remedy=f"rescale {name}",
         )
     return host.astype(np.float32)
-
-
-def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
-    """Validate a non-NumPy array in its own namespace, as ``check_array`` does for NumPy.
-
-    float32 and float64 are kept; every other real dtype (integers, booleans, float16,
-    bfloat16) becomes float64, as scikit-learn converts NumPy input (float32 on a device
-    without float64); then, when ``dtype`` is given, the values are cast to it after
-    :func:`check_dtype_range`. Complex data, non-finite values and wrong dimensions
-    raise ``ValueError``.
-    """
-    if x.ndim != ndim:
-        raise ValueError(
-            f"Expected a {ndim}-D array for {name}, got shape {tuple(x.shape)}."
-        )
-    if x.shape[0] < 1 or (ndim == 2 and x.shape[1] < 1):
-        raise ValueError(f"Found array {name} with shape {tuple(x.shape)}: it is empty.")
-    # Before any cast: casting to a real dtype would drop the imaginary part silently.
-    if xp.isdtype(x.dtype, "complex floating"):
-        raise ValueError(f"Complex data not supported for {name}.")
-    if x.dtype not in (xp.float32, xp.float64):
-        x = xp.astype(x, widest_float(xp, device(x)))
-    # scikit-learn's fast path: the sum is finite when every entry is, and one reduction
-    # costs no temporary the size of x (an element-wise test took 6 ms on 10⁶ entries
-    # in PyTorch). A sum that overflows on large finite data is looked at entry-wise.
-    with np.errstate(over="ignore"):  # NumPy-backed namespaces warn on the overflow
-        total_is_finite = bool(xp.isfinite(xp.sum(x)))
-    if not total_is_finite and not bool(xp.all(xp.isfinite(x))):
-        raise ValueError(f"Input {name} contains NaN or infinity.")
-    if dtype is not None and x.dtype != dtype:
-        check_dtype_range(x, xp, dtype, name=name)
-        x = xp.astype(x, dtype)
-    return x
 
 
 def dtype_name(dtype) -> str:

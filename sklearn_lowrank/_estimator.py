@@ -24,7 +24,6 @@ from sklearn.utils.validation import check_is_fitted, check_X_y
 from ._backend import (
     Array,
     check_dtype_range,
-    check_foreign_array,
     check_writable,
     dtype_name,
     fetch,
@@ -43,6 +42,14 @@ from ._compat import (
 )
 from ._operators import make_operator, measure, project, square_side
 from ._three_phase import FINETUNE_SOLVERS, fit_three_phase
+from ._validation import (
+    check_foreign_array,
+    flatten_matrices,
+    numeric_target,
+    per_sample,
+    raise_if_not_finite,
+    shape_of_matrices,
+)
 from ._warnings import warn
 
 __all__ = ["PrunedFactorSensing"]
@@ -352,7 +359,7 @@ class PrunedFactorSensing(
         if is_numpy_namespace(xp):
             if fitting:
                 # Strings become numbers before check_X_y, which then sees their NaN.
-                y = _numeric_target(host_if_foreign(y))
+                y = numeric_target(host_if_foreign(y))
                 X, y = check_X_y(X, y, dtype=float_dtypes, y_numeric=True, estimator=self)
             else:
                 X = validate_data(self, X, dtype=float_dtypes, reset=False)
@@ -372,7 +379,7 @@ class PrunedFactorSensing(
 
     def _as_2d(self, X, *, fitting):
         """``X`` with 3-D sensing matrices flattened to ``(n, d*d)`` (a view)."""
-        shape = _shape_of_matrices(X)
+        shape = shape_of_matrices(X)
         if self._measurement(fitting) == "matrix":
             side = math.isqrt(getattr(self, "n_features_in_", 0))
             if not fitting and len(shape) == 3 and shape[1:] != (side, side):
@@ -381,7 +388,7 @@ class PrunedFactorSensing(
                     f"X holds {shape[1]} × {shape[2]} sensing matrices, but "
                     f"{type(self).__name__} was fitted on {side} × {side} ones."
                 )
-            return _flatten_matrices(X, namespace_and_device(X)[0])
+            return flatten_matrices(X, namespace_and_device(X)[0])
         if len(shape) == 3:  # scikit-learn would only say "dim 3"
             remedy = "set" if fitting else "refit with"
             raise ValueError(
@@ -407,7 +414,7 @@ class PrunedFactorSensing(
             )
         if not is_array_api_obj(y) or is_numpy_array(y):
             # Strings and objects have no Array-API dtype.
-            y = _numeric_target(np.asarray(y))
+            y = numeric_target(np.asarray(y))
         y = move_to(y, xp, dev, name="y")
         if y.ndim == 2 and y.shape[1] == 1:
             warn(
@@ -416,7 +423,7 @@ class PrunedFactorSensing(
                 DataConversionWarning,
             )
             y = xp.reshape(y, (-1,))
-        return _per_sample(y, like, xp, name="y")
+        return per_sample(y, like, xp, name="y")
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -474,7 +481,7 @@ class PrunedFactorSensing(
         except FloatingPointError as exc:
             # Those errors blame magnitudes; NaN gets this far only unchecked.
             if get_config()["assume_finite"]:
-                _raise_if_not_finite(xp_in, X=X, y=y, cause=exc)
+                raise_if_not_finite(xp_in, X=X, y=y, cause=exc)
             raise
 
         # Everything follows X: fitted arrays live in X's namespace and device. Moved
@@ -579,7 +586,7 @@ class PrunedFactorSensing(
         """
         xp, dev = namespace_and_device(X)
         if is_numpy_namespace(xp):
-            y = _numeric_target(host_if_foreign(y))
+            y = numeric_target(host_if_foreign(y))
             return super().score(X, y, sample_weight=host_if_foreign(sample_weight))
         predicted = self.predict(X)
         # Checked like fit's y: a column vector would broadcast to (n, n) silently.
@@ -593,7 +600,7 @@ class PrunedFactorSensing(
         weights, total_weight = 1.0, float(y.shape[0])
         if sample_weight is not None:
             # 1-D only: r2_score refuses a column of weights.
-            weights = _per_sample(
+            weights = per_sample(
                 move_to(sample_weight, xp, dev, name="sample_weight"),
                 predicted,
                 xp,
@@ -673,80 +680,3 @@ class PrunedFactorSensing(
     def _n_features_out(self):
         r = self.components_.shape[0]
         return r if self._fitted_measurement == "rank_one" else r * r
-
-
-def _per_sample(values, like, xp, *, name: str):
-    """``values`` checked as a 1-D array with the dtype and length of ``like``."""
-    values = check_foreign_array(values, xp, name=name, ndim=1, dtype=like.dtype)
-    if values.shape[0] != like.shape[0]:
-        raise ValueError(
-            "Found input variables with inconsistent numbers of samples: "
-            f"[{like.shape[0]}, {values.shape[0]}]"
-        )
-    return values
-
-
-def _raise_if_not_finite(xp, *, cause, **arrays):
-    """scikit-learn's ``ValueError`` for NaN or infinity in one of ``arrays``, which
-    ``assume_finite=True`` let through to a fit that then failed on them."""
-    for name, values in arrays.items():
-        if not bool(xp.all(xp.isfinite(values))):
-            raise ValueError(
-                f"Input {name} contains NaN or infinity (not checked before the fit: "
-                "assume_finite=True)."
-            ) from cause
-
-
-def _numeric_target(y):
-    """``y`` of strings or objects (a NumPy array, a list or a pandas container) as
-    float64 numbers, as scikit-learn's regressors read them (``check_X_y`` converts
-    object arrays only); a ``ValueError`` naming ``y`` when they are not numbers, or
-    are dates or durations (pandas would hand those over as nanoseconds). Anything else
-    as it is."""
-    if isinstance(y, (list, tuple)):
-        y = np.asarray(y)
-    kind = getattr(getattr(y, "dtype", None), "kind", None)
-    if kind in ("m", "M"):
-        raise ValueError(f"y must hold numbers, not {y.dtype} values.")
-    if kind not in ("U", "S", "a", "O"):
-        return y
-    y = np.asarray(y)  # pandas object, string and categorical containers
-    if y.dtype.kind not in "USaO":  # a categorical of numbers
-        return y
-    try:
-        return y.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"y must hold numbers: {exc}.") from None
-
-
-def _shape_of_matrices(X) -> tuple:
-    """Shape of an array, or of a nested list whose first element is 2-D or more, as
-    NumPy would read it; ``()`` for other lists (read whole only in the case this is
-    for: a 20000 × 100 list costs 45 ms to read) and ragged ones, whose problem
-    scikit-learn's check names."""
-    if isinstance(X, (list, tuple)):
-        try:
-            return np.shape(X) if len(X) and np.ndim(X[0]) >= 2 else ()
-        except ValueError:
-            return ()
-    return tuple(getattr(X, "shape", ()))
-
-
-def _flatten_matrices(X, xp):
-    """``(n, d, d)`` sensing matrices as ``(n, d*d)``; other inputs are left as they are."""
-    if isinstance(X, (list, tuple)):
-        X = np.asarray(X)
-    if getattr(X, "ndim", 2) > 3:
-        raise ValueError(
-            "measurement='matrix' expects X of shape (n_samples, d, d) or "
-            f"(n_samples, d*d); got an array of shape {tuple(X.shape)}."
-        )
-    if getattr(X, "ndim", 2) == 3:
-        n, rows, cols = X.shape
-        if rows != cols:
-            raise ValueError(
-                "measurement='matrix' expects X of shape (n_samples, d, d); got "
-                f"{tuple(X.shape)}, whose matrices are not square."
-            )
-        return xp.reshape(X, (n, rows * cols))
-    return X
