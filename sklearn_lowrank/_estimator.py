@@ -379,8 +379,10 @@ class PrunedFactorSensing(
 
     def _as_2d(self, X, *, fitting):
         """``X`` with 3-D sensing matrices flattened to ``(n, d*d)`` (a view)."""
-        shape = shape_of_matrices(X)
         if self._measurement(fitting) == "matrix":
+            if isinstance(X, (list, tuple)):
+                X = np.asarray(X)  # read once, for the size check and the flattening
+            shape = tuple(getattr(X, "shape", ()))
             side = math.isqrt(getattr(self, "n_features_in_", 0))
             if not fitting and len(shape) == 3 and shape[1:] != (side, side):
                 # scikit-learn would count features: "X has 16 features, ... 25"
@@ -389,6 +391,7 @@ class PrunedFactorSensing(
                     f"{type(self).__name__} was fitted on {side} × {side} ones."
                 )
             return flatten_matrices(X, namespace_and_device(X)[0])
+        shape = shape_of_matrices(X)
         if len(shape) == 3:  # scikit-learn would only say "dim 3"
             remedy = "set" if fitting else "refit with"
             raise ValueError(

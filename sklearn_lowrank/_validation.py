@@ -86,10 +86,14 @@ def numeric_target(y):
     as it is."""
     if isinstance(y, (list, tuple)):
         y = np.asarray(y)
-    kind = getattr(getattr(y, "dtype", None), "kind", None)
-    if kind in ("m", "M"):
-        raise ValueError(f"y must hold numbers, not {y.dtype} values.")
-    if kind not in ("U", "S", "a", "O"):
+    dtypes = getattr(y, "dtypes", None)
+    if dtypes is None or hasattr(dtypes, "kind"):  # one dtype (a DataFrame has many)
+        dtypes = [getattr(y, "dtype", None)]
+    kinds = [getattr(dtype, "kind", None) for dtype in dtypes]
+    for dtype, kind in zip(dtypes, kinds, strict=True):
+        if kind in ("m", "M"):
+            raise ValueError(f"y must hold numbers, not {dtype} values.")
+    if not set(kinds) & {"U", "S", "a", "O"}:
         return y
     y = np.asarray(y)  # pandas object, string and categorical containers
     if y.dtype.kind not in "USaO":  # a categorical of numbers
@@ -114,9 +118,8 @@ def shape_of_matrices(X) -> tuple:
 
 
 def flatten_matrices(X, xp):
-    """``(n, d, d)`` sensing matrices as ``(n, d*d)``; other inputs are left as they are."""
-    if isinstance(X, (list, tuple)):
-        X = np.asarray(X)
+    """``(n, d, d)`` sensing matrices (an array) as ``(n, d*d)``; other inputs are left
+    as they are."""
     if getattr(X, "ndim", 2) > 3:
         raise ValueError(
             "measurement='matrix' expects X of shape (n_samples, d, d) or "

@@ -153,16 +153,17 @@ def test_an_overflowed_second_moment_is_left_to_the_fit(monkeypatch):
         diagnostics.warn_if_anisotropic(op)
 
 
-@pytest.mark.parametrize("n", [1, 2, 4, 8, 10, 20, 30])
+@pytest.mark.parametrize("n", [1, 2, 4, 6, 8, 10, 20, 30])
 def test_few_isotropic_vectors_do_not_warn_but_few_shifted_ones_do(n):
     """n ≤ 3d Gaussian vectors at d = 10: their sample second moment has rank at most
     n, one direction held 47-100% of its trace for n ≤ 4, and the warning blamed
     features the theory assumes. Sampling spreads those eigenvalues up to about
     (1 + √(d/n))² times their mean; features shifted by 3 are beyond 1.5 times that
-    from n = 8 on (below, n vectors cannot tell a shift from sampling)."""
+    from n = 6 on (19 of 20 seeds at n = 5; from 4 vectors down, none can tell a
+    shift from sampling)."""
     for seed in range(20):
         X = np.random.default_rng(seed).standard_normal((n, 10))
-        for features, warns in [(X, False), (X + 3.0, n >= 8)]:
+        for features, warns in [(X, False), (X + 3.0, n >= 6)]:
             with warnings.catch_warnings(record=True) as record:
                 warnings.simplefilter("always")
                 diagnostics.warn_if_anisotropic(RankOneOperator(features))

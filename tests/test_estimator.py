@@ -21,8 +21,8 @@ from sklearn.preprocessing import StandardScaler
 import sklearn_lowrank._estimator as estimator_module
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank._operators import make_operator
+from sklearn_lowrank._scaling import data_scale
 from sklearn_lowrank._solvers import minimize
-from sklearn_lowrank._three_phase import data_scale
 from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
 
@@ -876,7 +876,8 @@ def test_pandas_targets_are_read_or_refused_as_numpy_ones(small_dense):
     X, y, _ = small_dense
     model = PrunedFactorSensing(measurement="matrix", random_state=0)
     durations = pd.to_timedelta(y, unit="s")
-    for target in (durations, pd.Series(durations), pd.date_range("2020", periods=y.size)):
+    dates = pd.date_range("2020", periods=y.size)
+    for target in (durations, pd.Series(durations), dates, pd.DataFrame({"t": dates})):
         with pytest.raises(ValueError, match="y must hold numbers, not"):
             model.fit(X, target)
     for strings in (pd.Series(["a"] * y.size), pd.Series(pd.Categorical(["a"] * y.size))):
