@@ -81,7 +81,8 @@ start = time.perf_counter()
 # alpha=0 with threshold="auto" keeps every column (with 0.3 it still prunes: 19 of 20
 # on the training set) and does not converge in 300 iterations; alpha=1
 # removes every column and keeps only the largest: the estimator warns about both.
-# (alpha=1e-3 keeps extra columns silently.)
+# alpha=1e-3 with "auto" keeps extra columns, and warns that its weakest directions may
+# only fit noise.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     search.fit(X_train, y_train)

@@ -15,7 +15,7 @@ from array_api_compat import device
 
 from ._backend import fetch, from_host, to_host
 from ._scaling import SCALE_TRUNCATION, DataSummary
-from ._solvers import _ROUNDING_LEVEL
+from ._solvers import ROUNDING_LEVEL
 from ._warnings import warn
 
 __all__ = [
@@ -38,9 +38,11 @@ _ANISOTROPY_SHARE, _ANISOTROPY_RATIO = 0.3, 3.5
 # ...and this many times the top eigenvalue that sampling alone gives isotropic vectors.
 _SAMPLING_MARGIN = 1.5
 # Noise whose level in the residual's sensing matrix reaches this fraction of the
-# penalty's pick-up level alpha/√beta may leave columns that only fit it (see
-# warn_if_noise_was_kept); the advice puts it at _NOISE_TARGET of the level.
-_NOISE_SHARE, _NOISE_TARGET = 0.7, 0.5
+# penalty's pick-up level alpha/√beta may leave columns that only fit it: those whose
+# eigenvalue, as it shows in a sensing matrix, is within _NOISE_MARGIN times that
+# level (see warn_if_noise_was_kept). The advice puts the level at _NOISE_TARGET of
+# the pick-up level.
+_NOISE_SHARE, _NOISE_MARGIN, _NOISE_TARGET = 0.7, 2.0, 0.5
 
 
 def outsized_advice(op, summary: DataSummary, consequence: str) -> str:
@@ -66,10 +68,10 @@ def outsized_advice(op, summary: DataSummary, consequence: str) -> str:
     )
 
 
-def warn_if_centred(op, summary: DataSummary) -> None:
+def warn_if_centred(op, summary: DataSummary) -> bool:
     """A warning when measurements that are never negative for a PSD ``M`` (rank-one)
     come with a centred ``y``: a mean of 0 to rounding, or negative beyond three
-    standard errors.
+    standard errors; whether it warned.
 
     ``E[yᵢ] = E[xᵢᵀMxᵢ] > 0`` for any PSD ``M ≠ 0``, whatever the noise: neither can
     come from such data but by chance (below 0.2 % for a ``y`` of pure noise, far
@@ -77,23 +79,27 @@ def warn_if_centred(op, summary: DataSummary) -> None:
     fits silently, much of it out of reach (training R² 0.3-0.7).
     """
     if not op.nonnegative:
-        return
+        return False
     mean, spread = summary.mean, summary.spread
     standard_error = spread * math.sqrt(summary.relative_variance / op.n_samples)
-    if spread > 0 and (abs(mean) <= _CENTRED_RTOL * spread or mean < -3 * standard_error):
-        warn(
-            f"y has a mean of {mean:.3g} for a spread of {spread:.3g}, but rank-one "
-            "measurements ⟨xᵢxᵢᵀ, M⟩ = xᵢᵀMxᵢ of a PSD M are never negative: y looks "
-            "centred (a StandardScaler on the target, in TransformedTargetRegressor "
-            "say) or shifted down. Fit the raw y, or scale it without centring "
-            "(StandardScaler(with_mean=False)).",
-            UserWarning,
-        )
+    if not (
+        spread > 0 and (abs(mean) <= _CENTRED_RTOL * spread or mean < -3 * standard_error)
+    ):
+        return False
+    warn(
+        f"y has a mean of {mean:.3g} for a spread of {spread:.3g}, but rank-one "
+        "measurements ⟨xᵢxᵢᵀ, M⟩ = xᵢᵀMxᵢ of a PSD M are never negative: y looks "
+        "centred (a StandardScaler on the target, in TransformedTargetRegressor "
+        "say) or shifted down. Fit the raw y, or scale it without centring "
+        "(StandardScaler(with_mean=False)).",
+        UserWarning,
+    )
+    return True
 
 
-def warn_if_anisotropic(op) -> None:
-    """A warning when the vectors ``xᵢ`` of rank-one measurements are far from
-    isotropic: the top eigenvalue of their second moment holds over
+def warn_if_anisotropic(op) -> bool:
+    """A warning, and ``True``, when the vectors ``xᵢ`` of rank-one measurements are far
+    from isotropic: the top eigenvalue of their second moment holds over
     ``_ANISOTROPY_SHARE`` of its trace and is over ``_ANISOTROPY_RATIO`` times the mean
     eigenvalue, and over the spread that sampling alone gives (which keeps Gaussian
     ``xᵢ`` in small ``d``, or few of them, quiet; ``d ≤ 3`` never warns).
@@ -114,7 +120,7 @@ def warn_if_anisotropic(op) -> None:
     """
     moment = op.second_moment()
     if moment is None or not bool(op.xp.all(op.xp.isfinite(moment))):
-        return  # (an overflowed moment: the fit reports the overflow later)
+        return False  # (an overflowed moment: the fit reports the overflow later)
     eigenvalues = to_host(op.xp.linalg.eigvalsh(moment))
     top, trace = float(eigenvalues[-1]), float(np.sum(eigenvalues))
     # Sampling alone spreads the eigenvalues of isotropic vectors' second moment up to
@@ -123,19 +129,26 @@ def warn_if_anisotropic(op) -> None:
     # the trace. From n = 5d on, 3.5 is the larger.
     edge = _SAMPLING_MARGIN * (1.0 + math.sqrt(op.dim / op.n_samples)) ** 2
     ratio = max(_ANISOTROPY_RATIO, edge)
-    if top > _ANISOTROPY_SHARE * trace and top * op.dim > ratio * trace:
-        warn(
-            "The measurement vectors xᵢ are far from isotropic: one direction holds "
-            f"{top / trace:.0%} of their second moment (1/n)·Σ xᵢxᵢᵀ (features with a "
-            "common mean, of very different scales, or correlated). The theory "
-            "assumes isotropic xᵢ; on such designs about half of our test fits found "
-            "a wrong rank, with no other sign. Whitening is an exact change of "
-            "variables: with XᵀX/n = V·diag(w)·Vᵀ, fit X @ T for T = V·diag(w)^(-1/2) "
-            "(directions with w = 0 left out) and read U = T @ components_.T (see "
-            "'When recovery fails' in the user guide; a lower alpha if the rank "
-            "still looks low).",
-            UserWarning,
-        )
+    if not (top > _ANISOTROPY_SHARE * trace and top * op.dim > ratio * trace):
+        return False
+    warn(
+        "The measurement vectors xᵢ are far from isotropic: one direction holds "
+        f"{top / trace:.0%} of their second moment (1/n)·Σ xᵢxᵢᵀ (features with a "
+        "common mean, of very different scales, or correlated). The theory "
+        "assumes isotropic xᵢ; on such designs about half of our test fits found "
+        "a wrong rank, with no other sign. Whitening is an exact change of "
+        "variables: with XᵀX/n = V·diag(w)·Vᵀ, fit X @ T for T = V·diag(w)^(-1/2) "
+        "(directions with w = 0 left out) and read U = T @ components_.T (see "
+        "'When recovery fails' in the user guide; a lower alpha if the rank "
+        "still looks low).",
+        UserWarning,
+    )
+    return True
+
+
+def _degrees_of_freedom(rank: int, d: int) -> int:
+    """Of a rank-``rank`` PSD ``d × d`` matrix: ``r·d − r(r−1)/2``."""
+    return rank * d - rank * (rank - 1) // 2
 
 
 def warn_if_not_identified(op, rank: int) -> None:
@@ -147,7 +160,7 @@ def warn_if_not_identified(op, rank: int) -> None:
     below it they admit finitely many solutions (two rank-one 2 × 2 matrices fit two
     rank-one measurements: the signs of ``xᵢᵀu`` are free)."""
     d = op.dim
-    degrees_of_freedom = rank * d - rank * (rank - 1) // 2
+    degrees_of_freedom = _degrees_of_freedom(rank, d)
     needed = degrees_of_freedom if rank >= d else degrees_of_freedom + 1
     # Repeated measurements add no equations (a design repeated 20 times gave a wrong
     # estimate with training R² 1.0). Counted only when the rows alone would pass, and
@@ -229,50 +242,72 @@ def _top_eigenvalue(op, weights, like) -> float:
 
 
 def warn_if_noise_was_kept(
-    op, y_scaled, rank: int, loss: float, rng, alpha, beta, summary: DataSummary, scale
+    op,
+    y_scaled,
+    V,
+    *,
+    loss: float,
+    alpha: float,
+    beta: float,
+    summary: DataSummary,
+    scale: float,
 ) -> None:
-    """A warning when the noise in ``y`` is near or above the level the penalty
-    rejects, so that pruning may have kept columns that only fit it.
+    """A warning when the weakest directions kept are no stronger than the noise, and
+    the noise is near or above the level the penalty rejects: pruning may then have
+    kept columns that only fit it.
 
     A column grows out of the small start along a direction where the residual's
     sensing matrix ``(1/n) Σᵢ rᵢ sym(Aᵢ)/g`` exceeds the pick-up level
-    ``alpha/√beta`` (in the normalised units). For noise of standard deviation ``σ``,
-    that matrix is about ``σ·N``, ``N = (1/n) Σᵢ zᵢ sym(Aᵢ)/g`` for standard normal
-    ``zᵢ``: ``σ`` is estimated from the fit's residuals (``loss``, over the
-    ``n − dof`` degrees of freedom the rank-``rank`` fit leaves) and ``λ_max(N)``
-    from one draw, one pass over the data. Over 216 noisy fits (d = 20, r = 3, both
-    kinds, 2-15 times the degrees of freedom, noise 0.01-0.5 of the standard
-    deviation of the noiseless y) 70 kept a wrong rank, silently: this warning now
-    comes on 63 of them (the other 7 say they explain none of the variance, which
-    skips it) and on 15 of the 146 others, all with noise of 0.1 or more.
+    ``alpha/√beta`` (in the normalised units). For noise of standard deviation ``σ``
+    that matrix is about ``σ·N``, ``N = (1/n) Σᵢ zᵢ sym(Aᵢ)/g`` for random signs
+    ``zᵢ``: ``σ`` is estimated from the plain ``loss`` of the fitted ``V`` over the
+    ``n − dof`` degrees of freedom its rank leaves, and ``λ_max(N)`` from one draw of
+    signs (a fixed private generator: the user's ``random_state`` is not drawn from,
+    and a fit warns or not whatever its seed), one pass over the data. A direction
+    of ``VVᵀ`` whose eigenvalue, as a sensing matrix shows it (times
+    ``op.matrix_response``), is within ``_NOISE_MARGIN`` times that level is what
+    noise alone could have fitted. (Measured in the user guide, "Noise near the
+    pick-up level".)
     """
-    n, d = op.n_samples, op.dim
-    dof = rank * d - rank * (rank - 1) // 2
+    n, rank = op.n_samples, V.shape[1]
+    dof = _degrees_of_freedom(rank, op.dim)
     pickup = alpha / math.sqrt(beta)
-    if pickup <= 0 or n <= dof:
+    # A constant y has no noise to speak of (it is fitted by the uncentred data scale).
+    if pickup <= 0 or n <= dof or not summary.low < summary.high:
         return
     sigma = math.sqrt(2.0 * n * loss / (n - dof))
-    # Residuals at rounding level, as the solvers' stall test counts them, are no noise.
+    # Residuals at the rounding level of y (the solvers' stall test's) are no noise.
     mean = summary.mean / scale
     mean_square = mean * mean + _variance(summary, scale)  # (no OverflowError: ** 2)
     eps = float(op.xp.finfo(y_scaled.dtype).eps)
-    if sigma <= _ROUNDING_LEVEL * eps * math.sqrt(mean_square):
+    # |λ(N)| ≤ max|zᵢ|·(mean ‖sym(Aᵢ)‖_F/g), with |zᵢ| = 1: far below the level, the
+    # pass is skipped.
+    if (
+        sigma <= ROUNDING_LEVEL * eps * math.sqrt(mean_square)
+        or sigma * op.mean_norm < _NOISE_SHARE * pickup
+    ):
         return
-    z = rng.standard_normal(n)
-    # |λ(N)| ≤ max|zᵢ|·(mean ‖sym(Aᵢ)‖_F/g): noise far below the level skips the pass.
-    if sigma * float(np.max(np.abs(z))) * op.mean_norm < _NOISE_SHARE * pickup:
+    signs = np.random.default_rng(0).integers(0, 2, n) * 2.0 - 1.0
+    level = sigma * _top_eigenvalue(op, signs, like=y_scaled)
+    if level < _NOISE_SHARE * pickup:
         return
-    ratio = sigma * _top_eigenvalue(op, z, like=y_scaled) / pickup
-    if ratio < _NOISE_SHARE:
+    (gram,) = fetch(op.xp, V.T @ V)
+    shown = op.matrix_response * np.linalg.eigvalsh(gram)  # as in a sensing matrix
+    weak = int(np.sum(shown <= _NOISE_MARGIN * level))
+    if weak == 0:
         return
+    ratio = level / pickup
+    weakest, are = (
+        ("direction", "it is") if weak == 1 else (f"{weak} directions", "they are")
+    )
     warn(
-        f"The residuals are near the level the penalty rejects: in their sensing "
-        f"matrix, noise of their standard deviation ({sigma * scale:.3g} in the units "
-        f"of y) reaches {ratio:.2g} times the pick-up level alpha/√beta. If they are "
-        f"noise, columns that only fit it may have survived pruning, and "
-        f"n_components_={rank} may be too large: raise alpha to about "
-        f"{alpha * ratio / _NOISE_TARGET:.2g} (the noise then at half that level, and "
-        "weaker directions of M* lost with it), or choose it by cross-validation; see "
-        "'Noise near the pick-up level' in the user guide.",
+        f"The weakest {weakest} of the {rank} kept (eigenvalues of UUᵀ) may only fit "
+        f"noise: in the sensing matrix {are} within {_NOISE_MARGIN:g} times the level "
+        f"that noise of the residuals' standard deviation ({sigma * scale:.3g} in the "
+        f"units of y) reaches there, and that level is {ratio:.2g} times the penalty's "
+        f"pick-up level alpha/√beta, so n_components_={rank} may be too large. Raise "
+        f"alpha to about {alpha * ratio / _NOISE_TARGET:.2g} (the noise then at half "
+        "the pick-up level, and weaker directions of M* lost with it), or choose it by "
+        "cross-validation; see 'Noise near the pick-up level' in the user guide.",
         UserWarning,
     )

@@ -65,6 +65,10 @@ class MeasurementOperator(Protocol):
     #: An upper bound on the mean ``‖sym(Aᵢ)‖_F/g`` (so on the mean spectral norm), on
     #: the host.
     mean_norm: float
+    #: ``c`` with ``E[(1/n) Σᵢ ⟨Aᵢ, Δ⟩ sym(Aᵢ)/g²] = c·Δ`` (plus ``tr(Δ)·I`` for
+    #: rank-one) for Gaussian measurements: what a direction of ``M`` becomes in a
+    #: sensing matrix.
+    matrix_response: float
     #: How a size, and the rescaling of a measurement and its ``yᵢ`` to size 1, read
     #: in messages.
     size_formula: str
@@ -137,6 +141,7 @@ class RankOneOperator:
     """
 
     nonnegative = True
+    matrix_response = 2.0  # E[(xᵀΔx)·xxᵀ] = 2Δ + tr(Δ)·I
     size_formula = "‖xᵢ‖²"
     unit_rescaling = "xᵢ/‖xᵢ‖ and yᵢ/‖xᵢ‖²"
 
@@ -297,6 +302,7 @@ class MatrixOperator:
     """
 
     nonnegative = False
+    matrix_response = 1.0
     size_formula = "‖sym(Aᵢ)‖²_F"
     unit_rescaling = "Aᵢ/‖sym(Aᵢ)‖_F and yᵢ/‖sym(Aᵢ)‖_F"
 

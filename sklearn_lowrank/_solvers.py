@@ -47,17 +47,17 @@ from ._line_search import exact_step
 from ._operators import MeasurementOperator
 from ._pruning import ColumnPruner
 
-__all__ = ["SolverResult", "minimize"]
+__all__ = ["ROUNDING_LEVEL", "SolverResult", "minimize"]
 
 # Stop when the objective has not decreased by more than this many ε (of the dtype) of
 # itself for this many iterations in a row: further steps only shuffle rounding errors.
 _STALL_EPS = 5.0
 _STALL_PATIENCE = 5
-# Once the residual is rounding noise, ‖r‖ ≤ _ROUNDING_LEVEL·ε·‖y‖ (noiseless data; the
+# Once the residual is rounding noise, ‖r‖ ≤ ROUNDING_LEVEL·ε·‖y‖ (noiseless data; the
 # float32 floor measured 1.6-5ε), a decrease must exceed this fraction to count: there
 # the objective jitters by ±0.01-0.8 % per iteration (float32, n = 600-20000), while
 # gradient descent still approaching the floor gains 5-30 %.
-_ROUNDING_LEVEL = 16.0
+ROUNDING_LEVEL = 16.0
 _FLOOR_RTOL = 1e-2
 # With a penalty, the columns are aligned with the factor's singular vectors (the free
 # rotation; the pruner may then drop some) every this many iterations.
@@ -487,7 +487,7 @@ class _StallTest:
 
     def __init__(self, xp, y, dtype, value: float):
         eps = float(xp.finfo(dtype).eps)
-        level = _ROUNDING_LEVEL * eps
+        level = ROUNDING_LEVEL * eps
         # The objective ‖r‖²/2n of a residual at rounding level.
         self.floor = level * level * float(y @ y) / (2.0 * y.shape[0])
         self.rtol = _STALL_EPS * eps

@@ -224,9 +224,9 @@ def fit_three_phase(
     k = int(n_columns) if n_columns is not None else default_n_columns(d)
     rng = check_random_state(random_state)
     summary = summarize(xp, op, y)
-    warn_if_centred(op, summary)
+    centred = warn_if_centred(op, summary)
     scale = data_scale(xp, op, y, summary)
-    warn_if_anisotropic(op)
+    anisotropic = warn_if_anisotropic(op)
     # Solved in units where the (normalised) measurements and y/s are of order one:
     # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
     # since s/g itself can leave the float range where the root does not (X·1e-150
@@ -311,10 +311,19 @@ def fit_three_phase(
             op, V, loss, summary, scale, alpha=alpha
         )
         # Only the residuals of a converged plain fit estimate the noise (the penalty's
-        # shrinkage, or an unfinished run, adds to them).
-        if explained and settled:
+        # shrinkage, or an unfinished run, adds to them), and only on data the model
+        # describes (a misfit is no noise: features shifted by 3 fitted rank 1 of 3,
+        # and 'raise alpha' would have made it worse).
+        if explained and settled and not (centred or anisotropic):
             warn_if_noise_was_kept(
-                op, y_scaled, rank, loss, rng, alpha, beta, summary, scale
+                op,
+                y_scaled,
+                V,
+                loss=loss,
+                alpha=alpha,
+                beta=beta,
+                summary=summary,
+                scale=scale,
             )
     return ThreePhaseResult(
         factor=_in_units_of_y(xp, V, root),

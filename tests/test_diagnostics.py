@@ -189,23 +189,27 @@ def noisy_problem(relative_noise, kind="matrix", n=228, d=20, rank=3):
 
 
 def noise_warnings(record):
-    return [str(w.message) for w in record if "residuals are near" in str(w.message)]
+    return [str(w.message) for w in record if "may only fit noise" in str(w.message)]
 
 
 def test_noise_above_the_pick_up_level_is_named_with_an_alpha_that_helps():
     """Noise 0.2·std(y): the default kept 8 columns for rank 3, silently (relative
-    error 0.27 against 0.11 told the rank). The warning names the ratio to the pick-up
-    level; refitting with the alpha it advises keeps 4 and is silent."""
+    error 0.27 against 0.11 told the rank). The warning names some of the 5 extra
+    directions (the weakest 4: within the noise's level) and none of the 3 real
+    ones, and the level's ratio to the pick-up level; refitting with the alpha it
+    advises keeps 4 and is silent."""
     X, y, _ = noisy_problem(0.2)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
     (message,) = noise_warnings(record)
-    ratio = float(message.split("reaches ")[1].split(" times")[0])
-    advised = float(message.split("raise alpha to about ")[1].split(" ")[0])
-    assert model.n_components_ > 5 and ratio > 0.7
+    assert model.n_components_ == 8
+    weak = int(message.split("The weakest ")[1].split(" directions of the 8 kept")[0])
+    assert 1 <= weak <= 5
+    ratio = float(message.split("that level is ")[1].split(" times")[0])
+    advised = float(message.split("Raise alpha to about ")[1].split(" ")[0])
+    assert ratio > 0.7 and f"n_components_={model.n_components_}" in message
     assert advised == pytest.approx(model.alpha * ratio / 0.5, rel=0.1)
-    assert f"n_components_={model.n_components_}" in message
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         refit = PrunedFactorSensing(measurement="matrix", alpha=advised, random_state=0)
@@ -256,3 +260,29 @@ def test_residuals_at_rounding_level_are_not_noise():
         warnings.simplefilter("error")
         model.fit(X.astype(np.float32), y.astype(np.float32))
     assert model.n_components_ == 3
+
+
+def test_the_noise_check_draws_nothing_from_the_users_random_state():
+    """Its random signs come from a private generator: a RandomState the user passes
+    moves on by the random start alone, whether the check runs (noisy y) or not, and
+    a second fit with it is the fit it was before the check existed."""
+    states = []
+    for relative_noise in (0.0, 0.2):
+        X, y, _ = noisy_problem(relative_noise)
+        rng = np.random.RandomState(0)
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            PrunedFactorSensing(measurement="matrix", random_state=rng).fit(X, y)
+        assert bool(noise_warnings(record)) == (relative_noise > 0)
+        states.append(rng.get_state()[1])
+    np.testing.assert_array_equal(*states)
+
+
+def test_a_constant_y_has_no_noise_to_name():
+    """A constant y is fitted through the uncentred data scale; its residuals are no
+    noise (the warning had advised a 32-fold alpha)."""
+    X, y, _ = noisy_problem(0.2, kind="rank_one", n=600)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        PrunedFactorSensing(random_state=0).fit(X, np.full_like(y, 2.0))
+    assert not noise_warnings(record)
