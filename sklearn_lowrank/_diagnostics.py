@@ -43,6 +43,9 @@ _SAMPLING_MARGIN = 1.5
 # level (see warn_if_noise_was_kept). The advice puts the level at _NOISE_TARGET of
 # the pick-up level.
 _NOISE_SHARE, _NOISE_MARGIN, _NOISE_TARGET = 0.7, 2.0, 0.5
+# ...provided the measurements left beyond the fit's degrees of freedom are at least
+# this fraction of them all (fewer make the residuals' σ unreliable).
+_RESIDUAL_DOF = 0.1
 
 
 def outsized_advice(op, summary: DataSummary, consequence: str) -> str:
@@ -153,15 +156,25 @@ def _degrees_of_freedom(rank: int, d: int) -> int:
 
 def warn_if_not_identified(op, rank: int) -> None:
     """A warning when the distinct measurements are too few to identify a rank-``rank``
-    PSD matrix: no more than its degrees of freedom (fewer, at full rank).
+    PSD matrix: no more than its degrees of freedom (fewer, at full rank); or, below
+    full rank, barely enough, fewer than ``_RESIDUAL_DOF`` of them beyond those.
 
     As many measurements as unknowns are enough only at full rank (``rank = d``), where
     the matrices of that rank are an open set and the measurements a linear system;
     below it they admit finitely many solutions (two rank-one 2 × 2 matrices fit two
-    rank-one measurements: the signs of ``xᵢᵀu`` are free)."""
+    rank-one measurements: the signs of ``xᵢᵀu`` are free).
+
+    Just above that limit a fit nearly interpolates ``y``: noiseless rank-one fits at
+    1.05 times the degrees of freedom found a wrong matrix with training R² 1.0 (d = 20,
+    r = 2: 1 of 6 seeds), and noisy ones kept columns fitting the noise, where the
+    residuals no longer tell how large it is (rank-one, d = 40-100, rank 1 at 3 times
+    its degrees of freedom, noise 0.3: rank 3 found, 1.5-3 times the error of a fit
+    told the rank, silently).
+    """
     d = op.dim
     degrees_of_freedom = _degrees_of_freedom(rank, d)
     needed = degrees_of_freedom if rank >= d else degrees_of_freedom + 1
+    enough = needed / (1.0 - _RESIDUAL_DOF)
     # Repeated measurements add no equations (a design repeated 20 times gave a wrong
     # estimate with training R² 1.0). Counted only when the rows alone would pass, and
     # first among 2·needed rows: a lower bound, which settles it unless rows repeat
@@ -170,8 +183,20 @@ def warn_if_not_identified(op, rank: int) -> None:
     if n_distinct >= needed:
         head = 2 * needed
         n_distinct = op.distinct_measurements(rows=head)
-        if n_distinct < needed and head < op.n_samples:
+        if n_distinct < enough and head < op.n_samples:
             n_distinct = op.distinct_measurements()
+    # (At full rank the measurements are a linear system and extra columns are moot.)
+    if rank < d and needed <= n_distinct < enough:
+        warn(
+            f"{n_distinct} measurements for a rank-{rank} estimate of a {d} x {d} "
+            f"matrix, which has {degrees_of_freedom} degrees of freedom: fewer than "
+            f"{_RESIDUAL_DOF:.0%} of them are left beyond those, so the fit nearly "
+            "interpolates y and may have found a wrong matrix, or fitted noise with "
+            "extra columns (recovery needed 1.3-2 times the degrees of freedom in our "
+            "sweeps). Collect more measurements, or ask for a lower rank (larger "
+            "alpha).",
+            UserWarning,
+        )
     if n_distinct < needed:
         plural = "" if n_distinct == 1 else "s"
         counted = f"{n_distinct} measurement{plural}"
@@ -241,6 +266,16 @@ def _top_eigenvalue(op, weights, like) -> float:
     return float(to_host(xp.linalg.eigvalsh(op.sensing_matrix(weights)))[-1])
 
 
+def _balanced_signs(n: int) -> np.ndarray:
+    """``n`` random signs of mean exactly 0 (a fixed private generator). A mean left
+    by chance adds ``z̄·I`` to a rank-one sensing matrix: plain signs of a fixed draw
+    had a positive mean at every n from 20 to 3000, and put the noise's level up to
+    3.8 times too high at d = 10."""
+    signs = np.where(np.arange(n) < n // 2, -1.0, 1.0)
+    signs = np.random.default_rng(0).permutation(signs)
+    return signs - np.mean(signs)
+
+
 def warn_if_noise_was_kept(
     op,
     y_scaled,
@@ -272,27 +307,34 @@ def warn_if_noise_was_kept(
     n, rank = op.n_samples, V.shape[1]
     dof = _degrees_of_freedom(rank, op.dim)
     pickup = alpha / math.sqrt(beta)
-    # A constant y has no noise to speak of (it is fitted by the uncentred data scale).
-    if pickup <= 0 or n <= dof or not summary.low < summary.high:
+    # The largest direction is never the one in question, so rank 1 has nothing to
+    # name. With under _RESIDUAL_DOF of the measurements left beyond the fit's degrees
+    # of freedom its residuals misstate σ: 5 times too large (rank-one) or too small
+    # (matrix), by a review's measurements. A constant y has no noise to speak of.
+    if (
+        pickup <= 0
+        or rank < 2
+        or n - dof < _RESIDUAL_DOF * n
+        or not summary.low < summary.high
+    ):
         return
     sigma = math.sqrt(2.0 * n * loss / (n - dof))
     # Residuals at the rounding level of y (the solvers' stall test's) are no noise.
     mean = summary.mean / scale
     mean_square = mean * mean + _variance(summary, scale)  # (no OverflowError: ** 2)
     eps = float(op.xp.finfo(y_scaled.dtype).eps)
-    # |λ(N)| ≤ max|zᵢ|·(mean ‖sym(Aᵢ)‖_F/g), with |zᵢ| = 1: far below the level, the
+    # |λ(N)| ≤ max|zᵢ|·(mean ‖sym(Aᵢ)‖_F/g), with |zᵢ| ≤ 2: far below the level, the
     # pass is skipped.
     if (
         sigma <= ROUNDING_LEVEL * eps * math.sqrt(mean_square)
-        or sigma * op.mean_norm < _NOISE_SHARE * pickup
+        or 2.0 * sigma * op.mean_norm < _NOISE_SHARE * pickup
     ):
         return
-    signs = np.random.default_rng(0).integers(0, 2, n) * 2.0 - 1.0
-    level = sigma * _top_eigenvalue(op, signs, like=y_scaled)
+    level = sigma * _top_eigenvalue(op, _balanced_signs(n), like=y_scaled)
     if level < _NOISE_SHARE * pickup:
         return
     (gram,) = fetch(op.xp, V.T @ V)
-    shown = op.matrix_response * np.linalg.eigvalsh(gram)  # as in a sensing matrix
+    shown = op.matrix_response * np.linalg.eigvalsh(gram)[:-1]  # as in a sensing matrix
     weak = int(np.sum(shown <= _NOISE_MARGIN * level))
     if weak == 0:
         return

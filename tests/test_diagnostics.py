@@ -286,3 +286,31 @@ def test_a_constant_y_has_no_noise_to_name():
         warnings.simplefilter("always")
         PrunedFactorSensing(random_state=0).fit(X, np.full_like(y, 2.0))
     assert not noise_warnings(record)
+
+
+@pytest.mark.parametrize(
+    "kind, n, rank, relative_noise, warns",
+    [
+        ("rank_one", 41, 2, 0.0, True),
+        ("rank_one", 120, 1, 0.3, True),
+        ("matrix", 50, 2, 0.0, False),
+    ],
+)
+def test_barely_enough_measurements_are_named(kind, n, rank, relative_noise, warns):
+    """41 rank-one measurements of a rank-2 20 × 20 matrix (dof 39): seed 5 found a
+    wrong matrix (error 0.86, training R² 1.0), silently. At rank 1 of a 40 × 40
+    matrix and 3 times its dof, noise 0.3 left rank 3 (dof 117 of 120): silent too,
+    since the residuals then misstate the noise. Matrix measurements at 1.3 times the
+    dof recover M* and are not named."""
+    d = 20 if rank == 2 else 40
+    seed = 5 if n == 41 else 0
+    _, y0, _ = make_low_rank_sensing(n, d, rank, measurement=kind, random_state=seed)
+    X, y, _ = make_low_rank_sensing(
+        n, d, rank, measurement=kind, noise=relative_noise * y0.std(), random_state=seed
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        PrunedFactorSensing(measurement=kind, random_state=seed).fit(X, y)
+    messages = [str(w.message) for w in record]
+    barely = [m for m in messages if "fewer than 10% of them are left beyond" in m]
+    assert bool(barely) == warns and not noise_warnings(record)
