@@ -226,7 +226,7 @@ def plain_loss(op, y_scaled, V) -> float:
 
 
 def warn_if_no_better_than_the_mean(
-    op, V, loss: float, summary: DataSummary, scale: float, *, alpha: float
+    V, loss: float, summary: DataSummary, scale: float, *, alpha: float
 ) -> bool:
     """A warning when the fitted factor ``V``, of plain loss ``loss``, predicts
     ``y/scale`` no better than its mean (training R² ≤ 0); whether it warned.

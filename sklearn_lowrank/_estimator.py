@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from numbers import Integral, Real
 from typing import ClassVar
@@ -383,8 +382,8 @@ class PrunedFactorSensing(
             if isinstance(X, (list, tuple)):
                 X = np.asarray(X)  # read once, for the size check and the flattening
             shape = tuple(getattr(X, "shape", ()))
-            side = math.isqrt(getattr(self, "n_features_in_", 0))
-            if not fitting and len(shape) == 3 and shape[1:] != (side, side):
+            side = None if fitting else square_side(self.n_features_in_)
+            if len(shape) == 3 and side is not None and shape[1:] != (side, side):
                 # scikit-learn would count features: "X has 16 features, ... 25"
                 raise ValueError(
                     f"X holds {shape[1]} × {shape[2]} sensing matrices, but "

@@ -40,9 +40,10 @@ class DataSummary:
     n_outsized: int  # measurements over SCALE_TRUNCATION times the mean size
 
 
-def summarize(xp, op: MeasurementOperator, y) -> DataSummary:
+def summarize(op: MeasurementOperator, y) -> DataSummary:
     """The :class:`DataSummary` of ``y`` (and of ``op``'s outsized measurements): one
     transfer."""
+    xp = op.xp
     device_mean = xp.mean(y)
     centred = y - device_mean
     spread = xp.mean(xp.abs(centred))
@@ -92,7 +93,7 @@ def data_scale(xp, op: MeasurementOperator, y, summary: DataSummary | None = Non
     ``s = max |λ(S₀)|`` where ``λ_max(S₀) ≤ 0``. ``summary``: :func:`summarize`'s, if
     already taken.
     """
-    summary = summary or summarize(xp, op, y)
+    summary = summary or summarize(op, y)
     mean, spread = summary.mean, summary.spread
     if not (math.isfinite(mean) and math.isfinite(spread)):
         raise FloatingPointError(
@@ -102,15 +103,14 @@ def data_scale(xp, op: MeasurementOperator, y, summary: DataSummary | None = Non
     # Constant y, tested exactly: its rounded mean leaves a spread of an ulp or so,
     # which formed S₀ from rounding noise (y ≡ 0.1 gave s = 1.7e-17, not about 0.1).
     if summary.low < summary.high:
-        centred = y - mean
-        weights = xp.where(outsized(op), xp.zeros_like(y), centred) / spread
-        unit = spread
+        weights, unit = y - mean, spread
     elif mean != 0:
-        weights = xp.where(outsized(op), xp.zeros_like(y), y) / abs(mean)
-        unit = abs(mean)
+        weights, unit = y, abs(mean)
     else:
         return 1.0
-    S0 = op.sensing_matrix(weights)
+    if summary.n_outsized:
+        weights = xp.where(outsized(op), xp.zeros_like(y), weights)
+    S0 = op.sensing_matrix(weights / unit)
     if not bool(xp.all(xp.isfinite(S0))):
         raise FloatingPointError(
             "The data scale (1/n)·Σᵢ yᵢAᵢ is not finite: X holds values too large for "

@@ -223,7 +223,7 @@ def fit_three_phase(
     # int(): scikit-learn's Integral constraint admits True, which NumPy's shapes refuse.
     k = int(n_columns) if n_columns is not None else default_n_columns(d)
     rng = check_random_state(random_state)
-    summary = summarize(xp, op, y)
+    summary = summarize(op, y)
     centred = warn_if_centred(op, summary)
     scale = data_scale(xp, op, y, summary)
     anisotropic = warn_if_anisotropic(op)
@@ -308,7 +308,7 @@ def fit_three_phase(
     if np.any(norms[support] > floor * root):
         loss = plain_loss(op, y_scaled, V) if loss is None else loss
         explained = not warn_if_no_better_than_the_mean(
-            op, V, loss, summary, scale, alpha=alpha
+            V, loss, summary, scale, alpha=alpha
         )
         # Only the residuals of a converged plain fit estimate the noise (the penalty's
         # shrinkage, or an unfinished run, adds to them), and only on data the model

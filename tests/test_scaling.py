@@ -187,6 +187,6 @@ def test_outsized_measurements_are_those_the_data_scale_leaves_out(kind, constan
         size[0] = np.sqrt(q)
         ops = [operator(rng.standard_normal(shape), size) for _ in range(2)]
         np.testing.assert_allclose(ops[0].sizes[:2], [q, 1.0], rtol=1e-12)
-        assert summarize(NUMPY_XP, ops[0], y).n_outsized == outsized
+        assert summarize(ops[0], y).n_outsized == outsized
         scales = [data_scale(NUMPY_XP, op, y) for op in ops]
         assert (abs(scales[0] - scales[1]) <= 1e-12 * scales[0]) == bool(outsized)
