@@ -279,7 +279,7 @@ def _balanced_signs(n: int) -> np.ndarray:
 def warn_if_noise_was_kept(
     op,
     y_scaled,
-    V,
+    gram,
     *,
     loss: float,
     alpha: float,
@@ -299,12 +299,13 @@ def warn_if_noise_was_kept(
     ``n − dof`` degrees of freedom its rank leaves, and ``λ_max(N)`` from one draw of
     signs (a fixed private generator: the user's ``random_state`` is not drawn from,
     and a fit warns or not whatever its seed), one pass over the data. A direction
-    of ``VVᵀ`` whose eigenvalue, as a sensing matrix shows it (times
+    of ``VVᵀ`` whose eigenvalue (from ``gram``, ``VᵀV`` on the host, which the
+    fine-tuning's last report already holds), as a sensing matrix shows it (times
     ``op.matrix_response``), is within ``_NOISE_MARGIN`` times that level is what
     noise alone could have fitted. (Measured in the user guide, "Noise near the
     pick-up level".)
     """
-    n, rank = op.n_samples, V.shape[1]
+    n, rank = op.n_samples, gram.shape[0]
     dof = _degrees_of_freedom(rank, op.dim)
     pickup = alpha / math.sqrt(beta)
     # The largest direction is never the one in question, so rank 1 has nothing to
@@ -333,7 +334,6 @@ def warn_if_noise_was_kept(
     level = sigma * _top_eigenvalue(op, _balanced_signs(n), like=y_scaled)
     if level < _NOISE_SHARE * pickup:
         return
-    (gram,) = fetch(op.xp, V.T @ V)
     shown = op.matrix_response * np.linalg.eigvalsh(gram)[:-1]  # as in a sensing matrix
     weak = int(np.sum(shown <= _NOISE_MARGIN * level))
     if weak == 0:

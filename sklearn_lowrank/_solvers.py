@@ -85,6 +85,8 @@ class SolverResult:
     gradient_norm: float | None = None
     # Whether any step was taken: a run that stalls without one never left its start.
     moved: bool = True
+    # UᵀU of the final U, on the host (the last report's: no further transfer).
+    gram: np.ndarray | None = None
 
 
 def _rows(xp, A):
@@ -471,6 +473,7 @@ def minimize(
         seconds=time.perf_counter() - start_time,
         gradient_norm=None if converged else float(xp.sum(grad * grad)) ** 0.5,
         moved=moved,
+        gram=report.gram,
     )
 
 

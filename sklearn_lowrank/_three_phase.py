@@ -292,14 +292,15 @@ def fit_three_phase(
 
     # Phase 3: fine-tuning on the plain loss.
     curve = list(regularized.objective)
-    n_finetune, loss, settled = 0, None, False
+    n_finetune, loss, gram = 0, None, None
     if finetune_iter > 0:
         finetuned = _finetuning_phase(
             op, y_scaled, V, progress, summary, finetune_iter, finetune_solver, tol
         )
         V, n_finetune = finetuned.U, finetuned.n_iter
         curve += finetuned.objective
-        loss, settled = finetuned.objective[-1], finetuned.converged
+        loss = finetuned.objective[-1]
+        gram = finetuned.gram if finetuned.converged else None
 
     rank = int(support.sum())
     warn_if_not_identified(op, rank)
@@ -314,11 +315,11 @@ def fit_three_phase(
         # shrinkage, or an unfinished run, adds to them), and only on data the model
         # describes (a misfit is no noise: features shifted by 3 fitted rank 1 of 3,
         # and 'raise alpha' would have made it worse).
-        if explained and settled and not (centred or anisotropic):
+        if explained and gram is not None and not (centred or anisotropic):
             warn_if_noise_was_kept(
                 op,
                 y_scaled,
-                V,
+                gram,
                 loss=loss,
                 alpha=alpha,
                 beta=beta,
