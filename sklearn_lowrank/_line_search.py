@@ -60,10 +60,6 @@ def _coefficients(xp, residual, a, b, n_samples, U=None, D=None):
         host = fetch(xp, *grams, *scales)
         halves = host[: len(grams)], host[len(grams) :]
         gram, *pairs = [g * np.outer(s, s) for g, s in zip(*halves, strict=True)]
-    if not (np.isfinite(gram).all() and all(np.isfinite(p).all() for p in pairs)):
-        # Else every trial step prices as NaN, the search returns 0, and five zero
-        # steps pass for convergence: the run would end at its start, silently.
-        raise _overflow()
     gram = gram / (2.0 * n_samples)
     if not pairs:
         return gram, None
@@ -123,9 +119,12 @@ class _Line:
         # steps) then cost no NumPy scalar arithmetic.
         (rr, ra, rb), (_, aa, ab), (_, _, bb) = gram.tolist()
         self.quartic = (rr, -2.0 * ra, aa + 2.0 * rb, -2.0 * ab, bb)
-        if not all(math.isfinite(c) for c in self.quartic):
-            # Gram entries within a factor 2 of the largest float: as in _coefficients,
-            # a search over NaN prices would return 0 and pass for convergence.
+        # Checked once here, on what the search reads (the quartic takes every Gram
+        # entry, and can overflow where they do not, within a factor 2 of the largest
+        # float): else every trial step prices as NaN, the search returns 0, and five
+        # zero steps pass for convergence, the run ending at its start, silently.
+        finite = all(math.isfinite(c) for c in self.quartic)
+        if not (finite and (columns is None or np.isfinite(columns).all())):
             raise _overflow()
         # The per-column numbers are only fetched when the penalty counts.
         self.penalty = penalty if columns is not None else None

@@ -270,6 +270,17 @@ def test_a_quartic_past_the_range_is_an_error(alpha):
         )
 
 
+def test_non_finite_column_terms_are_an_error():
+    """With the penalty, the per-column terms (‖uⱼ‖², ⟨uⱼ, dⱼ⟩, ‖dⱼ‖²) are checked too:
+    an overflowed direction whose data terms stay finite prices every step as NaN."""
+    residual = a = b = np.array([1.0, 2.0])
+    U, D = np.ones((2, 2)), np.array([[np.inf, 1.0], [1.0, 1.0]])
+    with pytest.raises(FloatingPointError, match="coefficients are not finite"):
+        exact_step(
+            NUMPY_XP, residual, a, b, 2, U, D, penalty=SmoothGroupLasso(0.01), alpha=0.05
+        )
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_array_step_guess(kind, backend):
