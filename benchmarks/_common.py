@@ -170,6 +170,11 @@ class Run:
     def final_error(self):
         return float(self.errors[-1]) if self.errors.size else math.inf
 
+    @property
+    def stopped_by_budget(self):
+        """Whether the time budget, not the method's own rule, ended the run."""
+        return self.extra.get("stopped") == "budget"
+
 
 def effective_rank(U, rtol=1e-3):
     """Eigenvalues of ``UUᵀ`` above ``rtol`` times the largest."""
@@ -259,7 +264,7 @@ def time_bound(run, target=TARGET):
     run first: the time is then only known to exceed the run's length, returned instead.
     """
     t = run.time_to(target)
-    if math.isinf(t) and run.extra.get("stopped") == "budget":
+    if math.isinf(t) and run.stopped_by_budget:
         return run.seconds, "≥"
     return t, ""
 

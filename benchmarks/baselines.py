@@ -225,7 +225,7 @@ def run_all(cases, *, noise, repeats, budget, methods=METHODS):
                 if not applicable(method, problem):
                     continue
                 done = runs.setdefault((name, kappa, method), [])
-                if done and done[0].extra.get("stopped") == "budget":
+                if done and done[0].stopped_by_budget:
                     continue
                 stop = TARGET if noise == 0 else None
                 result = run(

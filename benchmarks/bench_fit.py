@@ -58,7 +58,7 @@ def _time(run):
 
 def _cell(runs):
     """Median time and iterations, or the error left when the budget ran out."""
-    if runs[0].extra.get("stopped") == "budget" and math.isinf(_time(runs[0])):
+    if runs[0].stopped_by_budget and math.isinf(_time(runs[0])):
         return f"not reached (error {runs[0].final_error:.1e} at budget)"
     times = [_time(r) for r in runs]
     return f"{fmt_time(median(times))} ({median([r.iters_to() for r in runs]):.0f} it)"

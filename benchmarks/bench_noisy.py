@@ -48,7 +48,7 @@ def _error(run):
 def noisy_table(runs, cases):
     def cells(method, results, est):
         err = median([_error(r) for r in results])
-        note = " (1 run, budget)" if results[0].extra.get("stopped") == "budget" else ""
+        note = " (1 run, budget)" if results[0].stopped_by_budget else ""
         return [
             method + note,
             f"{err:.3e}",
@@ -70,7 +70,7 @@ def targets(runs, cases):
         # An error the budget cut short is not the error at the method's own stop, nor a
         # bound on it (a fit may go on to fit the noise): no verdict from it.
         pairs = zip(est, oracle, strict=False)
-        cut = any(r.extra.get("stopped") == "budget" for pair in pairs for r in pair)
+        cut = any(r.stopped_by_budget for pair in pairs for r in pair)
         mark = "unknown (a run ended by the budget)" if cut else verdict(ratio, 1.05)
         rows.append([f"{name} κ={kappa}", f"{fmt_ratio(ratio)} {mark}"])
     return table(["problem", "est ÷ GD k=r error (target ≤ 1.05×)"], rows)
