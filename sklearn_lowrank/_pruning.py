@@ -16,13 +16,16 @@ past the random start and those dropped during the regularised phase, which
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._warnings import warn
 
 __all__ = [
+    "ALIGN_EVERY",
     "AUTO_MIN_GAP",
+    "ColumnChange",
     "ColumnPruner",
     "EarlyPruning",
     "auto_threshold",
@@ -32,6 +35,9 @@ __all__ = [
 
 #: ``threshold="auto"`` cuts only where consecutive sorted norms differ by this factor.
 AUTO_MIN_GAP = 10.0
+#: With a penalty, the columns are aligned with the factor's singular vectors (the free
+#: rotation; some may then be dropped) every this many iterations of a run.
+ALIGN_EVERY = 10
 # During the regularised phase no column is dropped before the factor's largest singular
 # value has grown this many times the largest column norm of the random start: until
 # then the tiny columns of the start would be mistaken for collapsed ones.
@@ -149,21 +155,34 @@ class EarlyPruning:
         return n_keep
 
 
+@dataclass
+class ColumnChange:
+    """What the solver does to its factor ``U``, from :meth:`ColumnPruner.change`."""
+
+    # k × k: ``U @ rotation`` has the factor's scaled singular vectors as its columns,
+    # largest first (the free rotation: ``UUᵀ`` is unchanged, only the penalty drops).
+    rotation: np.ndarray
+    # Positions, after the rotation, of the columns kept; None keeps them all.
+    keep: np.ndarray | None
+    # Whether early pruning asked for the cut.
+    cut: bool
+    # UᵀU of the changed factor.
+    gram: np.ndarray
+
+
 class ColumnPruner:
     """The regularised phase's columns: which of the start's remain, which were dropped
-    (at what norm), and when to drop more.
+    (at what norm), and when to align and drop them.
 
-    The solver consults it on each penalised iteration, with the host's ``UᵀU``: first
-    :meth:`early_cut`, then, whenever it aligns the columns with the factor's singular
-    vectors (every few iterations, or for a cut), :meth:`drop`. Columns are numbered
-    as in the start throughout, also across a resumed run that is handed the same
-    pruner.
+    The solver hands it the host's ``UᵀU`` on each penalised iteration
+    (:meth:`change`) and applies what it answers. Columns are numbered as in the start
+    throughout, also across a resumed run that is handed the same pruner.
 
     Parameters
     ----------
     n_columns : int
         Width ``k`` of the start.
-    start_norm : float
+    start_norm : float, default=0.0
         Largest column norm of the start. Nothing is dropped before the factor's largest
         singular value has grown ten times past it.
     drop_ratio : float or None, default=None
@@ -184,7 +203,7 @@ class ColumnPruner:
         self,
         n_columns: int,
         *,
-        start_norm: float,
+        start_norm: float = 0.0,
         drop_ratio: float | None = None,
         early_pruning=None,
     ):
@@ -194,6 +213,26 @@ class ColumnPruner:
         self.n_columns = n_columns
         self.columns = np.arange(n_columns)
         self.dropped: dict[int, float] = {}
+
+    def change(self, n_iter: int, gram: np.ndarray, best_rotation) -> ColumnChange | None:
+        """The change to make to the columns after iteration ``n_iter`` of a run, if any.
+
+        ``gram`` is ``UᵀU`` and ``best_rotation(gram)`` the penalty's best rotation of
+        the columns. The columns are aligned every :data:`ALIGN_EVERY` iterations, or
+        when early pruning asks for a cut; once aligned, their norms are the factor's
+        singular values, and :meth:`drop` says which to keep.
+        """
+        if gram.shape[0] < 2:
+            return None
+        n_keep = self.early_cut(gram)
+        if n_keep is None and n_iter % ALIGN_EVERY != 0:
+            return None
+        rotation = best_rotation(gram)
+        gram = rotation.T @ gram @ rotation
+        keep = self.drop(np.sqrt(np.clip(np.diag(gram), 0.0, None)), n_keep)
+        if keep is not None:
+            gram = gram[np.ix_(keep, keep)]
+        return ColumnChange(rotation, keep, n_keep is not None, gram)
 
     def _grown(self, largest: float) -> bool:
         return largest > _GROWTH * self.start_norm

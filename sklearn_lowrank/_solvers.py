@@ -59,9 +59,6 @@ _STALL_PATIENCE = 5
 # gradient descent still approaching the floor gains 5-30 %.
 ROUNDING_LEVEL = 16.0
 _FLOOR_RTOL = 1e-2
-# With a penalty, the columns are aligned with the factor's singular vectors (the free
-# rotation; the pruner may then drop some) every this many iterations.
-_ALIGN_EVERY = 10
 # A step that grows ‖U‖ this much escaped the small start: L-BFGS forgets its pairs.
 _ESCAPE_GROWTH = 10.0
 # A pair (s, y) carries curvature when sᵀy exceeds this fraction of ‖s‖‖y‖, and this
@@ -315,14 +312,15 @@ def minimize(
     tol : float
         Stop when ``‖∇f(U)‖_F ≤ tol·max(‖U‖_F, 1)``.
     pruner : ColumnPruner or None
-        With a penalty, the columns are aligned with the factor's singular vectors
-        every few iterations (the free rotation, which only changes the penalty); the
-        pruner then says which to drop, and may ask for a cut (early pruning) on any
-        iteration. Every kept column then carries signal, so after such a cut the run
-        goes on in ScaledGD's metric, undamped, which removes the slowdown of an
-        ill-conditioned ``UUᵀ`` (measured: half an iteration fewer per run at
-        condition numbers 10 and 50, the same ranks). ``pruner.columns`` must number
-        ``U``'s columns.
+        With a penalty, it decides when the columns are aligned with the factor's
+        singular vectors (the free rotation, which only changes the penalty) and
+        which are then dropped, and may ask for a cut (early pruning) on any
+        iteration; the solver applies what it decides. Every kept column then carries
+        signal, so after such a cut the run goes on in ScaledGD's metric, undamped,
+        which removes the slowdown of an ill-conditioned ``UUᵀ`` (measured: half an
+        iteration fewer per run at condition numbers 10 and 50, the same ranks).
+        ``pruner.columns`` must number ``U``'s columns. ``None``: a pruner that only
+        aligns, every :data:`~sklearn_lowrank._pruning.ALIGN_EVERY` iterations.
     phase : str
         Name of the run in error messages.
     callback : callable or None
@@ -345,7 +343,9 @@ def minimize(
     use_penalty = penalty is not None and alpha > 0
     eps = float(xp.finfo(U.dtype).eps)
     start_time = time.perf_counter()
-    if pruner is not None and pruner.columns.size != U.shape[1]:
+    if pruner is None:
+        pruner = ColumnPruner(U.shape[1])
+    elif pruner.columns.size != U.shape[1]:
         raise ValueError(
             f"pruner numbers {pruner.columns.size} columns, U has {U.shape[1]}"
         )
@@ -432,35 +432,27 @@ def minimize(
             converged = True
             break
 
-        if not use_penalty or U.shape[1] < 2:
+        if not use_penalty:
             continue
-        n_keep = None if pruner is None else pruner.early_cut(report.gram)
-        if n_keep is None and n_iter % _ALIGN_EVERY != 0:
+        change = pruner.change(n_iter, report.gram, penalty.best_rotation)
+        if change is None:
             continue
-        pruned_early = pruned_early or n_keep is not None
-        # The free step: the rotation of the columns best for the penalty. UUᵀ is the
-        # same, so the residual and loss are too, and the loss gradient turns with U
-        # (∇L(UW) = ∇L(U)·W).
-        rotation = penalty.best_rotation(report.gram)
-        W = to_device(rotation)
+        pruned_early = pruned_early or change.cut
+        # The free step. UUᵀ is the same, so the residual and loss are too, and the loss
+        # gradient turns with U (∇L(UW) = ∇L(U)·W).
+        W = to_device(change.rotation)
         U, state, loss_grad = U @ W, op.rotate(state, W), loss_grad @ W
-        gram = rotation.T @ report.gram @ rotation
-        # The columns are now the factor's scaled singular vectors, largest first: their
-        # norms are its singular values.
-        norms = np.sqrt(np.clip(np.diag(gram), 0.0, None))
-        keep_host = None if pruner is None else pruner.drop(norms, n_keep)
-        if keep_host is not None:
-            keep = from_host(xp, keep_host, device=device(U))
+        if change.keep is not None:
+            keep = from_host(xp, change.keep, device=device(U))
             U = xp.take(U, keep, axis=1)
             state = op.keep_columns(U, state, keep)
-            gram = gram[np.ix_(keep_host, keep_host)]
             residual, loss, loss_grad = loss_terms(U, state)
         # Only the penalty is re-priced. The pairs describe the old columns: a new width
         # needs a new buffer, the same width only forgets them.
         value, grad = with_penalty(U, loss, loss_grad)
-        report = _Report(float(value), gram, pairs=None)
+        report = _Report(float(value), change.gram, pairs=None)
         stall.reprice(report.value)
-        if keep_host is not None:
+        if change.keep is not None:
             history.resize(U)
         else:
             history.clear()

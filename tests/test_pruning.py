@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sklearn_lowrank._pruning import (
+    ALIGN_EVERY,
     AUTO_MIN_GAP,
     ColumnPruner,
     EarlyPruning,
@@ -413,3 +414,36 @@ def test_column_pruner_cuts_only_to_fewer_columns():
         assert pruner.early_cut(gram) is None
         assert pruner.drop(np.sqrt(np.diag(gram))) is None
     assert ColumnPruner(3, start_norm=1e-3).early_cut(gram) is None
+
+
+def _sorting_rotation(gram):
+    """Stand-in for the penalty's best rotation: the eigenvectors, largest first."""
+    return np.linalg.eigh(gram)[1][:, ::-1]
+
+
+def test_column_pruner_aligns_every_few_iterations_and_at_a_cut():
+    """The columns change only every ALIGN_EVERY iterations or at an early-pruning cut;
+    the change carries the rotation, the positions kept after it and the new UᵀU."""
+    rng = np.random.default_rng(0)
+    U = rng.standard_normal((6, 3)) @ np.diag([3.0, 1.0, 1e-3])
+    gram = U.T @ U
+    pruner = ColumnPruner(3, start_norm=1e-3, drop_ratio=0.1)
+    assert all(pruner.change(i, gram, _sorting_rotation) is None for i in range(1, 10))
+    change = pruner.change(ALIGN_EVERY, gram, _sorting_rotation)
+    assert not change.cut
+    aligned = U @ change.rotation
+    norms = np.linalg.norm(aligned, axis=0)
+    assert np.all(np.diff(norms) < 0)  # largest first: the drop ratio cut the last
+    np.testing.assert_array_equal(change.keep, [0, 1])
+    kept = aligned[:, change.keep]
+    np.testing.assert_allclose(change.gram, kept.T @ kept, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(pruner.columns, [0, 1])
+
+    cutting = ColumnPruner(3, start_norm=1e-3, early_pruning=lambda values: 1)
+    change = cutting.change(3, gram, _sorting_rotation)
+    assert change.cut and change.keep.tolist() == [0] and change.gram.shape == (1, 1)
+    # A single column has nothing to rotate or drop.
+    assert cutting.change(ALIGN_EVERY, change.gram, _sorting_rotation) is None
+    # Without a drop ratio or early pruning, it only aligns.
+    change = ColumnPruner(3).change(2 * ALIGN_EVERY, gram, _sorting_rotation)
+    assert change.keep is None and not change.cut and change.gram.shape == (3, 3)

@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn_lowrank import _solvers as solvers
 from sklearn_lowrank._operators import MatrixOperator, RankOneOperator
 from sklearn_lowrank._penalty import SmoothGroupLasso
-from sklearn_lowrank._pruning import ColumnPruner
+from sklearn_lowrank._pruning import ALIGN_EVERY, ColumnPruner
 from sklearn_lowrank._solvers import SolverResult, minimize
 from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
@@ -502,7 +502,7 @@ def test_drop_ratio_drops_and_records_collapsed_columns():
     assert res.U.shape == (DIM, len(pruner.columns))
     assert sorted([*pruner.columns, *pruner.dropped]) == list(range(k))
     assert np.all(np.diff(pruner.columns) > 0)
-    # Replay the drops: every _ALIGN_EVERY (10) iterations the solver rotates the
+    # Replay the drops: every ALIGN_EVERY (10) iterations the solver rotates the
     # factor it handed to the callback by best_rotation and drops the small columns.
     columns = np.arange(k)
     expected = {}
@@ -655,8 +655,8 @@ def test_the_stall_test_compares_with_the_repriced_objective(monkeypatch):
         max_iter=60,
         tol=0.0,
     )
-    # One re-pricing per alignment, every _ALIGN_EVERY iterations.
-    assert len(repriced) == res.n_iter // solvers._ALIGN_EVERY > 0
+    # One re-pricing per alignment, every ALIGN_EVERY iterations.
+    assert len(repriced) == res.n_iter // ALIGN_EVERY > 0
     # The best rotation for the penalty never raises the objective.
     assert all(after <= before * (1 + 1e-12) for before, after in repriced)
 
