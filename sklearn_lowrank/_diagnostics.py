@@ -8,6 +8,7 @@ stays quiet.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -19,10 +20,13 @@ from ._solvers import ROUNDING_LEVEL
 from ._warnings import warn
 
 __all__ = [
+    "NoiseEstimate",
+    "estimate_noise",
     "outsized_advice",
     "plain_loss",
     "warn_if_anisotropic",
     "warn_if_centred",
+    "warn_if_direction_missed",
     "warn_if_no_better_than_the_mean",
     "warn_if_noise_was_kept",
     "warn_if_not_identified",
@@ -43,6 +47,14 @@ _SAMPLING_MARGIN = 1.5
 # level (see warn_if_noise_was_kept). The advice puts the level at _NOISE_TARGET of
 # the pick-up level.
 _NOISE_SHARE, _NOISE_MARGIN, _NOISE_TARGET = 0.7, 2.0, 0.5
+# A positive eigenvalue of the residuals' sensing matrix above this many times the
+# level of their noise is a direction the fit lacks (see warn_if_direction_missed).
+_MISSED_MARGIN = 1.5
+# ...and this fraction of the largest kept one (or the solvers' tol, if larger).
+_MISSED_SHARE = 1e-4
+# The advice: a numeric threshold this fraction of the missed direction's estimated
+# norm, with alpha divided by this.
+_MISSED_ADVICE, _MISSED_ALPHA_CUT = 0.3, 10.0
 # ...provided the measurements left beyond the fit's degrees of freedom are at least
 # this fraction of them all (fewer make the residuals' σ unreliable).
 _RESIDUAL_DOF = 0.1
@@ -259,11 +271,16 @@ def warn_if_no_better_than_the_mean(
     return True
 
 
+def _sensing_eigenvalues(op, weights) -> np.ndarray:
+    """Eigenvalues of ``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` for ``weights`` in the array module,
+    ascending, on the host: one pass over the data."""
+    return to_host(op.xp.linalg.eigvalsh(op.sensing_matrix(weights)))
+
+
 def _top_eigenvalue(op, weights, like) -> float:
     """``λ_max((1/n) Σᵢ wᵢ sym(Aᵢ)/g)`` for host ``weights``: one pass over the data."""
-    xp = op.xp
-    weights = from_host(xp, weights, dtype=like.dtype, device=device(like))
-    return float(to_host(xp.linalg.eigvalsh(op.sensing_matrix(weights)))[-1])
+    weights = from_host(op.xp, weights, dtype=like.dtype, device=device(like))
+    return float(_sensing_eigenvalues(op, weights)[-1])
 
 
 def _balanced_signs(n: int) -> np.ndarray:
@@ -276,62 +293,76 @@ def _balanced_signs(n: int) -> np.ndarray:
     return signs - np.mean(signs)
 
 
+class NoiseEstimate:
+    """What the residuals of a converged fine-tuning say about the noise.
+
+    ``sigma`` is the noise's standard deviation, from the plain ``loss`` over the
+    ``n − dof`` degrees of freedom the fit's rank leaves (in the normalised units).
+    For noise of that size the residual's sensing matrix ``(1/n) Σᵢ rᵢ sym(Aᵢ)/g`` is
+    about ``σ·N``, ``N = (1/n) Σᵢ zᵢ sym(Aᵢ)/g`` for random signs ``zᵢ``; its
+    :attr:`level` ``σ·λ_max(N)`` comes from one draw of signs (a fixed private
+    generator: the user's ``random_state`` is not drawn from, and a fit warns or not
+    whatever its seed), one pass over the data, made once for the checks that read it.
+    """
+
+    def __init__(self, op, sigma: float, like):
+        self.op, self.sigma, self._like = op, sigma, like
+
+    @functools.cached_property
+    def level(self) -> float:
+        """``σ·λ_max(N)``: how high noise of this size stands in a sensing matrix."""
+        signs = _balanced_signs(self.op.n_samples)
+        return self.sigma * _top_eigenvalue(self.op, signs, like=self._like)
+
+
+def estimate_noise(
+    op, y_scaled, *, loss: float, rank: int, summary: DataSummary, scale: float
+) -> NoiseEstimate | None:
+    """The noise in the residuals of a converged plain fit of rank ``rank`` and plain
+    ``loss``, or ``None`` where they tell nothing about it.
+
+    With under ``_RESIDUAL_DOF`` of the measurements left beyond the fit's degrees of
+    freedom the residuals misstate ``σ``: 5 times too large (rank-one) or too small
+    (matrix), by a review's measurements. A constant ``y`` has no noise to speak of,
+    and residuals at the rounding level of ``y`` (the solvers' stall test's) are none.
+    """
+    n = op.n_samples
+    dof = _degrees_of_freedom(rank, op.dim)
+    if n - dof < _RESIDUAL_DOF * n or not summary.low < summary.high:
+        return None
+    sigma = math.sqrt(2.0 * n * loss / (n - dof))
+    mean = summary.mean / scale
+    mean_square = mean * mean + _variance(summary, scale)  # (no OverflowError: ** 2)
+    eps = float(op.xp.finfo(y_scaled.dtype).eps)
+    if sigma <= ROUNDING_LEVEL * eps * math.sqrt(mean_square):
+        return None
+    return NoiseEstimate(op, sigma, like=y_scaled)
+
+
 def warn_if_noise_was_kept(
-    op,
-    y_scaled,
-    gram,
-    *,
-    loss: float,
-    alpha: float,
-    beta: float,
-    summary: DataSummary,
-    scale: float,
+    noise: NoiseEstimate, gram, *, alpha: float, beta: float, scale: float
 ) -> None:
-    """A warning when the weakest directions kept are no stronger than the noise, and
-    the noise is near or above the level the penalty rejects: pruning may then have
-    kept columns that only fit it.
+    """A warning when the weakest directions kept are no stronger than the ``noise``,
+    and the noise is near or above the level the penalty rejects: pruning may then
+    have kept columns that only fit it.
 
     A column grows out of the small start along a direction where the residual's
-    sensing matrix ``(1/n) Σᵢ rᵢ sym(Aᵢ)/g`` exceeds the pick-up level
-    ``alpha/√beta`` (in the normalised units). For noise of standard deviation ``σ``
-    that matrix is about ``σ·N``, ``N = (1/n) Σᵢ zᵢ sym(Aᵢ)/g`` for random signs
-    ``zᵢ``: ``σ`` is estimated from the plain ``loss`` of the fitted ``V`` over the
-    ``n − dof`` degrees of freedom its rank leaves, and ``λ_max(N)`` from one draw of
-    signs (a fixed private generator: the user's ``random_state`` is not drawn from,
-    and a fit warns or not whatever its seed), one pass over the data. A direction
-    of ``VVᵀ`` whose eigenvalue (from ``gram``, ``VᵀV`` on the host, which the
-    fine-tuning's last report already holds), as a sensing matrix shows it (times
+    sensing matrix exceeds the pick-up level ``alpha/√beta`` (in the normalised
+    units); noise reaches :attr:`NoiseEstimate.level` there. A direction of ``VVᵀ``
+    whose eigenvalue (from ``gram``, ``VᵀV`` on the host, which the fine-tuning's last
+    report already holds), as a sensing matrix shows it (times
     ``op.matrix_response``), is within ``_NOISE_MARGIN`` times that level is what
     noise alone could have fitted. (Measured in the user guide, "Noise near the
     pick-up level".)
     """
-    n, rank = op.n_samples, gram.shape[0]
-    dof = _degrees_of_freedom(rank, op.dim)
+    op, rank, sigma = noise.op, gram.shape[0], noise.sigma
     pickup = alpha / math.sqrt(beta)
     # The largest direction is never the one in question, so rank 1 has nothing to
-    # name. With under _RESIDUAL_DOF of the measurements left beyond the fit's degrees
-    # of freedom its residuals misstate σ: 5 times too large (rank-one) or too small
-    # (matrix), by a review's measurements. A constant y has no noise to speak of.
-    if (
-        pickup <= 0
-        or rank < 2
-        or n - dof < _RESIDUAL_DOF * n
-        or not summary.low < summary.high
-    ):
+    # name. |λ(N)| ≤ max|zᵢ|·(mean ‖sym(Aᵢ)‖_F/g), with |zᵢ| ≤ 2: far below the
+    # level, the pass is skipped.
+    if pickup <= 0 or rank < 2 or 2.0 * sigma * op.mean_norm < _NOISE_SHARE * pickup:
         return
-    sigma = math.sqrt(2.0 * n * loss / (n - dof))
-    # Residuals at the rounding level of y (the solvers' stall test's) are no noise.
-    mean = summary.mean / scale
-    mean_square = mean * mean + _variance(summary, scale)  # (no OverflowError: ** 2)
-    eps = float(op.xp.finfo(y_scaled.dtype).eps)
-    # |λ(N)| ≤ max|zᵢ|·(mean ‖sym(Aᵢ)‖_F/g), with |zᵢ| ≤ 2: far below the level, the
-    # pass is skipped.
-    if (
-        sigma <= ROUNDING_LEVEL * eps * math.sqrt(mean_square)
-        or 2.0 * sigma * op.mean_norm < _NOISE_SHARE * pickup
-    ):
-        return
-    level = sigma * _top_eigenvalue(op, _balanced_signs(n), like=y_scaled)
+    level = noise.level
     if level < _NOISE_SHARE * pickup:
         return
     shown = op.matrix_response * np.linalg.eigvalsh(gram)[:-1]  # as in a sensing matrix
@@ -351,5 +382,65 @@ def warn_if_noise_was_kept(
         f"alpha to about {alpha * ratio / _NOISE_TARGET:.2g} (the noise then at half "
         "the pick-up level, and weaker directions of M* lost with it), or choose it by "
         "cross-validation; see 'Noise near the pick-up level' in the user guide.",
+        UserWarning,
+    )
+
+
+def warn_if_direction_missed(
+    noise: NoiseEstimate, residual, gram, *, alpha: float, tol: float
+) -> None:
+    """A warning when the residuals hold a direction that stands above the ``noise``:
+    pruning dropped a direction of ``M*``.
+
+    At a converged fit the sensing matrix of the residuals ``rᵢ = yᵢ − ⟨Aᵢ, VVᵀ⟩``,
+    ``G = (1/n) Σᵢ rᵢ sym(Aᵢ)/g``, vanishes on the kept directions (``G·V = 0`` is
+    the fine-tuning's stationarity), and a positive eigenvalue of ``G`` is a direction
+    along which a new column would lower the loss. Residuals of noise alone reach
+    :attr:`NoiseEstimate.level` there; a direction of ``M*`` that was dropped stands
+    out above it as an isolated eigenvalue. ``residual`` is the fine-tuning's last
+    ``𝒜(VVᵀ) − y`` (on the device): one more pass over the data; ``gram`` its
+    ``VᵀV`` (host).
+
+    Only eigenvalues above ``max(_MISSED_SHARE, tol)`` times the largest kept one (as
+    a sensing matrix shows it) count: the residuals of a converged noiseless fit are
+    what its tolerance left, structured too (d = 4, r = 2: relative errors of 1e-11
+    to 1e-10 stood 2.2-3 times above their "noise").
+    """
+    op, rank = noise.op, gram.shape[0]
+    # At full rank there is no direction left to miss.
+    if rank >= op.dim:
+        return
+    xp = op.xp
+    # Centred, as the noise's signs are: a mean r̄ adds r̄·(1/n) Σᵢ xᵢxᵢᵀ/g ≈ r̄·I to
+    # a rank-one sensing matrix (a missed Δ gives r̄ ≈ tr Δ), which lifts every
+    # eigenvalue (3 counted for 1 missed).
+    weights = xp.mean(residual) - residual
+    largest_kept = op.matrix_response * float(np.linalg.eigvalsh(gram)[-1])
+    resolved = max(_MISSED_SHARE, tol) * largest_kept
+    # |λ(G)| ≤ max|wᵢ|·(mean ‖sym(Aᵢ)‖_F/g): a fit that close to y skips both passes.
+    (top_weight,) = fetch(xp, xp.max(xp.abs(weights)))
+    if float(top_weight) * op.mean_norm <= resolved:
+        return
+    eigenvalues = _sensing_eigenvalues(op, weights)
+    level = noise.level
+    missed = int(np.sum(eigenvalues > max(_MISSED_MARGIN * level, resolved)))
+    if missed == 0:
+        return
+    what = "a direction" if missed == 1 else f"{missed} directions"
+    # The column norms the threshold compares are square roots of eigenvalues.
+    relative_norm = math.sqrt(eigenvalues[-1] / largest_kept)
+    warn(
+        f"The residuals hold {what} of M* that the fit lacks: the sensing matrix of "
+        f"the residuals has {missed} eigenvalue{'' if missed == 1 else 's'} above "
+        f"{_MISSED_MARGIN:g} times the level that noise of their standard deviation "
+        f"reaches there (the largest {eigenvalues[-1] / level:.2g} times), so "
+        f"n_components_={rank} may be too small. The strongest would have a column "
+        f"of about {relative_norm:.2g} times the largest norm: threshold='auto' cuts "
+        "between "
+        "needed directions whose eigenvalues are 100 times apart or more, and the "
+        "penalty shrinks a weak column further. Refit with alpha lowered tenfold (to "
+        f"{alpha / _MISSED_ALPHA_CUT:.2g}) and a numeric threshold below that norm "
+        f"(threshold={_MISSED_ADVICE * relative_norm:.2g}, say); see 'Choosing alpha, "
+        "beta and threshold' in the user guide.",
         UserWarning,
     )

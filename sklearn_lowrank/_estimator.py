@@ -138,6 +138,9 @@ class PrunedFactorSensing(
         start (none: threshold 0). Whatever the threshold, columns that never grew
         past the random start and columns dropped during the regularised phase are
         pruned, so ``0`` keeps the others; a warning says when every column is kept.
+        ``"auto"`` cuts between two needed directions whose eigenvalues are 100 times
+        apart (their norms are 10 times apart); a warning says when the residuals
+        still hold such a direction, and advises a numeric threshold.
     finetune_iter : int, default=2000
         Maximum iterations of the fine-tuning phase; ``0`` skips it.
     finetune_solver : {"lbfgs", "gd"}, default="lbfgs"

@@ -84,6 +84,8 @@ class SolverResult:
     moved: bool = True
     # UᵀU of the final U, on the host (the last report's: no further transfer).
     gram: np.ndarray | None = None
+    # 𝒜(UUᵀ) − y of the final U, in the array module.
+    residual: object = None
 
 
 def _rows(xp, A):
@@ -466,6 +468,7 @@ def minimize(
         gradient_norm=None if converged else float(xp.sum(grad * grad)) ** 0.5,
         moved=moved,
         gram=report.gram,
+        residual=residual,
     )
 
 

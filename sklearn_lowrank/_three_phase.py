@@ -17,10 +17,12 @@ from sklearn.utils import check_random_state
 
 from ._backend import fetch, from_host, holds_magnitude, to_host
 from ._diagnostics import (
+    estimate_noise,
     outsized_advice,
     plain_loss,
     warn_if_anisotropic,
     warn_if_centred,
+    warn_if_direction_missed,
     warn_if_no_better_than_the_mean,
     warn_if_noise_was_kept,
     warn_if_not_identified,
@@ -292,7 +294,7 @@ def fit_three_phase(
 
     # Phase 3: fine-tuning on the plain loss.
     curve = list(regularized.objective)
-    n_finetune, loss, gram = 0, None, None
+    n_finetune, loss, gram, residual = 0, None, None, None
     if finetune_iter > 0:
         finetuned = _finetuning_phase(
             op, y_scaled, V, progress, summary, finetune_iter, finetune_solver, tol
@@ -300,7 +302,8 @@ def fit_three_phase(
         V, n_finetune = finetuned.U, finetuned.n_iter
         curve += finetuned.objective
         loss = finetuned.objective[-1]
-        gram = finetuned.gram if finetuned.converged else None
+        if finetuned.converged:
+            gram, residual = finetuned.gram, finetuned.residual
 
     rank = int(support.sum())
     warn_if_not_identified(op, rank)
@@ -315,17 +318,15 @@ def fit_three_phase(
         # shrinkage, or an unfinished run, adds to them), and only on data the model
         # describes (a misfit is no noise: features shifted by 3 fitted rank 1 of 3,
         # and 'raise alpha' would have made it worse).
+        noise = None
         if explained and gram is not None and not (centred or anisotropic):
-            warn_if_noise_was_kept(
-                op,
-                y_scaled,
-                gram,
-                loss=loss,
-                alpha=alpha,
-                beta=beta,
-                summary=summary,
-                scale=scale,
+            noise = estimate_noise(
+                op, y_scaled, loss=loss, rank=rank, summary=summary, scale=scale
             )
+        if noise is not None:
+            warn_if_noise_was_kept(noise, gram, alpha=alpha, beta=beta, scale=scale)
+            if not support.all():
+                warn_if_direction_missed(noise, residual, gram, alpha=alpha, tol=tol)
     return ThreePhaseResult(
         factor=_in_units_of_y(xp, V, root),
         column_norms=norms,

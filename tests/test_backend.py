@@ -8,6 +8,7 @@ import functools
 import math
 import sys
 import types
+import warnings
 
 import array_api_strict as xps
 import numpy as np
@@ -275,6 +276,25 @@ def test_fit_on_torch_tensors_matches_numpy(problem, dtype):
     refuses negative strides). Skipped without PyTorch; CI installs ``[torch]``."""
     torch = pytest.importorskip("torch")
     check_fit_follows_x(problem, dtype, torch.asarray)
+
+
+@pytest.mark.parametrize("measurement", ["rank_one", "matrix"])
+def test_residual_checks_run_on_the_device(measurement):
+    """The checks that read the fine-tuning's residuals (noise level, missed direction)
+    run in the array module: on array_api_strict's second device (which refuses a
+    silent transfer) a fit that drops a needed direction warns as it does on NumPy."""
+    X, y, _ = make_low_rank_sensing(
+        390, 20, 2, measurement=measurement, condition_number=100, random_state=0
+    )
+    dev = xps.Device("device1")
+    messages = []
+    for X_in, y_in in ((X, y), (xps.asarray(X, device=dev), xps.asarray(y, device=dev))):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            PrunedFactorSensing(measurement=measurement, random_state=0).fit(X_in, y_in)
+        messages.append([str(w.message) for w in record])
+    assert len(messages[0]) == 1 and "that the fit lacks" in messages[0][0]
+    assert messages[1] == messages[0]
 
 
 def test_y_on_another_device_of_the_namespace_follows_x():

@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank import _diagnostics as diagnostics
+from sklearn_lowrank import _three_phase as three_phase
 from sklearn_lowrank._operators import RankOneOperator
 from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
@@ -217,20 +218,107 @@ def test_noise_above_the_pick_up_level_is_named_with_an_alpha_that_helps():
     assert refit.n_components_ < model.n_components_ and not noise_warnings(record)
 
 
-@pytest.mark.parametrize("relative_noise, passes", [(0.0, 0), (0.01, 1)])
+def test_the_checks_share_one_measure_of_the_noise(monkeypatch):
+    """Both the noise check and the missed-direction check read the noise's level: one
+    pass measures it (and one more the residuals' sensing matrix). No direction is
+    missed where columns only fit noise."""
+    X, y, _ = noisy_problem(0.2)
+    calls = count_passes(monkeypatch)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    assert noise_warnings(record) and not missed_warnings(record)
+    assert len(calls) == 2
+
+
+def missed_warnings(record):
+    return [str(w.message) for w in record if "that the fit lacks" in str(w.message)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_direction_the_gap_rule_dropped_is_named_with_advice_that_recovers_it(kind):
+    """r = 2 at condition number 100: the two needed columns are 10 times apart in
+    norm, and "auto" cut between them at every alpha, silently (rank 1, relative error
+    1e-2). The residuals' sensing matrix holds the dropped direction, one eigenvalue
+    (the rank-one matrix centred: else its mean lifts every eigenvalue) well above
+    their noise's level; refitting with the alpha and threshold the warning advises
+    recovers M*."""
+    d, rank = 20, 2
+    n = 10 * (rank * d - 1)
+    X, y, truth = make_low_rank_sensing(
+        n, d, rank, measurement=kind, condition_number=100, random_state=0
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(measurement=kind, random_state=0).fit(X, y)
+    assert model.n_components_ == 1
+    (message,) = missed_warnings(record)
+    assert "hold a direction of M*" in message and "has 1 eigenvalue above" in message
+    assert float(message.split("(the largest ")[1].split(" times")[0]) > 2.0
+    assert "n_components_=1 may be too small" in message
+    norm = float(message.split("a column of about ")[1].split(" times")[0])
+    assert 0.05 < norm < 0.2  # the weaker direction's √(1/100), give or take
+    alpha = float(message.split("tenfold (to ")[1].split(")")[0])
+    threshold = float(message.split("(threshold=")[1].split(",")[0])
+    assert alpha == pytest.approx(model.alpha / 10) and threshold < norm
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refit = PrunedFactorSensing(
+            measurement=kind, alpha=alpha, threshold=threshold, random_state=0
+        ).fit(X, y)
+    assert refit.n_components_ == 2
+    assert relative_error(refit.components_.T, truth) < 1e-6
+
+
+@pytest.mark.parametrize("gated", [True, False])
+def test_what_a_right_fits_tolerance_leaves_is_no_missed_direction(gated, monkeypatch):
+    """A noiseless right-rank fit (d = 4, r = 2, error 5e-11) leaves residuals that are
+    structured too: their largest eigenvalue stands 2.8 times above their "noise".
+    Below max(1e-4, tol) of the largest kept eigenvalue nothing counts, and the bound
+    max|rᵢ|·mean‖Aᵢ‖ skips both passes; without that floor the check warns."""
+    X, y, truth = make_low_rank_sensing(
+        21, 4, 2, measurement="matrix", condition_number=10, random_state=0
+    )
+    if not gated:
+        check = three_phase.warn_if_direction_missed
+        monkeypatch.setattr(diagnostics, "_MISSED_SHARE", 0.0)
+        monkeypatch.setattr(
+            three_phase,
+            "warn_if_direction_missed",
+            lambda *args, tol, **kwargs: check(*args, tol=0.0, **kwargs),
+        )
+    warns = not gated
+    calls = count_passes(monkeypatch)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    assert model.n_components_ == 2
+    assert relative_error(model.components_.T, truth) < 1e-8
+    assert bool(missed_warnings(record)) == warns
+    assert len(calls) == (2 if warns else 0)
+
+
+def count_passes(monkeypatch):
+    """The passes over the data the checks make (a sensing matrix's eigenvalues each),
+    recorded in the list returned."""
+    calls = []
+    original = diagnostics._sensing_eigenvalues
+    monkeypatch.setattr(
+        diagnostics,
+        "_sensing_eigenvalues",
+        lambda *args: calls.append(1) or original(*args),
+    )
+    return calls
+
+
+@pytest.mark.parametrize("relative_noise, passes", [(0.0, 0), (0.01, 2)])
 def test_noise_well_below_the_pick_up_level_is_not_named(
     relative_noise, passes, monkeypatch
 ):
-    """No warning at noise 0.01·std(y); a fit noiseless to rounding does not even make
-    the pass over the data that measures the noise's level."""
+    """No warning at noise 0.01·std(y), after the passes that measure the noise's level
+    and the residuals' sensing matrix; a fit noiseless to rounding makes neither."""
     X, y, _ = noisy_problem(relative_noise)
-    calls = []
-    original = diagnostics._top_eigenvalue
-    monkeypatch.setattr(
-        diagnostics,
-        "_top_eigenvalue",
-        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs),
-    )
+    calls = count_passes(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)

@@ -318,6 +318,11 @@ def test_early_pruning_drops_columns_and_the_run_goes_on():
     # the rank-2 truth, up to the penalty's shrinkage.
     assert res.n_iter > 10
     assert relative_error(res.U, prob.truth) < 0.2
+    # What the result carries of the final U, after the drop too: UᵀU (host) and the
+    # residual 𝒜(UUᵀ) − y.
+    np.testing.assert_allclose(res.gram, res.U.T @ res.U, rtol=1e-10)
+    residual = prob.op.predict(res.U) - prob.y
+    np.testing.assert_allclose(res.residual, residual, rtol=1e-8, atol=1e-12)
 
 
 @pytest.mark.parametrize(("scaled", "damping"), [(False, 0.0), (True, 0.1)])
