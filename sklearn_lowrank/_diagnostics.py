@@ -398,8 +398,8 @@ def warn_if_direction_missed(
     along which a new column would lower the loss. Residuals of noise alone reach
     :attr:`NoiseEstimate.level` there; a direction of ``M*`` that was dropped stands
     out above it as an isolated eigenvalue. ``residual`` is the fine-tuning's last
-    ``𝒜(VVᵀ) − y`` (on the device): one more pass over the data; ``gram`` its
-    ``VᵀV`` (host).
+    ``𝒜(VVᵀ) − y`` (on the device), ``gram`` its ``VᵀV`` (host): one more pass over
+    the data, and the noise level's if no check measured it yet.
 
     Only eigenvalues above ``max(_MISSED_SHARE, tol)`` times the largest kept one (as
     a sensing matrix shows it) count: the residuals of a converged noiseless fit are
@@ -419,10 +419,13 @@ def warn_if_direction_missed(
     resolved = max(_MISSED_SHARE, tol) * largest_kept
     # |λ(G)| ≤ max|wᵢ|·(mean ‖sym(Aᵢ)‖_F/g): a fit that close to y skips both passes.
     (top_weight,) = fetch(xp, xp.max(xp.abs(weights)))
-    if float(top_weight) * op.mean_norm <= resolved:
+    if not largest_kept > 0 or float(top_weight) * op.mean_norm <= resolved:
         return
     eigenvalues = _sensing_eigenvalues(op, weights)
     level = noise.level
+    # (A level of 0: balanced signs cancel on a design of one repeated row.)
+    if not level > 0:
+        return
     missed = int(np.sum(eigenvalues > max(_MISSED_MARGIN * level, resolved)))
     if missed == 0:
         return
@@ -436,9 +439,8 @@ def warn_if_direction_missed(
         f"reaches there (the largest {eigenvalues[-1] / level:.2g} times), so "
         f"n_components_={rank} may be too small. The strongest would have a column "
         f"of about {relative_norm:.2g} times the largest norm: threshold='auto' cuts "
-        "between "
-        "needed directions whose eigenvalues are 100 times apart or more, and the "
-        "penalty shrinks a weak column further. Refit with alpha lowered tenfold (to "
+        "between needed directions whose eigenvalues are 100 times apart or more, and "
+        "the penalty shrinks a weak column further. Refit with alpha lowered tenfold (to "
         f"{alpha / _MISSED_ALPHA_CUT:.2g}) and a numeric threshold below that norm "
         f"(threshold={_MISSED_ADVICE * relative_norm:.2g}, say); see 'Choosing alpha, "
         "beta and threshold' in the user guide.",

@@ -413,3 +413,16 @@ def test_the_noise_checks_signs_have_mean_zero(n):
     assert abs(np.mean(signs)) < 1e-15
     assert np.all(np.abs(np.abs(signs) - 1) <= 1 / n + 1e-12)
     np.testing.assert_array_equal(signs, diagnostics._balanced_signs(n))
+
+
+def test_a_noise_level_of_zero_names_nothing(monkeypatch):
+    """Balanced signs cancel on a design of one repeated row, leaving a level of 0:
+    no ratio to it is formed (it had been a ZeroDivisionError)."""
+    X, y, _ = make_low_rank_sensing(
+        390, 20, 2, measurement="matrix", condition_number=100, random_state=0
+    )
+    monkeypatch.setattr(diagnostics, "_top_eigenvalue", lambda *args, **kwargs: 0.0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    assert not missed_warnings(record)
