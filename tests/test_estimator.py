@@ -1056,6 +1056,24 @@ def test_float32_start_below_resolution_is_an_error(small_dense):
     assert not hasattr(model, "components_")
 
 
+def test_a_design_of_one_repeated_measurement_is_named_when_nothing_moves(small_dense):
+    """One dense matrix repeated 200 times, y = 3 + noise: no step moved the start,
+    and the error blamed init_scale and alpha alone. It now counts the distinct
+    measurements, which no remedy of those two can add; a varied design that stalls
+    (init_scale too small) does not mention them."""
+    rng = np.random.default_rng(0)
+    X = np.tile(rng.standard_normal(16), (200, 1))
+    y = 3.0 + 0.1 * rng.standard_normal(200)
+    model = PrunedFactorSensing(measurement="matrix", random_state=0)
+    with pytest.raises(FloatingPointError, match=r"only 1 distinct measurement, no more"):
+        model.fit(X, y)
+    X, y, _ = small_dense
+    model = PrunedFactorSensing(measurement="matrix", init_scale=1e-30, random_state=0)
+    with pytest.raises(FloatingPointError) as error:
+        model.fit(X.astype(np.float32), y.astype(np.float32))
+    assert "distinct" not in str(error.value)
+
+
 def test_a_penalty_that_lets_no_column_grow_is_reported(small_dense):
     """alpha=1 from init_scale=1e-10 (float64): the penalty shrinks every column and no
     step changes the objective; the error names alpha too. At alpha=100 some steps
