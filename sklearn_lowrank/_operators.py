@@ -105,6 +105,10 @@ class MeasurementOperator(Protocol):
         """``(1/n) Σᵢ xᵢxᵢᵀ/g`` (d, d) for measurements made of vectors ``xᵢ``, whose
         isotropy the theory assumes; ``None`` for kinds without them."""
 
+    def spectral_bounds(self):
+        """Upper bounds on ``‖sym(Aᵢ)‖₂/g``, shape (n_samples,): how much one
+        measurement can move a sensing matrix's eigenvalues."""
+
     def distinct_measurements(self, rows: int | None = None) -> int:
         """Number of distinct measurements among the first ``rows`` rows (all by
         default)."""
@@ -242,6 +246,10 @@ class RankOneOperator:
         """Number of distinct ``Aᵢ`` (``xᵢ`` and ``−xᵢ`` give the same) among the first
         ``rows`` rows (all by default): one pass over them."""
         return _distinct_rows(self.xp, _first(self.X, rows), up_to_sign=True)
+
+    def spectral_bounds(self):
+        """``‖xᵢ‖²/g``, the spectral norm of ``xᵢxᵢᵀ/g`` itself."""
+        return self.sizes / self.gain
 
     def second_moment(self):
         """``(1/n) Σᵢ xᵢxᵢᵀ/g``: :meth:`sensing_matrix` of unit weights, without
@@ -394,6 +402,10 @@ class MatrixOperator:
     def sensing_matrix(self, weights):
         """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` as a dense (d, d) array: one pass over the data."""
         return self._unpacked(weights @ self.packed)
+
+    def spectral_bounds(self):
+        """``‖sym(Aᵢ)‖_F/g``, which bounds the spectral norm."""
+        return self.xp.sqrt(self.sizes) / self.gain
 
     def second_moment(self) -> None:
         """``None``: general sensing matrices are not made of vectors."""

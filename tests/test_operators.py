@@ -274,8 +274,8 @@ def test_sizes_are_the_measurements_squared_norms(kind, backend):
 @pytest.mark.parametrize("kind", KINDS)
 def test_mean_norm_bounds_the_mean_spectral_norm(kind):
     """``mean_norm`` bounds the mean ``‖sym(Aᵢ)‖₂/g`` from above (the noise check's
-    cheap test relies on it), exactly for rank-one ``Aᵢ``, on rows of very unequal
-    sizes."""
+    cheap test relies on it), and ``spectral_bounds()`` each one, exactly for rank-one
+    ``Aᵢ``, on rows of very unequal sizes."""
     X, A = PROBLEMS[kind](0)
     scales = np.geomspace(0.1, 10.0, X.shape[0])
     X = X * (scales[:, None] if kind == "rank_one" else scales[:, None] ** 0.5)
@@ -286,10 +286,15 @@ def test_mean_norm_bounds_the_mean_spectral_norm(kind):
         A = X.reshape(A.shape)
     sym = 0.5 * (A + np.transpose(A, (0, 2, 1)))
     spectral = np.abs(np.linalg.eigvalsh(sym)).max(axis=1) / op.gain
+    bounds = np.asarray(op.spectral_bounds())
     if kind == "rank_one":
         assert op.mean_norm == pytest.approx(spectral.mean(), rel=1e-12)
+        np.testing.assert_allclose(bounds, spectral, rtol=1e-12)
     else:
         assert spectral.mean() <= op.mean_norm
+        # Per measurement too (the missed-direction check's one-row test).
+        assert np.all(spectral <= bounds * (1 + 1e-12))
+        assert np.any(spectral < 0.9 * bounds)  # a bound, not the norm
 
 
 @pytest.mark.parametrize("kind", KINDS)
