@@ -24,6 +24,7 @@ __all__ = [
     "estimate_noise",
     "outsized_advice",
     "plain_loss",
+    "too_few_for_any_advice",
     "warn_if_anisotropic",
     "warn_if_centred",
     "warn_if_direction_missed",
@@ -215,10 +216,9 @@ def warn_if_not_identified(op, rank: int) -> None:
             UserWarning,
         )
     if n_distinct < needed:
-        plural = "" if n_distinct == 1 else "s"
-        counted = f"{n_distinct} measurement{plural}"
+        counted = _measurements(n_distinct, distinct=n_distinct < op.n_samples)
         if n_distinct < op.n_samples:
-            counted = f"{n_distinct} distinct measurement{plural} (in {op.n_samples} rows)"
+            counted += f" (in {op.n_samples} rows)"
         warn(
             f"{counted} for a rank-{rank} estimate of a {d} x {d} matrix, which has "
             f"{degrees_of_freedom} degrees of freedom: with "
@@ -228,6 +228,30 @@ def warn_if_not_identified(op, rank: int) -> None:
             "(the theory: of the order of r·d), or a lower rank (larger alpha).",
             UserWarning,
         )
+
+
+def _measurements(count: int, *, distinct: bool = False) -> str:
+    """``"1 measurement"``, ``"3 distinct measurements"``: a count in a message."""
+    return (
+        f"{count}{' distinct' if distinct else ''} measurement{'' if count == 1 else 's'}"
+    )
+
+
+def too_few_for_any_advice(op) -> str:
+    """What an error adds when the data hold no more distinct measurements than a
+    rank-1 estimate has degrees of freedom (``d``), the likelier cause (empty
+    otherwise): no parameter can help. One pass over the data, on an error's path.
+
+    One dense matrix repeated 200 times (``y = 3`` plus noise) stalled the regularised
+    phase at its start, and the error had blamed ``init_scale`` and ``alpha`` alone.
+    """
+    n_distinct = op.distinct_measurements()
+    if n_distinct > _degrees_of_freedom(1, op.dim):
+        return ""
+    return (
+        f" The data hold only {_measurements(n_distinct, distinct=True)}, no more "
+        f"than the d={op.dim} degrees of freedom of a rank-1 estimate: too few for any."
+    )
 
 
 def _variance(summary: DataSummary, scale: float) -> float:

@@ -20,6 +20,7 @@ from ._diagnostics import (
     estimate_noise,
     outsized_advice,
     plain_loss,
+    too_few_for_any_advice,
     warn_if_anisotropic,
     warn_if_centred,
     warn_if_direction_missed,
@@ -387,22 +388,14 @@ def _regularized_phase(
         # the dtype's resolution (float32, init_scale 1e-25; or float64, init_scale
         # 1e-10 with alpha=1, whose penalty shrinks every column), and five zero steps
         # passed the stall test. Pruning would return columns of the random start.
+        # (A design of a few repeated measurements stalls too: then neither helps.)
         dtype = y_scaled.dtype
-        # A design of a few repeated measurements stalls too (one dense matrix
-        # repeated 200 times, y = 3 + noise), where neither remedy helps.
-        n_distinct = op.distinct_measurements()
-        few = (
-            f" The data hold only {n_distinct} distinct "
-            f"measurement{'' if n_distinct == 1 else 's'}, no more than the d={op.dim} "
-            "degrees of freedom of a rank-1 estimate: too few for any."
-            if n_distinct <= op.dim
-            else ""
-        )
         raise FloatingPointError(
             "regularized fit: no step from the random start changed the objective; "
             f"init_scale={init_scale:g} may be too small for {dtype} (raise it"
             f"{', or use float64' if dtype == xp.float32 else ''}), or alpha="
-            f"{alpha:g} too strong for any column to grow (lower it).{few}"
+            f"{alpha:g} too strong for any column to grow (lower it)."
+            + too_few_for_any_advice(op)
         )
     norms = _column_norms(xp, regularized.U, pruner)
     if (
