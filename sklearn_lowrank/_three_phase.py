@@ -324,14 +324,16 @@ def fit_three_phase(
             noise = estimate_noise(
                 op, y_scaled, loss=loss, rank=rank, summary=summary, scale=scale
             )
-        # (A fit named as keeping too many columns is not also told it has too few.)
-        if noise is not None and not (
-            warn_if_noise_was_kept(noise, gram, alpha=alpha, beta=beta, scale=scale)
-            or support.all()
-        ):
-            warn_if_direction_missed(
-                noise, residual, gram, alpha=alpha, threshold=threshold, tol=tol
+        if noise is not None:
+            kept_noise = warn_if_noise_was_kept(
+                noise, gram, alpha=alpha, beta=beta, scale=scale
             )
+            # A fit named as keeping too many columns is not also told it has too few;
+            # one that kept them all was told by pruning.
+            if not (kept_noise or support.all()):
+                warn_if_direction_missed(
+                    noise, residual, gram, alpha=alpha, threshold=threshold, tol=tol
+                )
     return ThreePhaseResult(
         factor=_in_units_of_y(xp, V, root),
         column_norms=norms,
