@@ -188,8 +188,13 @@ def noisy_problem(relative_noise, kind="matrix", n=228, d=20, rank=3):
     return make_low_rank_sensing(n, d, rank, measurement=kind, noise=noise, random_state=0)
 
 
+def messages_with(record, text):
+    """The recorded warnings' messages that contain ``text``."""
+    return [str(w.message) for w in record if text in str(w.message)]
+
+
 def noise_warnings(record):
-    return [str(w.message) for w in record if "may only fit noise" in str(w.message)]
+    return messages_with(record, "may only fit noise")
 
 
 def test_noise_above_the_pick_up_level_is_named_with_an_alpha_that_helps():
@@ -232,7 +237,7 @@ def test_a_fit_named_as_keeping_noise_is_not_told_it_lacks_a_direction(monkeypat
 
 
 def missed_warnings(record):
-    return [str(w.message) for w in record if "that the fit lacks" in str(w.message)]
+    return messages_with(record, "that the fit lacks")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -398,8 +403,7 @@ def test_barely_enough_measurements_are_named(kind, n, rank, relative_noise, war
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         PrunedFactorSensing(measurement=kind, random_state=seed).fit(X, y)
-    messages = [str(w.message) for w in record]
-    barely = [m for m in messages if "fewer than 10% of them are left beyond" in m]
+    barely = messages_with(record, "fewer than 10% of them are left beyond")
     assert bool(barely) == warns and not noise_warnings(record)
 
 
