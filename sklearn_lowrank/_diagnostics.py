@@ -56,14 +56,15 @@ _MISSED_MARGIN = 1.5
 _MISSED_SHARE, _MISSED_TOL = 1e-4, 10.0
 # ...and no single measurement may make this fraction of it alone.
 _MISSED_ONE_ROW = 0.5
-# The median level over this many draws of signs on data of n·d² up to _MISSED_SMALL.
-_MISSED_DRAWS, _MISSED_SMALL = 9, 1e7
 # The advice: a numeric threshold this fraction of the missed direction's estimated
 # norm, with alpha divided by this.
 _MISSED_ADVICE, _MISSED_ALPHA_CUT = 0.3, 10.0
 # ...provided the measurements left beyond the fit's degrees of freedom are at least
 # this fraction of them all (fewer make the residuals' σ unreliable).
 _RESIDUAL_DOF = 0.1
+# The noise's level is the median over this many draws of signs on data of n·d² up
+# to _SMALL_DATA (one draw varies most there), from one draw above.
+_LEVEL_DRAWS, _SMALL_DATA = 9, 1e7
 
 
 def outsized_advice(op, summary: DataSummary, consequence: str) -> str:
@@ -329,9 +330,7 @@ class NoiseEstimate:
     ``n − dof`` degrees of freedom the fit's rank leaves (in the normalised units).
     For noise of that size the residual's sensing matrix ``(1/n) Σᵢ rᵢ sym(Aᵢ)/g`` is
     about ``σ·N``, ``N = (1/n) Σᵢ zᵢ sym(Aᵢ)/g`` for random signs ``zᵢ``; its
-    :attr:`level` ``σ·λ_max(N)`` comes from one draw of signs (a fixed private
-    generator: the user's ``random_state`` is not drawn from, and a fit warns or not
-    whatever its seed), one pass over the data, made once for the checks that read it.
+    :attr:`level` is ``σ·λ_max(N)``, measured once for the checks that read it.
     """
 
     def __init__(self, op, sigma: float, like):
@@ -339,21 +338,22 @@ class NoiseEstimate:
 
     @functools.cached_property
     def level(self) -> float:
-        """``σ·λ_max(N)``: how high noise of this size stands in a sensing matrix."""
-        signs = _balanced_signs(self.op.n_samples)
-        return self.sigma * _top_eigenvalue(self.op, signs, like=self._like)
+        """``σ·λ_max(N)``: how high noise of this size stands in a sensing matrix.
 
-    def median_level(self, draws: int) -> float:
-        """The median of :attr:`level` over ``draws`` draws of signs (the first is
-        :attr:`level`'s): one more pass per draw. At small ``n`` and ``d`` one draw
-        varies: matrix ``d = 4``, ``n = 40``, 200 draws gave ``λ_max(N)`` from 0.106 to
-        0.509 (5-95%), and the fixed one 0.103."""
-        n = self.op.n_samples
-        more = [
-            self.sigma * _top_eigenvalue(self.op, _balanced_signs(n, draw), self._like)
-            for draw in range(1, draws)
+        The signs come from a fixed private generator (the user's ``random_state`` is
+        not drawn from, and a fit warns or not whatever its seed), one pass over the
+        data per draw. Where the data are small (``n·d²`` up to ``_SMALL_DATA``) one
+        draw varies most (matrix ``d = 4``, ``n = 40``: ``λ_max(N)`` from 0.106 to
+        0.509 over 200 draws, 5-95%), and the level is the median over
+        ``_LEVEL_DRAWS`` draws.
+        """
+        op = self.op
+        draws = _LEVEL_DRAWS if op.n_samples * op.dim**2 <= _SMALL_DATA else 1
+        tops = [
+            _top_eigenvalue(op, _balanced_signs(op.n_samples, draw), like=self._like)
+            for draw in range(draws)
         ]
-        return float(np.median([self.level, *more]))
+        return self.sigma * float(np.median(tops))
 
 
 def estimate_noise(
@@ -438,9 +438,8 @@ def warn_if_direction_missed(
     ``G = (1/n) Σᵢ rᵢ sym(Aᵢ)/g``, vanishes on the kept directions (``G·V = 0`` is
     the fine-tuning's stationarity), and a positive eigenvalue of ``G`` is a direction
     along which a new column would lower the loss. Residuals of noise alone reach
-    about :attr:`NoiseEstimate.level` there (here the median over ``_MISSED_DRAWS``
-    draws where the data are small, where one draw varies most); a direction of
-    ``M*`` that was dropped stands out above it as an isolated eigenvalue.
+    about :attr:`NoiseEstimate.level` there; a direction of ``M*`` that was dropped
+    stands out above it as an isolated eigenvalue.
     ``residual`` is the fine-tuning's last ``𝒜(VVᵀ) − y`` (on the device), ``gram``
     its ``VᵀV`` (host): one more pass over the data, and the noise level's.
 
@@ -474,8 +473,7 @@ def warn_if_direction_missed(
     top = float(eigenvalues[-1])
     if top <= resolved or float(one_row) > _MISSED_ONE_ROW * top:
         return
-    small = op.n_samples * op.dim**2 <= _MISSED_SMALL
-    level = noise.median_level(_MISSED_DRAWS) if small else noise.level
+    level = noise.level
     # (A level of 0: balanced signs cancel on a design of one repeated row.)
     if not level > 0:
         return
