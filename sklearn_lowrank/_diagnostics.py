@@ -57,7 +57,8 @@ _MISSED_SHARE, _MISSED_TOL = 1e-4, 10.0
 # ...and no single measurement may make this fraction of it alone.
 _MISSED_ONE_ROW = 0.5
 # The advice: a numeric threshold this fraction of the missed direction's estimated
-# norm, with alpha divided by this.
+# norm, with alpha divided by this (but not below where the noise's level would reach
+# _NOISE_SHARE of the pick-up level).
 _MISSED_ADVICE, _MISSED_ALPHA_CUT = 0.3, 10.0
 # ...provided the measurements left beyond the fit's degrees of freedom are at least
 # this fraction of them all (fewer make the residuals' σ unreliable).
@@ -301,16 +302,17 @@ def warn_if_no_better_than_the_mean(
     return True
 
 
-def _sensing_eigenvalues(op, weights) -> np.ndarray:
-    """Eigenvalues of ``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` for ``weights`` in the array module,
-    ascending, on the host: one pass over the data."""
-    return to_host(op.xp.linalg.eigvalsh(op.sensing_matrix(weights)))
+def _sensing_eigenvalues(op, weights) -> tuple:
+    """The sensing matrix ``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` for ``weights`` in the array module
+    and its eigenvalues, ascending, on the host: one pass over the data."""
+    matrix = op.sensing_matrix(weights)
+    return matrix, to_host(op.xp.linalg.eigvalsh(matrix))
 
 
 def _top_eigenvalue(op, weights, like) -> float:
     """``λ_max((1/n) Σᵢ wᵢ sym(Aᵢ)/g)`` for host ``weights``: one pass over the data."""
     weights = from_host(op.xp, weights, dtype=like.dtype, device=device(like))
-    return float(_sensing_eigenvalues(op, weights)[-1])
+    return float(_sensing_eigenvalues(op, weights)[1][-1])
 
 
 def _balanced_signs(n: int, draw: int = 0) -> np.ndarray:
@@ -333,8 +335,8 @@ class NoiseEstimate:
     :attr:`level` is ``σ·λ_max(N)``, measured once for the checks that read it.
     """
 
-    def __init__(self, op, sigma: float, like):
-        self.op, self.sigma, self._like = op, sigma, like
+    def __init__(self, op, sigma: float, like, *, rank: int):
+        self.op, self.sigma, self._like, self.rank = op, sigma, like, rank
 
     @functools.cached_property
     def level(self) -> float:
@@ -354,6 +356,27 @@ class NoiseEstimate:
             for draw in range(draws)
         ]
         return self.sigma * float(np.median(tops))
+
+    def level_without(self, residual, directions) -> float:
+        """:attr:`level` once the residuals' least-squares share along the unit
+        ``directions`` (d, m) is fitted away, as m more columns would fit it.
+
+        The residuals of a fit that lacks a direction of ``M*`` hold its signal, which
+        inflates ``σ``: ``σ'² = (σ²(n − dof) − rᵀZ(ZᵀZ)⁻¹Zᵀr)/(n − dof')``, with
+        ``zᵢⱼ = ⟨Aᵢ, vⱼvⱼᵀ⟩/g`` and ``dof'`` the degrees of freedom of m more
+        directions. One pass over the data per direction.
+        """
+        op, xp = self.op, self.op.xp
+        n, m = op.n_samples, directions.shape[1]
+        dof = _degrees_of_freedom(self.rank, op.dim)
+        more = _degrees_of_freedom(min(self.rank + m, op.dim), op.dim)
+        if n <= more:
+            return self.level
+        Z = xp.stack([op.predict(directions[:, j : j + 1]) for j in range(m)], axis=1)
+        gram, moment = fetch(xp, Z.T @ Z, Z.T @ residual)
+        explained = float(moment @ np.linalg.lstsq(gram, moment, rcond=None)[0])
+        remaining = max(self.sigma**2 * (n - dof) - explained, 0.0)
+        return self.level * math.sqrt(remaining / (n - more)) / self.sigma
 
 
 def estimate_noise(
@@ -377,7 +400,7 @@ def estimate_noise(
     eps = float(op.xp.finfo(y_scaled.dtype).eps)
     if sigma <= ROUNDING_LEVEL * eps * math.sqrt(mean_square):
         return None
-    return NoiseEstimate(op, sigma, like=y_scaled)
+    return NoiseEstimate(op, sigma, like=y_scaled, rank=rank)
 
 
 def warn_if_noise_was_kept(
@@ -428,8 +451,34 @@ def warn_if_noise_was_kept(
     return True
 
 
+def _lowered_alpha(alpha: float, beta: float, level: float) -> str | None:
+    """The ``alpha`` the missed-direction warning advises, in words: tenfold lower,
+    but no lower than where noise of ``level`` reaches ``_NOISE_SHARE`` of the
+    pick-up level ``alpha/√beta`` (``None`` where ``alpha`` is there already).
+    Lower, a noisy refit keeps columns that fit noise, and the noise warning then
+    advises the opposite: on noise 0.05-0.1 of std(y), tenfold lower put 62 of 92
+    refits over the rank, and this floor none."""
+    floor = level * math.sqrt(beta) / _NOISE_SHARE
+    if alpha / _MISSED_ALPHA_CUT >= floor:
+        return f"alpha lowered tenfold (to {alpha / _MISSED_ALPHA_CUT:.2g})"
+    if floor < alpha:
+        return (
+            f"alpha lowered to {floor:.2g} (no further: the rest of the residuals would "
+            f"then reach {_NOISE_SHARE:g} of the pick-up level alpha/√beta, and be "
+            "fitted as noise)"
+        )
+    return None
+
+
 def warn_if_direction_missed(
-    noise: NoiseEstimate, residual, gram, *, alpha: float, threshold, tol: float
+    noise: NoiseEstimate,
+    residual,
+    gram,
+    *,
+    alpha: float,
+    beta: float,
+    threshold,
+    tol: float,
 ) -> None:
     """A warning when the residuals hold a direction that stands above the ``noise``:
     pruning dropped a direction of ``M*``.
@@ -469,7 +518,7 @@ def warn_if_direction_missed(
     )
     if not largest_kept > 0 or float(top_weight) * op.mean_norm <= resolved:
         return
-    eigenvalues = _sensing_eigenvalues(op, weights)
+    matrix, eigenvalues = _sensing_eigenvalues(op, weights)
     top = float(eigenvalues[-1])
     if top <= resolved or float(one_row) > _MISSED_ONE_ROW * top:
         return
@@ -484,19 +533,24 @@ def warn_if_direction_missed(
     # The column norms the threshold compares are square roots of eigenvalues.
     relative_norm = math.sqrt(top / largest_kept)
     advised = _MISSED_ADVICE * relative_norm
+    below = f"threshold below that norm (threshold={advised:.2g}, say)"
+    # The advice's floor is what noise the rest of the residuals hold: the signal of
+    # the directions the fit lacks inflates σ.
+    directions = xp.linalg.eigh(matrix)[1][:, -missed:]
+    lower_alpha = _lowered_alpha(alpha, beta, noise.level_without(residual, directions))
     if threshold == "auto":
+        refit = (
+            f"{lower_alpha} and a numeric {below}" if lower_alpha else f"a numeric {below}"
+        )
         cause = (
             "threshold='auto' cuts between needed directions whose eigenvalues are 100 "
             "times apart or more, and the penalty shrinks a weak column further. Refit "
-            f"with alpha lowered tenfold (to {alpha / _MISSED_ALPHA_CUT:.2g}) and a "
-            f"numeric threshold below that norm (threshold={advised:.2g}, say)"
+            f"with {refit}"
         )
     else:
-        cause = (
-            f"threshold={threshold:g} cuts above it. Refit with a threshold below that "
-            f"norm (threshold={advised:.2g}, say), and alpha lowered tenfold (to "
-            f"{alpha / _MISSED_ALPHA_CUT:.2g}) if the column still does not survive"
-        )
+        cause = f"threshold={threshold:g} cuts above it. Refit with a {below}"
+        if lower_alpha:
+            cause += f", and {lower_alpha} if the column still does not survive"
     warn(
         f"The residuals hold {what} of M* that the fit lacks: the sensing matrix of "
         f"the residuals has {missed} eigenvalue{'' if missed == 1 else 's'} above "

@@ -332,7 +332,13 @@ def fit_three_phase(
             # one that kept them all was told by pruning.
             if not (kept_noise or support.all()):
                 warn_if_direction_missed(
-                    noise, residual, gram, alpha=alpha, threshold=threshold, tol=tol
+                    noise,
+                    residual,
+                    gram,
+                    alpha=alpha,
+                    beta=beta,
+                    threshold=threshold,
+                    tol=tol,
                 )
     return ThreePhaseResult(
         factor=_in_units_of_y(xp, V, root),

@@ -275,6 +275,81 @@ def test_a_direction_the_gap_rule_dropped_is_named_with_advice_that_recovers_it(
     assert relative_error(refit.components_.T, truth) < 1e-6
 
 
+def test_on_noisy_data_the_missed_direction_advice_stops_short_of_the_noise():
+    """Matrix d = 20, r = 2, 10 times the degrees of freedom, condition number 30,
+    noise 0.05: rank 1. alpha lowered tenfold kept 6 columns for 2 and drew the noise
+    warning (advice that bounced); the warning lowers it only to where the noise
+    reaches 0.7 of the pick-up level, and the refit is the fit told the rank, silent.
+    Over 92 such refits (noise 0.05-0.1) tenfold went over the rank in 62, this
+    floor in none."""
+    problem = dict(measurement="matrix", condition_number=30, random_state=0)
+    _, y0, _ = make_low_rank_sensing(390, 20, 2, **problem)
+    noise = 0.05 * float(np.std(y0))
+    X, y, truth = make_low_rank_sensing(390, 20, 2, noise=noise, **problem)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    assert model.n_components_ == 1
+    (message,) = missed_warnings(record)
+    alpha = float(message.split("alpha lowered to ")[1].split(" ")[0])
+    threshold = float(message.split("(threshold=")[1].split(",")[0])
+    assert model.alpha / 10 < alpha < model.alpha
+    assert "(no further: the rest of the residuals would then reach 0.7" in message
+
+    def refit(alpha):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            model = PrunedFactorSensing(
+                measurement="matrix", alpha=alpha, threshold=threshold, random_state=0
+            ).fit(X, y)
+        return model, record
+
+    advised, record = refit(alpha)
+    assert advised.n_components_ == 2 and not record
+    told = PrunedFactorSensing(
+        measurement="matrix", n_columns=2, alpha=0.0, threshold=0.0, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no penalty": meant
+        told.fit(X, y)
+    error = relative_error(advised.components_.T, truth)
+    assert error <= 1.01 * relative_error(told.components_.T, truth)
+    tenfold, record = refit(model.alpha / 10)
+    assert tenfold.n_components_ > 2 and noise_warnings(record)
+
+
+def test_the_advices_noise_floor_leaves_out_the_lost_directions_signal():
+    """Noiseless matrix d = 20, r = 2, 3 times the degrees of freedom, condition
+    number 100: the residuals' σ is the lost direction's signal alone, and its level
+    would have stopped alpha at 0.0007 as if it were noise. Fitted away along that
+    direction (one more pass), it leaves nothing: alpha lowered tenfold, and the
+    refit recovers M*."""
+    X, y, truth = make_low_rank_sensing(
+        114, 20, 2, measurement="matrix", condition_number=100, random_state=0
+    )
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    (message,) = missed_warnings(record)
+    assert "alpha lowered tenfold (to 0.0005)" in message
+    threshold = float(message.split("(threshold=")[1].split(",")[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refit = PrunedFactorSensing(
+            measurement="matrix", alpha=5e-4, threshold=threshold, random_state=0
+        ).fit(X, y)
+    assert relative_error(refit.components_.T, truth) < 1e-6
+
+
+def test_the_lowered_alpha_stops_at_the_noise():
+    """Tenfold where the noise is far below the pick-up level; the noise's floor
+    ``level·√beta/0.7`` where it is nearer; nothing where alpha is at it already."""
+    lowered = diagnostics._lowered_alpha
+    assert lowered(5e-3, 1e-2, level=1e-6) == "alpha lowered tenfold (to 0.0005)"
+    assert lowered(5e-3, 1e-2, level=0.014).startswith("alpha lowered to 0.002 ")
+    assert lowered(5e-3, 1e-2, level=0.04) is None
+
+
 @pytest.mark.parametrize("gated", [True, False])
 def test_what_a_right_fits_tolerance_leaves_is_no_missed_direction(gated, monkeypatch):
     """A noiseless right-rank fit (d = 4, r = 2, error 5e-11) leaves residuals that are
