@@ -177,7 +177,8 @@ def _degrees_of_freedom(rank: int, d: int) -> int:
 def warn_if_not_identified(op, rank: int) -> None:
     """A warning when the distinct measurements are too few to identify a rank-``rank``
     PSD matrix: no more than its degrees of freedom (fewer, at full rank); or, below
-    full rank, barely enough, fewer than ``_RESIDUAL_DOF`` of them beyond those.
+    full rank, barely enough, fewer than ``_RESIDUAL_DOF`` of them beyond the
+    ``dof + 1`` that identify it.
 
     As many measurements as unknowns are enough only at full rank (``rank = d``), where
     the matrices of that rank are an open set and the measurements a linear system;
@@ -205,12 +206,16 @@ def warn_if_not_identified(op, rank: int) -> None:
         n_distinct = op.distinct_measurements(rows=head)
         if n_distinct < enough and head < op.n_samples:
             n_distinct = op.distinct_measurements()
+    counted = _measurements(n_distinct, distinct=n_distinct < op.n_samples)
+    if n_distinct < op.n_samples:
+        counted += f" (in {op.n_samples} rows)"
     # (At full rank the measurements are a linear system and extra columns are moot.)
     if rank < d and needed <= n_distinct < enough:
         warn(
-            f"{n_distinct} measurements for a rank-{rank} estimate of a {d} x {d} "
+            f"{counted} for a rank-{rank} estimate of a {d} x {d} "
             f"matrix, which has {degrees_of_freedom} degrees of freedom: fewer than "
-            f"{_RESIDUAL_DOF:.0%} of them are left beyond those, so the fit nearly "
+            f"{_RESIDUAL_DOF:.0%} of them are left beyond the {needed} that identify "
+            "it, so the fit nearly "
             "interpolates y and may have found a wrong matrix, or fitted noise with "
             "extra columns (recovery needed 1.3-2 times the degrees of freedom in our "
             "sweeps). Collect more measurements, or ask for a lower rank (larger "
@@ -218,9 +223,6 @@ def warn_if_not_identified(op, rank: int) -> None:
             UserWarning,
         )
     if n_distinct < needed:
-        counted = _measurements(n_distinct, distinct=n_distinct < op.n_samples)
-        if n_distinct < op.n_samples:
-            counted += f" (in {op.n_samples} rows)"
         warn(
             f"{counted} for a rank-{rank} estimate of a {d} x {d} matrix, which has "
             f"{degrees_of_freedom} degrees of freedom: with "

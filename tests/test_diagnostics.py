@@ -500,6 +500,31 @@ def test_barely_enough_measurements_are_named(kind, n, rank, relative_noise, war
     assert bool(barely) == warns and not noise_warnings(record)
 
 
+@pytest.mark.parametrize("n, warns", [(44, True), (45, False)])
+def test_barely_enough_counts_beyond_the_measurements_that_identify(n, warns):
+    """Rank 2 of 20 × 20 has 39 degrees of freedom and needs 40 measurements: 44
+    leave 4 (9.1%) beyond those and are named, 45 are not. The message says "beyond
+    the 40" (it had said "beyond those" after naming the 39, and 44 leave 5)."""
+    X, y, _ = make_low_rank_sensing(n, 20, 2, measurement="matrix", random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    assert model.n_components_ == 2
+    barely = messages_with(record, "fewer than 10% of them are left beyond the 40 ")
+    assert bool(barely) == warns
+
+
+def test_barely_enough_counts_distinct_measurements_as_such():
+    """29 measurements given twice: counted, and named, as 29 distinct ones."""
+    X, y, _ = make_low_rank_sensing(29, 10, 3, random_state=0)
+    X, y = np.concatenate([X, X]), np.concatenate([y, y])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        PrunedFactorSensing(random_state=0).fit(X, y)
+    (message,) = messages_with(record, "fewer than 10% of them are left beyond")
+    assert message.startswith("29 distinct measurements (in 58 rows) for a rank-3")
+
+
 @pytest.mark.parametrize("n", [2, 3, 190, 571])
 def test_the_noise_checks_signs_have_mean_zero(n):
     """A mean left by chance adds z̄·I to a rank-one sensing matrix: plain random signs
