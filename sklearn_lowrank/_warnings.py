@@ -21,12 +21,25 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     the printed line is theirs.
 
     A fixed ``stacklevel`` cannot do this: the depth from a solver to ``fit`` differs
-    between phases and callers.
+    between phases and callers. The warning keeps no once-per-location record: under
+    Python's default filter a second fit from the same line would otherwise be
+    silent. scikit-learn's input checks reset those records, but only for the NumPy
+    input they check; every fit warns anew whatever array library ``X`` comes from.
+    The user's filters (``"ignore"``, ``"error"``, ``"once"``) still apply.
     """
-    level, frame = 2, sys._getframe(1)
+    frame = sys._getframe(1)
     while frame is not None and (
         frame.f_code.co_filename.startswith(_PACKAGE)
         or frame.f_code.co_filename.endswith(_WRAPPERS)
     ):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
+        frame = frame.f_back
+    if frame is None:  # no caller outside the package
+        warnings.warn(message, category, stacklevel=2)
+        return
+    warnings.warn_explicit(
+        message,
+        category,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=frame.f_globals.get("__name__"),
+    )

@@ -1,7 +1,10 @@
 """Warnings point at the caller's line, not at a line of the package."""
 
+import importlib.machinery
 import os
+import warnings
 
+import array_api_strict as xps
 import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
@@ -44,3 +47,47 @@ def test_fit_transform_points_at_the_caller():
         model.fit(X, y)
     # The Pipeline's own line, not set_output's wrapper.
     assert record[0].filename.endswith(os.path.join("sklearn", "pipeline.py"))
+
+
+@pytest.mark.parametrize("module", ["numpy", "array_api_strict"])
+def test_every_fit_from_the_same_line_warns_anew(module):
+    """Under Python's default filter a warning is shown once per line. scikit-learn's
+    input checks reset that memory, but only for NumPy input: Array-API input fitted
+    three times from one line warned on the first fit only."""
+    X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
+    if module == "array_api_strict":
+        X, y = xps.asarray(X), xps.asarray(y)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("default")
+        for _ in range(3):
+            PrunedFactorSensing(n_columns=2, random_state=0).fit(X, y)
+    assert sum("kept all 2 columns" in str(w.message) for w in record) == 3
+    assert {w.filename for w in record} == {__file__}
+
+
+def test_the_users_filters_still_apply():
+    X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
+    X, y = xps.asarray(X), xps.asarray(y)
+    model = PrunedFactorSensing(n_columns=2, random_state=0)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("ignore")
+        model.fit(X, y)
+    assert not record
+    with warnings.catch_warnings(), pytest.raises(UserWarning, match="kept all 2"):
+        warnings.simplefilter("error")
+        model.fit(X, y)
+
+
+def test_a_fit_from_execd_code_warns():
+    """Code exec'd in a script's namespace: asking the script's loader for the
+    warning's line, as ``warn_explicit(module_globals=...)`` does, had raised an
+    IndexError inside the warning (the line being past the end of the script)."""
+    X, y, _ = make_low_rank_sensing(300, 8, 2, random_state=0)
+    model = PrunedFactorSensing(n_columns=2, random_state=0)
+    code = compile("\n" * 10_000 + "model.fit(X, y)", "<string>", "exec")
+    loader = importlib.machinery.SourceFileLoader("__main__", __file__)
+    namespace = {"__name__": "__main__", "__loader__": loader}
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        exec(code, {**namespace, "model": model, "X": X, "y": y})
+    assert [w.filename for w in record if "kept all 2" in str(w.message)] == ["<string>"]
