@@ -40,6 +40,7 @@ __all__ = [
     "resolve_namespace",
     "row_block",
     "to_host",
+    "values_of",
     "widest_float",
 ]
 
@@ -171,12 +172,20 @@ def host_if_foreign(x):
     return x
 
 
+def values_of(x):
+    """``x`` without an autograd history: the package reads values only. A PyTorch
+    tensor that requires grad refuses DLPack export (a ``BufferError`` from inside the
+    fit) and would record every operation a fit makes on it."""
+    return x.detach() if getattr(x, "requires_grad", False) else x
+
+
 def to_host(x) -> np.ndarray:
     """NumPy copy (or view) of ``x``, from any namespace and device."""
     if isinstance(x, np.ndarray):
         return x
     if not is_array_api_obj(x):  # lists, DataFrames, scalars
         return np.asarray(x)
+    x = values_of(x)
     xp = array_namespace(x)
     if is_numpy_namespace(xp):
         return np.asarray(x)
@@ -232,7 +241,7 @@ def move_to(x, xp, dev=None, *, name: str = "X"):
         return to_host(x)
     source, source_device = namespace_and_device(x)
     if source is xp and (dev is None or source_device == dev):
-        return x
+        return values_of(x)
     host = to_host(x)
     if host.dtype == np.float64 and not has_float64(xp, dev):
         host = _as_float32(host, name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from array_api_compat import device
 
-from ._backend import check_dtype_range, widest_float
+from ._backend import check_dtype_range, values_of, widest_float
 
 __all__ = [
     "check_foreign_array",
@@ -30,8 +30,9 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
     bfloat16) becomes float64, as scikit-learn converts NumPy input (float32 on a device
     without float64); then, when ``dtype`` is given, the values are cast to it after
     :func:`check_dtype_range`. Complex data, non-finite values and wrong dimensions
-    raise ``ValueError``.
+    raise ``ValueError``. A tensor that requires grad is read for its values.
     """
+    x = values_of(x)
     if x.ndim != ndim:
         raise ValueError(
             f"Expected a {ndim}-D array for {name}, got shape {tuple(x.shape)}."

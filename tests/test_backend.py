@@ -278,6 +278,29 @@ def test_fit_on_torch_tensors_matches_numpy(problem, dtype):
     check_fit_follows_x(problem, dtype, torch.asarray)
 
 
+@pytest.mark.parametrize("numpy_x", [False, True])
+def test_tensors_that_require_grad_are_read_for_their_values(numpy_x):
+    """A PyTorch tensor with requires_grad=True broke fit and score inside the fit
+    (BufferError: DLPack refuses to export it), after validation; predict returned
+    outputs attached to its graph. Every entry point now reads the values: the same
+    fit, predictions and score as the detached tensors, no gradient recorded."""
+    torch = pytest.importorskip("torch")
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], noise=0.1, random_state=0)
+    weights = np.arange(1, y.size + 1) % 3 + 1.0
+    plain = [X if numpy_x else torch.asarray(X), torch.asarray(y), torch.asarray(weights)]
+    tracked = [
+        v if isinstance(v, np.ndarray) else v.clone().requires_grad_() for v in plain
+    ]
+    fits = [PrunedFactorSensing(random_state=0).fit(*args[:2]) for args in (plain, tracked)]
+    np.testing.assert_array_equal(
+        to_host(fits[1].components_), to_host(fits[0].components_)
+    )
+    predicted = fits[0].predict(tracked[0])
+    assert not getattr(predicted, "requires_grad", False)
+    np.testing.assert_array_equal(to_host(predicted), to_host(fits[0].predict(plain[0])))
+    assert fits[0].score(*tracked) == fits[0].score(*plain)
+
+
 @pytest.mark.parametrize("measurement", ["rank_one", "matrix"])
 def test_residual_checks_run_on_the_device(measurement):
     """The checks that read the fine-tuning's residuals (noise level, missed direction)
