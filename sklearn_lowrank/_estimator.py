@@ -118,9 +118,11 @@ class PrunedFactorSensing(
         Width ``k`` of the over-parameterised factor. ``None`` uses
         ``min(d, 10 + 2⌈√d⌉)``; pruning can only reveal ranks below ``k``. An
         iteration costs ``O(n·d·k)`` (rank-one) or ``O(n·d²)`` (matrix) in the passes
-        over the data and ``O(k³)`` on the host (the metric's inverse), so widths far
-        above ``d``, which ``UUᵀ`` cannot use, only cost time (``d = 8``,
-        ``n = 400``: 1.4 s at ``k = 1000`` against 0.03 s at ``k = 8`` or ``100``).
+        over the data and ``O(k³)`` time and ``O(k²)`` memory on the host (the
+        metric's inverse: about 11 ``k × k`` arrays at its peak), so widths far above
+        ``d``, which ``UUᵀ`` cannot use, only cost time and memory (``d = 8``,
+        ``n = 400``: 1.4 s at ``k = 1000`` against 0.03 s at ``k = 8`` or ``100``;
+        ``k = 10⁶`` would need terabytes).
     alpha : float, default=5e-3
         Penalty strength ``λ`` (relative to the data scale, see above). ``0`` disables
         the regulariser and, with it, the rotation of the columns to the factor's
