@@ -212,10 +212,9 @@ def warn_if_not_identified(op, rank: int) -> None:
     # (At full rank the measurements are a linear system and extra columns are moot.)
     if rank < d and needed <= n_distinct < enough:
         warn(
-            f"{counted} for a rank-{rank} estimate of a {d} x {d} "
-            f"matrix, which has {degrees_of_freedom} degrees of freedom: fewer than "
-            f"{_RESIDUAL_DOF:.0%} of them are left beyond the {needed} that identify "
-            "it, so the fit nearly "
+            f"{counted} for a rank-{rank} estimate of a {d} x {d} matrix, which has "
+            f"{degrees_of_freedom} degrees of freedom: fewer than {_RESIDUAL_DOF:.0%} "
+            f"of them are left beyond the {needed} that identify it, so the fit nearly "
             "interpolates y and may have found a wrong matrix, or fitted noise with "
             "extra columns (recovery needed 1.3-2 times the degrees of freedom in our "
             "sweeps). Collect more measurements, or ask for a lower rank (larger "
@@ -331,7 +330,7 @@ class NoiseEstimate:
     """What the residuals of a converged fine-tuning say about the noise.
 
     ``sigma`` is the noise's standard deviation, from the plain ``loss`` over the
-    ``n − dof`` degrees of freedom the fit's rank leaves (in the normalised units).
+    ``n − dof`` degrees of freedom the fit's ``rank`` leaves (in the normalised units).
     For noise of that size the residual's sensing matrix ``(1/n) Σᵢ rᵢ sym(Aᵢ)/g`` is
     about ``σ·N``, ``N = (1/n) Σᵢ zᵢ sym(Aᵢ)/g`` for random signs ``zᵢ``; its
     :attr:`level` is ``σ·λ_max(N)``, measured once for the checks that read it.
