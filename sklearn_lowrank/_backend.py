@@ -22,6 +22,7 @@ from array_api_compat import (
     is_cupy_namespace,
     is_numpy_array,
     is_numpy_namespace,
+    is_torch_array,
 )
 
 __all__ = [
@@ -176,7 +177,7 @@ def values_of(x):
     """``x`` without an autograd history: the package reads values only. A PyTorch
     tensor that requires grad refuses DLPack export (a ``BufferError`` from inside the
     fit) and would record every operation a fit makes on it."""
-    return x.detach() if getattr(x, "requires_grad", False) else x
+    return x.detach() if is_torch_array(x) and x.requires_grad else x
 
 
 def to_host(x) -> np.ndarray:

@@ -303,7 +303,7 @@ def warn_if_no_better_than_the_mean(
     return True
 
 
-def _sensing_eigenvalues(op, weights) -> tuple:
+def _sensing_spectrum(op, weights) -> tuple:
     """The sensing matrix ``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` for ``weights`` in the array module
     and its eigenvalues, ascending, on the host: one pass over the data."""
     matrix = op.sensing_matrix(weights)
@@ -313,7 +313,7 @@ def _sensing_eigenvalues(op, weights) -> tuple:
 def _top_eigenvalue(op, weights, like) -> float:
     """``λ_max((1/n) Σᵢ wᵢ sym(Aᵢ)/g)`` for host ``weights``: one pass over the data."""
     weights = from_host(op.xp, weights, dtype=like.dtype, device=device(like))
-    return float(_sensing_eigenvalues(op, weights)[1][-1])
+    return float(_sensing_spectrum(op, weights)[1][-1])
 
 
 def _balanced_signs(n: int, draw: int = 0) -> np.ndarray:
@@ -364,8 +364,11 @@ class NoiseEstimate:
 
         The residuals of a fit that lacks a direction of ``M*`` hold its signal, which
         inflates ``σ``: ``σ'² = (σ²(n − dof) − rᵀZ(ZᵀZ)⁻¹Zᵀr)/(n − dof')``, with
-        ``zᵢⱼ = ⟨Aᵢ, vⱼvⱼᵀ⟩/g`` and ``dof'`` the degrees of freedom of m more
-        directions. One pass over the data per direction.
+        ``zᵢⱼ = ⟨Aᵢ, vⱼvⱼᵀ⟩/g`` and ``dof'`` the degrees of freedom of ``rank + m``
+        columns: the directions were chosen from these residuals (the top of their
+        sensing matrix), as m new columns would choose theirs. Never above
+        :attr:`level` (near ``n = dof'`` that count overstates what is left). One pass
+        over the data per direction.
         """
         op, xp = self.op, self.op.xp
         n, m = op.n_samples, directions.shape[1]
@@ -377,7 +380,7 @@ class NoiseEstimate:
         gram, moment = fetch(xp, Z.T @ Z, Z.T @ residual)
         explained = float(moment @ np.linalg.lstsq(gram, moment, rcond=None)[0])
         remaining = max(self.sigma**2 * (n - dof) - explained, 0.0)
-        return self.level * math.sqrt(remaining / (n - more)) / self.sigma
+        return self.level * min(math.sqrt(remaining / (n - more)) / self.sigma, 1.0)
 
 
 def estimate_noise(
@@ -452,23 +455,58 @@ def warn_if_noise_was_kept(
     return True
 
 
-def _lowered_alpha(alpha: float, beta: float, level: float) -> str | None:
-    """The ``alpha`` the missed-direction warning advises, in words: tenfold lower,
-    but no lower than where noise of ``level`` reaches ``_NOISE_SHARE`` of the
-    pick-up level ``alpha/√beta`` (``None`` where ``alpha`` is there already).
-    Lower, a noisy refit keeps columns that fit noise, and the noise warning then
-    advises the opposite: on noise 0.05-0.1 of std(y), tenfold lower put 62 of 92
-    refits over the rank, and this floor none."""
-    floor = level * math.sqrt(beta) / _NOISE_SHARE
-    if alpha / _MISSED_ALPHA_CUT >= floor:
-        return f"alpha lowered tenfold (to {alpha / _MISSED_ALPHA_CUT:.2g})"
-    if floor < alpha:
-        return (
-            f"alpha lowered to {floor:.2g} (no further: the rest of the residuals would "
-            f"then reach {_NOISE_SHARE:g} of the pick-up level alpha/√beta, and be "
-            "fitted as noise)"
+def _lowered_alpha(alpha: float, beta: float, level: float) -> float | None:
+    """The ``alpha`` the missed-direction warning advises: tenfold lower, but no lower
+    than where the rest of the residuals, noise of ``level``, reach ``_NOISE_SHARE``
+    of the pick-up level ``alpha/√beta``; ``None`` where that leaves nothing to
+    lower (as printed). Lower, a noisy refit keeps columns that fit noise, and the
+    noise warning then advises the opposite: on noise 0.05-0.1 of std(y), tenfold
+    lower put 62 of 92 refits over the rank, and this floor none."""
+    lowered = max(alpha / _MISSED_ALPHA_CUT, level * math.sqrt(beta) / _NOISE_SHARE)
+    return lowered if float(f"{lowered:.2g}") < alpha else None
+
+
+def _missed_advice(alpha: float, lowered, threshold, relative_norm: float) -> str:
+    """What the missed-direction warning blames and advises: the threshold where it
+    cuts above the direction's estimated ``relative_norm``, else the penalty; a
+    ``lowered`` alpha (:func:`_lowered_alpha`), or why alpha cannot go lower, and a
+    numeric threshold of ``_MISSED_ADVICE`` times that norm."""
+    below = (
+        f"threshold below that norm (threshold={_MISSED_ADVICE * relative_norm:.2g}, say)"
+    )
+    if lowered is None:
+        new_alpha = None
+        stuck = (
+            "alpha cannot go lower without fitting noise: the rest of the residuals "
+            f"already reach {_NOISE_SHARE:g} of its pick-up level alpha/√beta"
         )
-    return None
+    elif lowered == alpha / _MISSED_ALPHA_CUT:
+        new_alpha = f"alpha lowered tenfold (to {lowered:.2g})"
+    else:
+        new_alpha = (
+            f"alpha lowered to {lowered:.2g} (not lower: below it the rest of the "
+            f"residuals, at {_NOISE_SHARE:g} of the pick-up level alpha/√beta, would "
+            "be fitted as noise)"
+        )
+    if threshold == "auto":
+        cause = (
+            "threshold='auto' cuts between needed directions whose eigenvalues are 100 "
+            "times apart or more, and the penalty shrinks a weak column further. Refit "
+        )
+        if new_alpha:
+            return cause + f"with {new_alpha} and a numeric {below}"
+        return cause + f"with a numeric {below}; {stuck}"
+    if threshold >= relative_norm:
+        cause = f"threshold={threshold:g} cuts above it. Refit with a {below}"
+        if new_alpha:
+            return cause + f", and {new_alpha} if the column still does not survive"
+        return cause
+    cause = f"threshold={threshold:g} is below it, so the penalty kept the column out"
+    if new_alpha:
+        # A threshold far below the column lets noise columns through once alpha is
+        # lower (1e-3 kept 7 for 2 at a tenth of alpha=0.02, noise 0.05).
+        return cause + f". Refit with {new_alpha} and a {below}"
+    return cause + f", and {stuck}: choose alpha by cross-validation"
 
 
 def warn_if_direction_missed(
@@ -491,7 +529,8 @@ def warn_if_direction_missed(
     about :attr:`NoiseEstimate.level` there; a direction of ``M*`` that was dropped
     stands out above it as an isolated eigenvalue.
     ``residual`` is the fine-tuning's last ``𝒜(VVᵀ) − y`` (on the device), ``gram``
-    its ``VᵀV`` (host): one more pass over the data, and the noise level's.
+    its ``VᵀV`` (host): one more pass over the data, the noise level's (9 on small
+    data), and on a warned fit one per missed direction (the advice's noise floor).
 
     What else makes such an eigenvalue is left out: one measurement that could make
     half of it alone (a heavy-tailed noise's outlier, an outsized row), and the
@@ -519,7 +558,7 @@ def warn_if_direction_missed(
     )
     if not largest_kept > 0 or float(top_weight) * op.mean_norm <= resolved:
         return
-    matrix, eigenvalues = _sensing_eigenvalues(op, weights)
+    matrix, eigenvalues = _sensing_spectrum(op, weights)
     top = float(eigenvalues[-1])
     if top <= resolved or float(one_row) > _MISSED_ONE_ROW * top:
         return
@@ -533,25 +572,11 @@ def warn_if_direction_missed(
     what = "a direction" if missed == 1 else f"{missed} directions"
     # The column norms the threshold compares are square roots of eigenvalues.
     relative_norm = math.sqrt(top / largest_kept)
-    advised = _MISSED_ADVICE * relative_norm
-    below = f"threshold below that norm (threshold={advised:.2g}, say)"
-    # The advice's floor is what noise the rest of the residuals hold: the signal of
-    # the directions the fit lacks inflates σ.
+    # The advice's floor is the noise the rest of the residuals hold: the signal of
+    # the directions the fit lacks inflates σ. (eigh only here, on a warned fit.)
     directions = xp.linalg.eigh(matrix)[1][:, -missed:]
-    lower_alpha = _lowered_alpha(alpha, beta, noise.level_without(residual, directions))
-    if threshold == "auto":
-        refit = (
-            f"{lower_alpha} and a numeric {below}" if lower_alpha else f"a numeric {below}"
-        )
-        cause = (
-            "threshold='auto' cuts between needed directions whose eigenvalues are 100 "
-            "times apart or more, and the penalty shrinks a weak column further. Refit "
-            f"with {refit}"
-        )
-    else:
-        cause = f"threshold={threshold:g} cuts above it. Refit with a {below}"
-        if lower_alpha:
-            cause += f", and {lower_alpha} if the column still does not survive"
+    lowered = _lowered_alpha(alpha, beta, noise.level_without(residual, directions))
+    cause = _missed_advice(alpha, lowered, threshold, relative_norm)
     warn(
         f"The residuals hold {what} of M* that the fit lacks: the sensing matrix of "
         f"the residuals has {missed} eigenvalue{'' if missed == 1 else 's'} above "

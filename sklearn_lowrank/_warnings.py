@@ -25,7 +25,8 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     Python's default filter a second fit from the same line would otherwise be
     silent. scikit-learn's input checks reset those records, but only for the NumPy
     input they check; every fit warns anew whatever array library ``X`` comes from.
-    The user's filters (``"ignore"``, ``"error"``, ``"once"``) still apply.
+    The user's filters (``"ignore"``, ``"error"``, ``"once"``) still apply; with no
+    record to consult, ``"default"`` and ``"module"`` show every warning.
     """
     frame = sys._getframe(1)
     while frame is not None and (

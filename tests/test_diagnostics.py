@@ -275,6 +275,15 @@ def test_a_direction_the_gap_rule_dropped_is_named_with_advice_that_recovers_it(
     assert relative_error(refit.components_.T, truth) < 1e-6
 
 
+def noisy_missed_problem():
+    """Matrix d = 20, r = 2, 10 times the degrees of freedom, condition number 30,
+    noise 0.05 times the standard deviation of the noiseless y."""
+    problem = dict(measurement="matrix", condition_number=30, random_state=0)
+    _, y0, _ = make_low_rank_sensing(390, 20, 2, **problem)
+    noise = 0.05 * float(np.std(y0))
+    return make_low_rank_sensing(390, 20, 2, noise=noise, **problem)
+
+
 def test_on_noisy_data_the_missed_direction_advice_stops_short_of_the_noise():
     """Matrix d = 20, r = 2, 10 times the degrees of freedom, condition number 30,
     noise 0.05: rank 1. alpha lowered tenfold kept 6 columns for 2 and drew the noise
@@ -282,10 +291,7 @@ def test_on_noisy_data_the_missed_direction_advice_stops_short_of_the_noise():
     reaches 0.7 of the pick-up level, and the refit is the fit told the rank, silent.
     Over 92 such refits (noise 0.05-0.1) tenfold went over the rank in 62, this
     floor in none."""
-    problem = dict(measurement="matrix", condition_number=30, random_state=0)
-    _, y0, _ = make_low_rank_sensing(390, 20, 2, **problem)
-    noise = 0.05 * float(np.std(y0))
-    X, y, truth = make_low_rank_sensing(390, 20, 2, noise=noise, **problem)
+    X, y, truth = noisy_missed_problem()
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
@@ -294,7 +300,7 @@ def test_on_noisy_data_the_missed_direction_advice_stops_short_of_the_noise():
     alpha = float(message.split("alpha lowered to ")[1].split(" ")[0])
     threshold = float(message.split("(threshold=")[1].split(",")[0])
     assert model.alpha / 10 < alpha < model.alpha
-    assert "(no further: the rest of the residuals would then reach 0.7" in message
+    assert "(not lower: below it the rest of the residuals, at 0.7 of the" in message
 
     def refit(alpha):
         with warnings.catch_warnings(record=True) as record:
@@ -322,8 +328,9 @@ def test_the_advices_noise_floor_leaves_out_the_lost_directions_signal():
     """Noiseless matrix d = 20, r = 2, 3 times the degrees of freedom, condition
     number 100: the residuals' σ is the lost direction's signal alone, and its level
     would have stopped alpha at 0.0007 as if it were noise. Fitted away along that
-    direction (one more pass), it leaves nothing: alpha lowered tenfold, and the
-    refit recovers M*."""
+    direction (one more pass), 0.59 of the level is left (the kept column would
+    adjust too), a floor of 0.00041: alpha lowered tenfold, and the refit recovers
+    M*."""
     X, y, truth = make_low_rank_sensing(
         114, 20, 2, measurement="matrix", condition_number=100, random_state=0
     )
@@ -343,11 +350,59 @@ def test_the_advices_noise_floor_leaves_out_the_lost_directions_signal():
 
 def test_the_lowered_alpha_stops_at_the_noise():
     """Tenfold where the noise is far below the pick-up level; the noise's floor
-    ``level·√beta/0.7`` where it is nearer; nothing where alpha is at it already."""
+    ``level·√beta/0.7`` where it is nearer; nothing where alpha is at it already,
+    as printed (a floor of 0.00497 would have read "lowered to 0.005"), or is 0."""
     lowered = diagnostics._lowered_alpha
-    assert lowered(5e-3, 1e-2, level=1e-6) == "alpha lowered tenfold (to 0.0005)"
-    assert lowered(5e-3, 1e-2, level=0.014).startswith("alpha lowered to 0.002 ")
+    assert lowered(5e-3, 1e-2, level=1e-6) == pytest.approx(5e-4)
+    assert lowered(5e-3, 1e-2, level=0.014) == pytest.approx(0.002)
+    assert lowered(5e-3, 1e-2, level=0.0348) is None
     assert lowered(5e-3, 1e-2, level=0.04) is None
+    assert lowered(0.0, 1e-2, level=0.0) is None
+
+
+def test_a_numeric_threshold_below_the_missed_norm_is_not_blamed():
+    """threshold=1e-3 cannot cut a column of norm 0.18: the penalty (alpha=0.02) kept
+    it out. The message had said the threshold "cuts above it", and put lowering
+    alpha second; it now names the penalty, and its alpha with its threshold (0.055:
+    1e-3 kept 7 columns at the lower alpha) recovers the rank."""
+    X, y, _ = noisy_missed_problem()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(
+            measurement="matrix", alpha=0.02, threshold=1e-3, random_state=0
+        ).fit(X, y)
+    assert model.n_components_ == 1
+    (message,) = missed_warnings(record)
+    assert "threshold=0.001 is below it, so the penalty kept the column out" in message
+    assert "cuts above" not in message
+    alpha = float(message.split("Refit with alpha lowered ")[1].split("(to ")[1][:5])
+    threshold = float(message.split("(threshold=")[1].split(",")[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refit = PrunedFactorSensing(
+            measurement="matrix", alpha=alpha, threshold=threshold, random_state=0
+        ).fit(X, y)
+    assert refit.n_components_ == 2
+
+
+@pytest.mark.parametrize(
+    "threshold, lowered, says",
+    [
+        (
+            "auto",
+            None,
+            "numeric threshold below that norm (threshold=0.03, say); alpha "
+            "cannot go lower without fitting noise",
+        ),
+        (0.5, None, "threshold=0.5 cuts above it. Refit with a threshold below"),
+        (0.01, None, "the penalty kept the column out, and alpha cannot go lower"),
+        (0.01, 5e-4, "Refit with alpha lowered tenfold (to 0.0005) and a threshold"),
+        (0.5, 5e-4, "and alpha lowered tenfold (to 0.0005) if the column still"),
+    ],
+)
+def test_the_missed_advice_names_what_can_help(threshold, lowered, says):
+    message = diagnostics._missed_advice(5e-3, lowered, threshold, relative_norm=0.1)
+    assert says in message
 
 
 @pytest.mark.parametrize("gated", [True, False])
@@ -380,10 +435,10 @@ def count_passes(monkeypatch):
     """The passes over the data the checks make (a sensing matrix's eigenvalues each),
     recorded in the list returned."""
     calls = []
-    original = diagnostics._sensing_eigenvalues
+    original = diagnostics._sensing_spectrum
     monkeypatch.setattr(
         diagnostics,
-        "_sensing_eigenvalues",
+        "_sensing_spectrum",
         lambda *args: calls.append(1) or original(*args),
     )
     return calls
@@ -406,19 +461,20 @@ def test_noise_well_below_the_pick_up_level_is_not_named(
 
 @pytest.mark.parametrize("draws", [1, 9])
 def test_small_data_read_the_noise_level_as_a_median_over_draws(draws, monkeypatch):
-    """Matrix d = 10, r = 5 at 3 times the degrees of freedom, condition number 10,
-    noise 0.1: the right rank, which one draw of signs (a level 1.2 times the
-    median's) named as keeping noise, and the median over 9 draws does not. Over
-    the guide's 1752 fits the median cut such false alarms from 32 to 27."""
-    problem = dict(measurement="matrix", condition_number=10, random_state=2)
-    _, y0, _ = make_low_rank_sensing(120, 10, 5, **problem)
-    noise = 0.1 * float(np.std(y0))
-    X, y, _ = make_low_rank_sensing(120, 10, 5, noise=noise, **problem)
+    """Matrix d = 10, r = 2 at 30 times the degrees of freedom, condition number 10,
+    noise 0.3: the right rank, which one draw of signs (a level 1.2 times the
+    median's) named as keeping noise, the weaker real direction standing at 0.90 of
+    twice that level; the median over 9 draws puts it at 1.09 and does not. Over the
+    guide's 1752 fits the median cut such false alarms from 32 to 27."""
+    problem = dict(measurement="matrix", condition_number=10, random_state=0)
+    _, y0, _ = make_low_rank_sensing(570, 10, 2, **problem)
+    noise = 0.3 * float(np.std(y0))
+    X, y, _ = make_low_rank_sensing(570, 10, 2, noise=noise, **problem)
     monkeypatch.setattr(diagnostics, "_LEVEL_DRAWS", draws)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        model = PrunedFactorSensing(measurement="matrix", random_state=2).fit(X, y)
-    assert model.n_components_ == 5
+        model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
+    assert model.n_components_ == 2
     assert bool(noise_warnings(record)) == (draws == 1)
 
 
