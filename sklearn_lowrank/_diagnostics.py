@@ -474,12 +474,12 @@ def _missed_advice(alpha: float, lowered, threshold, relative_norm: float) -> st
     below = (
         f"threshold below that norm (threshold={_MISSED_ADVICE * relative_norm:.2g}, say)"
     )
+    stuck = (
+        "alpha cannot go lower without fitting noise: the rest of the residuals "
+        f"already reach {_NOISE_SHARE:g} of its pick-up level alpha/√beta"
+    )
     if lowered is None:
         new_alpha = None
-        stuck = (
-            "alpha cannot go lower without fitting noise: the rest of the residuals "
-            f"already reach {_NOISE_SHARE:g} of its pick-up level alpha/√beta"
-        )
     elif lowered == alpha / _MISSED_ALPHA_CUT:
         new_alpha = f"alpha lowered tenfold (to {lowered:.2g})"
     else:
