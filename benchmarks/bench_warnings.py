@@ -41,6 +41,7 @@ import numpy as np
 from _common import header, table
 
 from sklearn_lowrank import PrunedFactorSensing
+from sklearn_lowrank._diagnostics import _degrees_of_freedom as degrees_of_freedom
 from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
 
@@ -52,10 +53,6 @@ MISSED_THRESHOLD = re.compile(r"\(threshold=([0-9.e+-]+), say\)")
 MAX_DATA = 5e6  # matrix measurements: n·d² at most this
 RANKS = ("right", "above", "below")
 WARNINGS = ("noise warning", "missed warning", "other warning")
-
-
-def degrees_of_freedom(rank, d):
-    return rank * d - rank * (rank - 1) // 2
 
 
 def noise_grid(seeds):

@@ -407,6 +407,12 @@ def estimate_noise(
     return NoiseEstimate(op, sigma, like=y_scaled, rank=rank)
 
 
+def _alpha_for_noise(level: float, beta: float, share: float) -> float:
+    """The ``alpha`` whose pick-up level ``alpha/√beta`` puts noise of ``level`` at
+    ``share`` of it: what both residual warnings advise from."""
+    return level * math.sqrt(beta) / share
+
+
 def warn_if_noise_was_kept(
     noise: NoiseEstimate, gram, *, alpha: float, beta: float, scale: float
 ) -> bool:
@@ -447,9 +453,10 @@ def warn_if_noise_was_kept(
         f"that noise of the residuals' standard deviation ({sigma * scale:.3g} in the "
         f"units of y) reaches there, and that level is {ratio:.2g} times the penalty's "
         f"pick-up level alpha/√beta, so n_components_={rank} may be too large. Raise "
-        f"alpha to about {alpha * ratio / _NOISE_TARGET:.2g} (the noise then at half "
-        "the pick-up level, and weaker directions of M* lost with it), or choose it by "
-        "cross-validation; see 'Noise near the pick-up level' in the user guide.",
+        f"alpha to about {_alpha_for_noise(level, beta, _NOISE_TARGET):.2g} (the noise "
+        "then at half the pick-up level, and weaker directions of M* lost with it), or "
+        "choose it by cross-validation; see 'Noise near the pick-up level' in the user "
+        "guide.",
         UserWarning,
     )
     return True
@@ -462,7 +469,7 @@ def _lowered_alpha(alpha: float, beta: float, level: float) -> float | None:
     lower (as printed). Lower, a noisy refit keeps columns that fit noise, and the
     noise warning then advises the opposite: on noise 0.05-0.1 of std(y), tenfold
     lower put 62 of 92 refits over the rank, and this floor none."""
-    lowered = max(alpha / _MISSED_ALPHA_CUT, level * math.sqrt(beta) / _NOISE_SHARE)
+    lowered = max(alpha / _MISSED_ALPHA_CUT, _alpha_for_noise(level, beta, _NOISE_SHARE))
     return lowered if float(f"{lowered:.2g}") < alpha else None
 
 
