@@ -270,7 +270,13 @@ def plain_loss(op, y_scaled, V) -> float:
 
 
 def warn_if_no_better_than_the_mean(
-    V, loss: float, summary: DataSummary, scale: float, *, alpha: float
+    V,
+    loss: float,
+    summary: DataSummary,
+    scale: float,
+    *,
+    alpha: float,
+    all_kept: bool,
 ) -> bool:
     """A warning when the fitted factor ``V``, of plain loss ``loss``, predicts
     ``y/scale`` no better than its mean (training R² ≤ 0); whether it warned.
@@ -280,7 +286,8 @@ def warn_if_no_better_than_the_mean(
     ``⟨Aᵢ, M⟩`` for a low-rank PSD ``M``: a centred ``y`` (rank-one measurements
     predict ``‖Uᵀxᵢ‖² ≥ 0``), centred features, matrices read as vectors. Those are
     silent otherwise when pruning keeps some but not all columns (a negative R² with
-    19 of 20 columns kept, features centred by a StandardScaler).
+    19 of 20 columns kept, features centred by a StandardScaler). The penalty is
+    named only where it pruned some column (``all_kept`` false, ``alpha > 0``).
     """
     variance = _variance(summary, scale)
     # min and max tell a constant y, whose variance is rounding noise, exactly.
@@ -288,7 +295,9 @@ def warn_if_no_better_than_the_mean(
         return False
     columns = "column" if V.shape[1] == 1 else "columns"
     cause = (
-        "the penalty (alpha) may be too strong, or y not" if alpha > 0 else "y may not be"
+        "the penalty (alpha) may be too strong, or y not"
+        if alpha > 0 and not all_kept
+        else "y may not be"
     )
     warn(
         f"The fit explains none of the variance of y (training R² "

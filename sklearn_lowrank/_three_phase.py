@@ -313,7 +313,7 @@ def fit_three_phase(
     if np.any(norms[support] > floor * root):
         loss = plain_loss(op, y_scaled, V) if loss is None else loss
         explained = not warn_if_no_better_than_the_mean(
-            V, loss, summary, scale, alpha=alpha
+            V, loss, summary, scale, alpha=alpha, all_kept=bool(support.all())
         )
         # Only the residuals of a converged plain fit estimate the noise (the penalty's
         # shrinkage, or an unfinished run, adds to them), and only on data the model

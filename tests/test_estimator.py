@@ -650,6 +650,22 @@ def test_a_fit_no_better_than_the_mean_names_the_penalty_only_if_there_is_one(
     assert columns in message and ("alpha" in message) == (alpha > 0)
 
 
+def test_a_fit_that_kept_every_column_is_not_told_the_penalty_is_too_strong():
+    """Shifted, then centred features of d = 8: pruning keeps all 8 columns and says
+    the penalty is too weak; the R² warning said it "may be too strong" in the same
+    fit."""
+    X, _, factor = make_low_rank_sensing(300, 8, 2, random_state=0)
+    X = X + 3.0
+    y = np.sum((X @ factor) ** 2, axis=1)
+    model = make_pipeline(StandardScaler(), PrunedFactorSensing(random_state=0))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    assert model[-1].n_components_ == 8
+    (message,) = [str(w.message) for w in record if "explains none" in str(w.message)]
+    assert "8 columns kept: y may not be" in message and "alpha" not in message
+
+
 def test_a_penalty_that_keeps_nothing_is_not_blamed_on_the_data():
     """alpha=1 on a rank-6 truth: no column grows, pruning keeps the largest and says
     alpha may be too strong; the R² check must not add that y is outside the model."""
