@@ -133,5 +133,10 @@ def flatten_matrices(X, xp):
                 "measurement='matrix' expects X of shape (n_samples, d, d); got "
                 f"{tuple(X.shape)}, whose matrices are not square."
             )
+        if n == 0:  # scikit-learn's check would name the flattened shape
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
+                "minimum of 1 is required."
+            )
         return xp.reshape(X, (n, rows * cols))
     return X

@@ -744,6 +744,19 @@ def test_non_square_width_in_matrix_mode(no_solver):
     assert not hasattr(model, "n_features_in_")
 
 
+def test_no_sensing_matrices_named_by_their_shape():
+    """An empty (0, 5, 5) X was reported as shape (0, 25), by fit and predict."""
+    empty = r"0 sample\(s\) \(shape=\(0, 5, 5\)\)"
+    model = PrunedFactorSensing(measurement="matrix")
+    with pytest.raises(ValueError, match=empty):
+        model.fit(np.empty((0, 5, 5)), np.empty(0))
+    assert not hasattr(model, "n_features_in_")
+    X, y, _ = make_low_rank_sensing(60, 5, 1, measurement="matrix", random_state=0)
+    model.fit(X, y)
+    with pytest.raises(ValueError, match=empty):
+        model.predict(np.empty((0, 5, 5)))
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
