@@ -533,6 +533,31 @@ class PrunedFactorSensing(
         U = xp.astype(move_to(self.components_, xp, dev), X.dtype)
         return X, U.T
 
+    def _apply(self, compute, X, method):
+        """``compute(measurement, X, U)`` on the validated ``X``, or a
+        ``FloatingPointError`` where the result leaves ``X``'s dtype (validated ``X``
+        is finite, so only an overflow makes inf or NaN)."""
+        # NumPy's overflow warnings (casting U, or in the product) would precede the
+        # error, which says more.
+        with np.errstate(over="ignore", invalid="ignore"):
+            X, U = self._factor_for(X, method)  # checks that the model is fitted first
+            out = compute(self._fitted_measurement, X, U)
+        xp, _ = namespace_and_device(out)
+        (finite,) = fetch(xp, xp.all(xp.isfinite(out)))
+        if not bool(finite):
+            fitted, dtype = dtype_name(self.components_.dtype), dtype_name(X.dtype)
+            remedy = (
+                f"pass X as {fitted}"
+                if fitted != dtype
+                else "rescale X, or refit on a rescaled y"
+            )
+            raise FloatingPointError(
+                f"{method}: the result exceeds the range of {dtype}, the dtype of X "
+                f"(the model was fitted in {fitted}, at data scale "
+                f"{self.data_scale_:.3g}): {remedy}."
+            )
+        return out
+
     def predict(self, X: ArrayLike | Array) -> Array:
         """Predict ``⟨Aᵢ, UUᵀ⟩`` for each sample.
 
@@ -547,9 +572,14 @@ class PrunedFactorSensing(
             Predicted observations, in the namespace, on the device and in the
             floating dtype of ``X`` (the factor is cast to it: float32 input gets
             float32 predictions from a float64 fit).
+
+        Raises
+        ------
+        FloatingPointError
+            If the predictions leave the range of ``X``'s dtype (float32 ``X`` for a
+            float64 fit to a ``y`` of magnitude beyond float32's).
         """
-        X, U = self._factor_for(X, "predict")  # checks that the model is fitted first
-        return measure(self._fitted_measurement, X, U)
+        return self._apply(measure, X, "predict")
 
     def transform(self, X: ArrayLike | Array) -> Array:
         """Project the measurements on the recovered factor.
@@ -565,9 +595,13 @@ class PrunedFactorSensing(
             ``X·U`` for rank-one measurements; ``UᵀAᵢU`` flattened row-major for matrix
             measurements. In the namespace, on the device and in the floating dtype of
             ``X``.
+
+        Raises
+        ------
+        FloatingPointError
+            If the projection leaves the range of ``X``'s dtype, as in :meth:`predict`.
         """
-        X, U = self._factor_for(X, "transform")
-        return project(self._fitted_measurement, X, U)
+        return self._apply(project, X, "transform")
 
     def score(
         self,

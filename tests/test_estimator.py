@@ -360,6 +360,28 @@ def test_float32_input_gets_float32_output_from_a_float64_fit(kind):
         np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["rank_one", "matrix"])
+@pytest.mark.parametrize("magnitude", [1e40, 1e80])
+def test_float32_output_past_its_range_is_an_error(kind, magnitude):
+    """A float64 fit to y of 1e40 (predictions past float32's range) or 1e80 (the
+    factor too) returned inf and NaN on float32 X, after NumPy's overflow warnings
+    only; score then blamed the input."""
+    X, y, _ = make_low_rank_sensing(300, 6, 2, measurement=kind, random_state=0)
+    model = PrunedFactorSensing(measurement=kind, random_state=0).fit(X, y * magnitude)
+    X32 = X.astype(np.float32)
+    calls = [lambda: model.predict(X32), lambda: model.score(X32, y * magnitude)]
+    for call in calls:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # NumPy's overflow warnings before it
+            with pytest.raises(FloatingPointError, match=r"range of float32.*as float64"):
+                call()
+    # Where the factor itself leaves float32, the projection does too.
+    if magnitude == 1e80:
+        with pytest.raises(FloatingPointError, match="transform: the result exceeds"):
+            model.transform(X32)
+    assert np.all(np.isfinite(model.predict(X)))
+
+
 def test_float32_is_computed_in_float32(small_dense):
     X, y, factor = small_dense
     model = PrunedFactorSensing(measurement="matrix", random_state=0)
