@@ -325,3 +325,42 @@ def test_defaults_are_the_estimators():
     assert len(shared) == 11
     for name in shared:
         assert signature[name].default == estimator[name], name
+
+
+# ------------------------------------------------------ pruning after fine-tuning
+
+
+def _fit_at_kappa_1e4(**params):
+    """The missed-direction advice's second refit on a rank-3 M* of eigenvalues
+    1, 1e-2, 1e-4: a numeric threshold at the random start's transients."""
+    X, y, factor = make_low_rank_sensing(1200, 20, 3, condition_number=1e4, random_state=5)
+    model = PrunedFactorSensing(threshold=0.0031, random_state=0, **params)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(X, y)
+    return model, factor, [str(w.message) for w in record]
+
+
+def test_directions_the_fine_tuning_shrank_are_pruned_after_it(capsys):
+    """Pruning kept 13 columns, 10 of which fine-tuning shrank below 1e-5 of the
+    largest: n_components_ was 13 for a rank-3 M*, silently."""
+    model, factor, messages = _fit_at_kappa_1e4(alpha=5e-4, verbose=1)
+    assert model.support_.sum() > model.n_components_ == 3
+    assert messages == []
+    assert "pruning after fine-tuning: kept 3 of" in capsys.readouterr().out
+    M = model.get_matrix()
+    M_star = factor @ factor.T
+    assert np.linalg.norm(M - M_star) < 1e-8 * np.linalg.norm(M_star)
+    # The directions come strongest first, and the run's iterations add up.
+    norms = np.linalg.norm(model.components_, axis=1)
+    assert np.all(np.diff(norms) < 0)
+    assert model.n_iter_ == len(model.loss_curve_) > model.n_iter_finetune_
+
+
+def test_without_a_penalty_fine_tuned_directions_are_not_pruned():
+    """alpha=0: greedy pruning keeps what it keeps, which the package shows."""
+    model, _, _ = _fit_at_kappa_1e4(alpha=0.0, finetune_iter=300)
+    U = model.components_.T
+    singular = np.linalg.svd(U, compute_uv=False)
+    assert model.n_components_ == model.support_.sum()
+    assert singular[-1] < model.threshold_ * singular[0]
