@@ -42,25 +42,38 @@ class DataSummary:
 
 def summarize(op: MeasurementOperator, y) -> DataSummary:
     """The :class:`DataSummary` of ``y`` (and of ``op``'s outsized measurements): one
-    transfer."""
+    transfer, two where ``y``'s sum leaves the dtype's range."""
     xp = op.xp
-    device_mean = xp.mean(y)
-    centred = y - device_mean
-    spread = xp.mean(xp.abs(centred))
-    relative = centred / xp.where(spread > 0, spread, xp.ones_like(spread))
-    mean, n_outsized, low, high, spread, relative_variance = (
+    mean, spread, relative_variance, n_outsized, low, high = (
         float(v)
         for v in fetch(
             xp,
-            device_mean,
+            *_centred_moments(xp, y),
             xp.sum(xp.astype(outsized(op), y.dtype)),
             xp.min(y),
             xp.max(y),
-            spread,
-            xp.mean(relative * relative),
         )
     )
+    in_range = math.isfinite(low) and math.isfinite(high)
+    if in_range and not (math.isfinite(mean) and math.isfinite(spread)):
+        # Values in range whose sum is not (float32 y up to 2e37): in units of the
+        # largest, the mean and spread are at most 1 and 2 (times it, on the host).
+        peak = max(abs(low), abs(high))
+        mean, spread, relative_variance = (
+            float(v) for v in fetch(xp, *_centred_moments(xp, y / peak))
+        )
+        mean, spread = mean * peak, spread * peak
     return DataSummary(mean, spread, relative_variance, low, high, round(n_outsized))
+
+
+def _centred_moments(xp, y) -> tuple:
+    """``ȳ``, the spread ``mean |yᵢ − ȳ|`` and ``mean ((yᵢ − ȳ)/spread)²``, on the
+    device."""
+    mean = xp.mean(y)
+    centred = y - mean
+    spread = xp.mean(xp.abs(centred))
+    relative = centred / xp.where(spread > 0, spread, xp.ones_like(spread))
+    return mean, spread, xp.mean(relative * relative)
 
 
 def outsized(op: MeasurementOperator):

@@ -1,6 +1,7 @@
 """Tests for the data scale and the summary of y (``sklearn_lowrank._scaling``)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -145,6 +146,28 @@ def test_data_scale_non_finite_raises(bad):
     y[3] = bad
     with pytest.raises(FloatingPointError, match="not finite"):
         data_scale(op.xp, op, y)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("dtype, peak", [(np.float32, 2e37), (np.float64, 5e306)])
+def test_summary_of_y_whose_sum_leaves_the_range(dtype, peak):
+    """Values in range, sum not: the mean was inf, the rank-one fit was told y "looks
+    centred" (inf ≤ 1e-4·inf), then that y's values were too large. In units of the
+    largest value the summary and the fit are as for y/peak."""
+    _, X, y, _ = problem("rank_one")
+    op = RankOneOperator(X.astype(dtype))
+    unit = y / np.max(np.abs(y))
+    summary = summarize(op, (unit * peak).astype(dtype))
+    expected = summarize(op, unit.astype(dtype))
+    assert summary.mean == pytest.approx(expected.mean * peak, rel=1e-5)
+    assert summary.spread == pytest.approx(expected.spread * peak, rel=1e-5)
+    assert summary.relative_variance == pytest.approx(expected.relative_variance, rel=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model = PrunedFactorSensing(random_state=0)
+        model.fit(X.astype(dtype), (unit * peak).astype(dtype))
+    reference = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert model.n_components_ == reference.n_components_
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
