@@ -42,6 +42,9 @@ _CENTRED_RTOL = 1e-4
 _ANISOTROPY_SHARE, _ANISOTROPY_RATIO = 0.3, 3.5
 # ...and this many times the top eigenvalue that sampling alone gives isotropic vectors.
 _SAMPLING_MARGIN = 1.5
+# An eigenvalue of that second moment below this many times d·ε of the largest is a
+# direction no xᵢ reaches, to rounding.
+_SPAN_RTOL = 10.0
 # Noise whose level in the residual's sensing matrix reaches this fraction of the
 # penalty's pick-up level alpha/√beta may leave columns that only fit it: those whose
 # eigenvalue, as it shows in a sensing matrix, is within _NOISE_MARGIN times that
@@ -121,7 +124,8 @@ def warn_if_centred(op, summary: DataSummary) -> bool:
 
 
 def warn_if_anisotropic(op) -> bool:
-    """A warning, and ``True``, when the vectors ``xᵢ`` of rank-one measurements are far
+    """A warning, and ``True``, when the vectors ``xᵢ`` of rank-one measurements span
+    fewer dimensions than they could (:func:`_warn_if_span_deficient`) or are far
     from isotropic: the top eigenvalue of their second moment holds over
     ``_ANISOTROPY_SHARE`` of its trace and is over ``_ANISOTROPY_RATIO`` times the mean
     eigenvalue, and over the spread that sampling alone gives (which keeps Gaussian
@@ -146,6 +150,7 @@ def warn_if_anisotropic(op) -> bool:
         return False  # (an overflowed moment: the fit reports the overflow later)
     eigenvalues = to_host(op.xp.linalg.eigvalsh(moment))
     top, trace = float(eigenvalues[-1]), float(np.sum(eigenvalues))
+    unreached = _warn_if_span_deficient(op, eigenvalues, moment.dtype)
     # Sampling alone spreads the eigenvalues of isotropic vectors' second moment up to
     # about (1 + √(d/n))² times their mean (the Marchenko–Pastur edge; 1.5 times it
     # for the fluctuations of small n): with n ≤ d, a few Gaussian xᵢ held 47-100% of
@@ -153,7 +158,7 @@ def warn_if_anisotropic(op) -> bool:
     edge = _SAMPLING_MARGIN * (1.0 + math.sqrt(op.dim / op.n_samples)) ** 2
     ratio = max(_ANISOTROPY_RATIO, edge)
     if not (top > _ANISOTROPY_SHARE * trace and top * op.dim > ratio * trace):
-        return False
+        return unreached
     warn(
         "The measurement vectors xᵢ are far from isotropic: one direction holds "
         f"{top / trace:.0%} of their second moment (1/n)·Σ xᵢxᵢᵀ (features with a "
@@ -164,6 +169,36 @@ def warn_if_anisotropic(op) -> bool:
         "(directions with w = 0 left out) and read U = T @ components_.T (see "
         "'When recovery fails' in the user guide; a lower alpha if the rank "
         "still looks low).",
+        UserWarning,
+    )
+    return True
+
+
+def _warn_if_span_deficient(op, eigenvalues, dtype) -> bool:
+    """A warning, and ``True``, when the rank-one measurement vectors span fewer than
+    ``d`` dimensions: some ``eigenvalues`` of their second moment are zero to rounding.
+
+    ``xᵢᵀMxᵢ`` then measures only ``P·M·P``, ``P`` the projection on their span: the
+    part of ``M*`` outside it is not identified, whatever ``n``, and the fit (whose
+    columns grow only inside the span) fits ``y`` with none of it. A feature that never
+    varies from 0 among 12, with ``M*`` reaching it: relative error 0.64, training R²
+    1.0, and no warning before.
+    """
+    d = op.dim
+    cut = _SPAN_RTOL * d * float(op.xp.finfo(dtype).eps) * float(eigenvalues[-1])
+    unreached = int(np.sum(eigenvalues <= cut))
+    # n < d vectors span n dimensions at most, which the check of the degrees of
+    # freedom names (and all-zero X is refused before the fit).
+    if unreached == 0 or d - unreached >= min(op.n_samples, d) or unreached == d:
+        return False
+    warn(
+        f"The measurement vectors xᵢ span only {d - unreached} of the d={d} "
+        f"dimensions: their second moment (1/n)·Σ xᵢxᵢᵀ has {unreached} eigenvalue"
+        f"{'' if unreached == 1 else 's'} of 0 to rounding (a feature that never "
+        "varies from 0, or linearly dependent features). The measurements "
+        "xᵢᵀM*xᵢ see only the part of M* inside that span, and the estimate holds "
+        "none of what lies outside it; if M* may reach there, collect measurements "
+        "that vary along those directions.",
         UserWarning,
     )
     return True

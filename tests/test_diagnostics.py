@@ -170,6 +170,35 @@ def test_few_isotropic_vectors_do_not_warn_but_few_shifted_ones_do(n):
             assert len(record) == warns
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("rotated", [False, True])
+def test_vectors_that_span_fewer_dimensions_warn(dtype, rotated):
+    """xᵢ orthogonal to one direction (a zero feature, or the same after a rotation)
+    and M* reaching it: relative error 0.64 with training R² 1.0, silently."""
+    d = 12
+    X, _, factor = make_low_rank_sensing(2000, d, 2, random_state=3)
+    unseen = np.zeros(d)
+    unseen[0] = 1.0
+    if rotated:
+        rotation = np.linalg.qr(np.random.default_rng(0).standard_normal((d, d)))[0]
+        X, unseen = X @ rotation, rotation.T @ unseen
+    X = X - np.outer(X @ unseen, unseen)
+    factor = factor + 0.7 * np.outer(unseen, [1.0, -1.0])
+    y = np.sum((X @ factor) ** 2, axis=1)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(random_state=0).fit(X.astype(dtype), y.astype(dtype))
+    (message,) = [str(w.message) for w in record]
+    assert "span only 11 of the d=12 dimensions" in message
+    assert "1 eigenvalue of 0" in message
+    assert relative_error(model.components_.T, factor) > 0.1
+    # Their full span, the same vectors with the direction back: no warning.
+    X_full = X + np.outer(np.random.default_rng(1).standard_normal(2000), unseen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diagnostics.warn_if_anisotropic(RankOneOperator(X_full.astype(dtype)))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_isotropic_measurements_do_not_warn(kind):
     """Gaussian vectors (ratio about 1.3 here) and matrix measurements, which have no
