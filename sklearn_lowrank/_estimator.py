@@ -423,10 +423,12 @@ class PrunedFactorSensing(
         against the fitted factor (it applies at the next ``fit``)."""
         return self.measurement if fitting else self._fitted_measurement
 
-    def _checked_target(self, y, like, xp, dev):
+    def _checked_target(self, y, like, xp, dev, *, scoring=False):
         """``y`` as a 1-D array of namespace ``xp`` on ``dev``, with the dtype and length
         of ``like`` (``X`` or the predictions), checked as scikit-learn checks NumPy
-        targets: a column vector is raveled with a warning, as ``column_or_1d`` does."""
+        targets: a column vector is raveled with a warning, as ``column_or_1d`` does.
+        ``scoring``: as ``r2_score`` checks them, keeping ``y``'s float dtype and
+        raveling a column silently."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
@@ -436,13 +438,14 @@ class PrunedFactorSensing(
             y = numeric_target(np.asarray(y))
         y = move_to(y, xp, dev, name="y")
         if y.ndim == 2 and y.shape[1] == 1:
-            warn(
-                "A column-vector y was passed when a 1d array was expected. Please "
-                "change the shape of y to (n_samples, ), for example using ravel().",
-                DataConversionWarning,
-            )
+            if not scoring:
+                warn(
+                    "A column-vector y was passed when a 1d array was expected. Please "
+                    "change the shape of y to (n_samples, ), for example using ravel().",
+                    DataConversionWarning,
+                )
             y = xp.reshape(y, (-1,))
-        return per_sample(y, like, xp, name="y")
+        return per_sample(y, like, xp, name="y", same_dtype=not scoring)
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -635,15 +638,20 @@ class PrunedFactorSensing(
         Returns
         -------
         score : float
-            R² as :func:`sklearn.metrics.r2_score` defines it, computed where ``X`` lives.
+            R² as :func:`sklearn.metrics.r2_score` defines it and checks ``y``,
+            computed where ``X`` lives, in the wider of the dtypes of ``y`` and the
+            predictions.
         """
         xp, dev = namespace_and_device(X)
         if is_numpy_namespace(xp):
             y = numeric_target(host_if_foreign(y))
             return super().score(X, y, sample_weight=host_if_foreign(sample_weight))
         predicted = self.predict(X)
-        # Checked like fit's y: a column vector would broadcast to (n, n) silently.
-        y = self._checked_target(y, predicted, xp, dev)
+        # Checked as r2_score checks NumPy input (a column vector would broadcast to
+        # (n, n) silently), and computed in the wider of the two dtypes, as it does.
+        y = self._checked_target(y, predicted, xp, dev, scoring=True)
+        dtype = xp.result_type(y.dtype, predicted.dtype)
+        y, predicted = xp.astype(y, dtype), xp.astype(predicted, dtype)
         if y.shape[0] < 2:  # r2_score's answer
             warn(
                 "R^2 score is not well-defined with less than two samples.",

@@ -57,9 +57,11 @@ def check_foreign_array(x, xp, *, name: str, ndim: int, dtype=None):
     return x
 
 
-def per_sample(values, like, xp, *, name: str):
-    """``values`` checked as a 1-D array with the dtype and length of ``like``."""
-    values = check_foreign_array(values, xp, name=name, ndim=1, dtype=like.dtype)
+def per_sample(values, like, xp, *, name: str, same_dtype: bool = True):
+    """``values`` checked as a 1-D array with the length of ``like``, and its dtype
+    unless ``same_dtype`` is false."""
+    dtype = like.dtype if same_dtype else None
+    values = check_foreign_array(values, xp, name=name, ndim=1, dtype=dtype)
     if values.shape[0] != like.shape[0]:
         raise ValueError(
             "Found input variables with inconsistent numbers of samples: "

@@ -514,8 +514,11 @@ def test_score_checks_its_target_in_any_namespace():
     Xs = xps.asarray(X, device=dev)
     expected = model.score(X, y)
     assert expected < 0.99  # noisy: a wrong formula would show
-    with pytest.warns(DataConversionWarning, match="column-vector y"):
+    # Raveled silently, as r2_score does for NumPy input (it warned here only).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         found = model.score(Xs, xps.asarray(y[:, None], device=dev))
+        assert model.score(X, y[:, None]) == found
     assert found == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         model.score(Xs, xps.asarray(y[:1], device=dev))
@@ -524,6 +527,22 @@ def test_score_checks_its_target_in_any_namespace():
     assert found == pytest.approx(model.score(X, y, sample_weight=weights), rel=1e-12)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         model.score(Xs, xps.asarray(y, device=dev), sample_weight=weights[:-1])
+
+
+@pytest.mark.parametrize("shift, scale", [(1e4, 1.0), (0.0, 1e40)])
+def test_score_of_a_float32_model_is_taken_in_the_wider_dtype(shift, scale):
+    """float64 y for a float32 model: r2_score computes in float64, and the Array-API
+    path cast y to float32 (y + 1e4: the 5th digit of R² differed; y·1e40: a
+    ValueError where NumPy input scored -0.915)."""
+    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=0)
+    X = X.astype(np.float32)
+    dev = xps.Device("device1")
+    Xs = xps.asarray(X, device=dev)
+    model = PrunedFactorSensing(random_state=0).fit(Xs, xps.asarray(y, device=dev))
+    target = (y + shift) * scale
+    found = model.score(Xs, xps.asarray(target, device=dev))
+    host = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert found == pytest.approx(host.score(X, target), rel=1e-12)
 
 
 @pytest.mark.parametrize("y_scale", [1e-50, 1e50])
