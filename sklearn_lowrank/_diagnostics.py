@@ -1,9 +1,12 @@
 """Diagnostics: the warnings a fit gives when its data or its result look wrong.
 
-Each check reads what the fit already has (the data summary, the operator, the
-fitted loss) and warns in the estimator's terms; none changes the fit. They are
-measured: each docstring says on which problems a check fires and on which it
-stays quiet.
+The design checks read the operator and the data summary before the solvers run;
+:func:`warn_about_fit` runs the checks of the fitted factor in order, each only where
+the ones before leave it something to say. Most read what the fit already has; the
+second moment, the noise level (one to nine passes) and a missed direction's advice
+(a pass per direction) each cost passes over the data, as their docstrings say. None
+changes the fit. They are measured: each docstring says on which problems a check
+fires and on which it stays quiet.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ __all__ = [
     "outsized_advice",
     "plain_loss",
     "too_few_for_any_advice",
+    "warn_about_fit",
     "warn_if_anisotropic",
     "warn_if_centred",
     "warn_if_direction_missed",
@@ -638,3 +642,60 @@ def warn_if_direction_missed(
         "alpha, beta and threshold' in the user guide.",
         UserWarning,
     )
+
+
+def warn_about_fit(
+    op,
+    y_scaled,
+    V,
+    summary: DataSummary,
+    *,
+    scale: float,
+    loss: float | None,
+    gram,
+    residual,
+    grew: bool,
+    all_kept: bool,
+    suspect_design: bool,
+    alpha: float,
+    beta: float,
+    threshold,
+    tol: float,
+) -> None:
+    """The checks of the fitted factor ``V`` (normalised units), in order, each only
+    where the ones before leave it something to say: the degrees of freedom; R²
+    (unless no column ``grew``: pruning then kept the largest and named ``alpha``);
+    then the noise in the residuals and the directions they hold.
+
+    ``loss`` is the fine-tuning's last plain loss (``None`` without one: a pass
+    computes it); ``gram`` (``VᵀV``, host) and ``residual`` those of a converged
+    fine-tuning, else ``None``; ``suspect_design``: ``y`` looked centred or the
+    design anisotropic.
+    """
+    warn_if_not_identified(op, V.shape[1])
+    if not grew:
+        return
+    loss = plain_loss(op, y_scaled, V) if loss is None else loss
+    if warn_if_no_better_than_the_mean(
+        V, loss, summary, scale, alpha=alpha, all_kept=all_kept
+    ):
+        return
+    # Only the residuals of a converged plain fit estimate the noise (the penalty's
+    # shrinkage, or an unfinished run, adds to them), and only on data the model
+    # describes (a misfit is no noise: features shifted by 3 fitted rank 1 of 3, and
+    # 'raise alpha' would have made it worse).
+    if gram is None or suspect_design:
+        return
+    noise = estimate_noise(
+        op, y_scaled, loss=loss, rank=V.shape[1], summary=summary, scale=scale
+    )
+    if noise is None:
+        return
+    # A fit named as keeping too many columns is not also told it has too few; one
+    # that kept them all was told by pruning.
+    if warn_if_noise_was_kept(noise, gram, alpha=alpha, beta=beta, scale=scale):
+        return
+    if not all_kept:
+        warn_if_direction_missed(
+            noise, residual, gram, alpha=alpha, beta=beta, threshold=threshold, tol=tol
+        )

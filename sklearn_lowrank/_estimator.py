@@ -522,7 +522,7 @@ class PrunedFactorSensing(
         self.column_norms_ = column_norms
         self.support_ = support
         self.threshold_ = result.threshold
-        self.data_scale_ = result.scale
+        self.data_scale_ = result.data_scale
         self.measurement_scale_ = op.gain
         self._fitted_measurement = self.measurement
         self.n_iter_ = int(result.objective.size)

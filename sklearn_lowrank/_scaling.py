@@ -26,9 +26,10 @@ SCALE_TRUNCATION = 10.0
 
 @dataclass(frozen=True)
 class DataSummary:
-    """The host numbers about ``y`` that a fit reads (the data scale, the centred-``y``
-    and the no-better-than-the-mean checks), reduced on the device and fetched in one
-    transfer by :func:`summarize`."""
+    """The host numbers about ``y`` that a fit reads (the data scale, and the
+    diagnostics: the centred-``y``, R² and noise checks, the advice on outsized
+    measurements), reduced on the device and fetched in one transfer by
+    :func:`summarize`."""
 
     mean: float
     spread: float  # mean |yᵢ − ȳ|

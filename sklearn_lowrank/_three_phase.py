@@ -17,16 +17,11 @@ from sklearn.utils import check_random_state
 
 from ._backend import fetch, from_host, holds_magnitude, to_host
 from ._diagnostics import (
-    estimate_noise,
     outsized_advice,
-    plain_loss,
     too_few_for_any_advice,
+    warn_about_fit,
     warn_if_anisotropic,
     warn_if_centred,
-    warn_if_direction_missed,
-    warn_if_no_better_than_the_mean,
-    warn_if_noise_was_kept,
-    warn_if_not_identified,
 )
 from ._operators import MeasurementOperator
 from ._penalty import SmoothGroupLasso
@@ -78,13 +73,15 @@ _DROP_RATIO = 1e-3
 
 @dataclass
 class ThreePhaseResult:
-    """Output of :func:`fit_three_phase`, in the units of ``y``."""
+    """Output of :func:`fit_three_phase`: the factor and its norms in the units of
+    ``y`` and ``X`` (``√s/√g`` times the normalised ones), the support and the
+    relative threshold, the data scale ``s`` and the objective in the units of ``y``."""
 
     factor: object  # (d, r) array of the operator's namespace
     column_norms: np.ndarray
     support: np.ndarray
     threshold: float
-    scale: float
+    data_scale: float
     objective: np.ndarray
     n_iter_finetune: int
 
@@ -125,21 +122,22 @@ def _end_phase(
         )
     progress.say(
         f"{phase}: {result.n_iter} iterations, {quantity} "
-        f"{progress.in_units_of_y(result.objective[-1]):.4e}, {result.seconds:.3f} s"
+        f"{progress.objective(result.objective[-1]):.4e}, {result.seconds:.3f} s"
     )
 
 
-def _in_units_of_y(xp, V, root: float):
-    """``V·root``, or a ``FloatingPointError`` where that leaves the dtype's range
+def _factor_in_units_of_y(xp, V, factor_unit: float):
+    """``V·factor_unit``, or a ``FloatingPointError`` where that leaves the dtype's range
     (checked on the host first, so no overflow warning precedes the error)."""
     (normalised,) = fetch(xp, xp.max(xp.abs(V)))
-    if not holds_magnitude(xp, V.dtype, float(normalised) * root):
+    if not holds_magnitude(xp, V.dtype, float(normalised) * factor_unit):
         raise FloatingPointError(
-            f"The fitted factor, {root:.3g} times its normalised values in the units of "
+            f"The fitted factor, {factor_unit:.3g} times its normalised values in the "
+            "units of "
             f"y and X, is not representable in {V.dtype}: rescale y or X (the fit in "
             "normalised units does not depend on their scale)."
         )
-    return V * root
+    return V * factor_unit
 
 
 def regularized_solver(alpha: float = _ALPHA, beta: float = _BETA) -> dict:
@@ -162,24 +160,25 @@ class _Progress:
     """What a fit shows while it runs: ``verbose`` messages and the ``callback``, with
     objectives and factors in the units of ``y`` (the solvers see normalised ones)."""
 
-    def __init__(self, verbose: int, callback, scale: float, root: float):
+    def __init__(self, verbose: int, callback, scale: float, factor_unit: float):
         self.verbose, self.callback = verbose, callback
-        self.scale, self.root = scale, root
+        self.scale, self.factor_unit = scale, factor_unit
 
     def say(self, message: str) -> None:
         """``verbose >= 1``: a line per phase, the pruning and the total."""
         if self.verbose >= 1:
             print(f"[PrunedFactorSensing] {message}")
 
-    def in_units_of_y(self, objective: float) -> float:
-        return objective * self.scale * self.scale
+    def objective(self, value: float) -> float:
+        """A normalised objective ``value`` in the units of ``y``."""
+        return value * self.scale * self.scale
 
     def callback_for(self, phase: str):
         """The solver's ``callback`` for ``phase``: the user's, on the factor in the
         units of ``y``."""
         if self.callback is None:
             return None
-        return lambda V: self.callback(phase, V * self.root)
+        return lambda V: self.callback(phase, V * self.factor_unit)
 
     def lines_for(self, phase: str, done: int = 0):
         """``verbose=2``: the solver's ``progress``, a line every tenth iteration,
@@ -191,7 +190,7 @@ class _Progress:
             if (done + n_iter) % 10 == 0:
                 print(
                     f"  [{phase}] iter {done + n_iter:5d}  objective "
-                    f"{self.in_units_of_y(value):.6e}  relative gradient {gradient:.2e}  "
+                    f"{self.objective(value):.6e}  relative gradient {gradient:.2e}  "
                     f"columns {n_columns}"
                 )
 
@@ -232,11 +231,11 @@ def fit_three_phase(
     anisotropic = warn_if_anisotropic(op)
     # Solved in units where the (normalised) measurements and y/s are of order one:
     # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
-    # since s/g itself can leave the float range where the root does not (X·1e-150
+    # since s/g itself can leave the float range where its root does not (X·1e-150
     # with y·1e100: s/g ≈ 1e400, the factor ≈ 1e200).
-    root = math.sqrt(scale) / math.sqrt(op.gain)
+    factor_unit = math.sqrt(scale) / math.sqrt(op.gain)
     y_scaled = y / scale
-    progress = _Progress(verbose, callback, scale, root)
+    progress = _Progress(verbose, callback, scale, factor_unit)
     # Drawn on the host so a seed gives the same start on every backend.
     init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))
     U = from_host(xp, init, dtype=y.dtype, device=device(y))
@@ -274,7 +273,7 @@ def fit_three_phase(
         finetune_iter=finetune_iter,
         init_scale=init_scale,
     )
-    norms *= root
+    norms *= factor_unit
 
     # Phase 2: greedy pruning.
     # A column that never grew past a small random start picked up no signal; with a
@@ -284,7 +283,7 @@ def fit_three_phase(
     alive = np.zeros(k, dtype=bool)
     alive[pruner.columns] = True
     support, relative = select_columns(
-        norms, threshold, floor=floor * root, alive=alive, dim=d, penalized=alpha > 0
+        norms, threshold, floor=floor * factor_unit, alive=alive, dim=d, penalized=alpha > 0
     )
     keep = np.flatnonzero(support[pruner.columns])
     V = xp.take(regularized.U, from_host(xp, keep, device=device(y)), axis=1)
@@ -326,46 +325,30 @@ def fit_three_phase(
         if finetuned.converged:
             gram, residual = finetuned.gram, finetuned.residual
 
-    rank = V.shape[1]
-    warn_if_not_identified(op, rank)
-    # When no column grew, pruning kept the largest anyway and said so (naming alpha):
-    # the fit's R² then says nothing more about y.
-    if np.any(norms[support] > floor * root):
-        loss = plain_loss(op, y_scaled, V) if loss is None else loss
-        explained = not warn_if_no_better_than_the_mean(
-            V, loss, summary, scale, alpha=alpha, all_kept=bool(support.all())
-        )
-        # Only the residuals of a converged plain fit estimate the noise (the penalty's
-        # shrinkage, or an unfinished run, adds to them), and only on data the model
-        # describes (a misfit is no noise: features shifted by 3 fitted rank 1 of 3,
-        # and 'raise alpha' would have made it worse).
-        noise = None
-        if explained and gram is not None and not (centred or anisotropic):
-            noise = estimate_noise(
-                op, y_scaled, loss=loss, rank=rank, summary=summary, scale=scale
-            )
-        if noise is not None:
-            kept_noise = warn_if_noise_was_kept(
-                noise, gram, alpha=alpha, beta=beta, scale=scale
-            )
-            # A fit named as keeping too many columns is not also told it has too few;
-            # one that kept them all was told by pruning.
-            if not (kept_noise or support.all()):
-                warn_if_direction_missed(
-                    noise,
-                    residual,
-                    gram,
-                    alpha=alpha,
-                    beta=beta,
-                    threshold=threshold,
-                    tol=tol,
-                )
+    warn_about_fit(
+        op,
+        y_scaled,
+        V,
+        summary,
+        scale=scale,
+        loss=loss,
+        gram=gram,
+        residual=residual,
+        # When no column grew, pruning kept the largest anyway and said so.
+        grew=bool(np.any(norms[support] > floor * factor_unit)),
+        all_kept=bool(support.all()),
+        suspect_design=centred or anisotropic,
+        alpha=alpha,
+        beta=beta,
+        threshold=threshold,
+        tol=tol,
+    )
     return ThreePhaseResult(
-        factor=_in_units_of_y(xp, V, root),
+        factor=_factor_in_units_of_y(xp, V, factor_unit),
         column_norms=norms,
         support=support,
         threshold=relative,
-        scale=scale,
+        data_scale=scale,
         objective=_curve_in_units_of_y(curve, scale),
         n_iter_finetune=n_finetune,
     )

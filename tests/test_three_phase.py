@@ -102,7 +102,7 @@ def test_regularized_objective_is_the_penalised_loss_in_units_of_y(kind):
     result = fit_three_phase(
         op, y, callback=lambda phase, U: calls.append((phase, U.copy())), **kwargs
     )
-    s, g = result.scale, op.gain
+    s, g = result.data_scale, op.gain
     assert not math.isclose(g, 1.0, rel_tol=0.1)
     lam, smoothing = alpha * s**1.5 * g**0.5, beta * s / g
     n = X.shape[0]
@@ -252,7 +252,7 @@ def test_fit_is_scale_equivariant(c):
     op, _, y, _ = problem("rank_one", noise=0.01)
     base = fit_three_phase(op, y, **FIT_KWARGS)
     scaled = fit_three_phase(op, c * y, **FIT_KWARGS)
-    assert scaled.scale == pytest.approx(c * base.scale, rel=1e-10)
+    assert scaled.data_scale == pytest.approx(c * base.data_scale, rel=1e-10)
     np.testing.assert_array_equal(scaled.support, base.support)
     # Rounding differs between the two runs; compare norm-wise, not entry by entry.
     expected = math.sqrt(c) * base.factor
@@ -275,16 +275,17 @@ def test_fit_in_units_where_the_data_scale_over_the_gain_leaves_the_range(x_scal
 
 
 @pytest.mark.filterwarnings("error")
-@pytest.mark.parametrize("root", [1e300, 1e-50])
-def test_a_factor_beyond_the_dtype_is_an_error(root):
+@pytest.mark.parametrize("factor_unit", [1e300, 1e-50])
+def test_a_factor_beyond_the_dtype_is_an_error(factor_unit):
     """In float32 the factor overflows (1e300) or vanishes (1e-50) in the units of y."""
+    convert = three_phase._factor_in_units_of_y
     V = np.ones((4, 2), dtype=np.float32)
     with pytest.raises(FloatingPointError, match=r"factor.* not representable"):
-        three_phase._in_units_of_y(NUMPY_XP, V, root)
+        convert(NUMPY_XP, V, factor_unit)
     # A zero factor stays zero; representable factors pass.
     zero = np.zeros_like(V)
-    np.testing.assert_array_equal(three_phase._in_units_of_y(NUMPY_XP, zero, 1e-50), zero)
-    assert np.all(three_phase._in_units_of_y(NUMPY_XP, V, 1e10) == np.float32(1e10))
+    np.testing.assert_array_equal(convert(NUMPY_XP, zero, 1e-50), zero)
+    assert np.all(convert(NUMPY_XP, V, 1e10) == np.float32(1e10))
 
 
 STRICT = [
@@ -308,7 +309,7 @@ def test_strict_matches_numpy(kind, device):
         res = fit_three_phase(op_class(Xs), ys, **kwargs)
     assert array_namespace(res.factor) is array_namespace(ys)
     assert res.factor.device == ys.device
-    assert res.scale == pytest.approx(ref.scale, rel=1e-10)
+    assert res.data_scale == pytest.approx(ref.data_scale, rel=1e-10)
     np.testing.assert_array_equal(res.support, ref.support)
     factor = to_numpy(res.factor)
     assert np.linalg.norm(factor - ref.factor) <= 1e-10 * np.linalg.norm(ref.factor)
