@@ -44,8 +44,8 @@ from array_api_compat import device
 
 from ._backend import fetch, from_host
 from ._line_search import exact_step
-from ._operators import MeasurementOperator
-from ._pruning import ColumnPruner
+from ._operators import MeasurementOperator, OperatorState
+from ._pruning import ColumnChange, ColumnPruner
 
 __all__ = ["ROUNDING_LEVEL", "SolverResult", "minimize"]
 
@@ -265,6 +265,100 @@ def _two_loop_weights(pairs, metric_pairs, m, curvature_rtol=_CURVATURE_RTOL):
     return np.asarray(weights), slope
 
 
+@dataclass
+class _Point:
+    """An iterate and what the solver prices from it, in the array module."""
+
+    U: object
+    state: OperatorState
+    residual: object  # 𝒜(UUᵀ) − y
+    loss: object  # (1/2n)·‖residual‖², a 0-d array
+    loss_grad: object
+    value: object  # the objective: the loss plus α·R_β(U) when the penalty counts
+    grad: object
+
+
+class _Objective:
+    """The objective of one run, priced at a factor: the loss (one pass over the data,
+    for the adjoint) plus, when it counts, the penalty."""
+
+    def __init__(self, op: MeasurementOperator, y, penalty, alpha: float):
+        self.op, self.y = op, y
+        self.penalty = penalty if penalty is not None and alpha > 0 else None
+        self.alpha = alpha
+
+    def at(self, U, state: OperatorState) -> _Point:
+        """The point ``U`` whose operator state is ``state``."""
+        residual = state.predictions - self.y
+        loss = (residual @ residual) / (2.0 * self.op.n_samples)
+        loss_grad = 2.0 * self.op.adjoint_times(U, state, residual)
+        return self.priced(U, state, residual, loss, loss_grad)
+
+    def priced(self, U, state, residual, loss, loss_grad) -> _Point:
+        """The point ``U`` whose loss terms are known: only the (cheap) penalty terms
+        are added."""
+        if self.penalty is None:
+            return _Point(U, state, residual, loss, loss_grad, loss, loss_grad)
+        value, gradient = self.penalty.value_and_gradient(self.op.xp, U)
+        value, gradient = loss + self.alpha * value, loss_grad + self.alpha * gradient
+        return _Point(U, state, residual, loss, loss_grad, value, gradient)
+
+
+def _to_device(xp, matrix, like):
+    """The host ``matrix`` in the array module, with the dtype and device of ``like``."""
+    return from_host(xp, matrix, dtype=like.dtype, device=device(like))
+
+
+def _line_step(
+    objective: _Objective, point: _Point, direction, step_guess: float
+) -> tuple[float, _Point]:
+    """The exact line search along ``-direction`` from ``point``, and the point it
+    reaches: one pass over the data to price the direction, one for the new gradient."""
+    op = objective.op
+    a, b, extra = op.directional(point.U, point.state, direction)
+    step, _ = exact_step(
+        op.xp,
+        point.residual,
+        a,
+        b,
+        n_samples=op.n_samples,
+        U=point.U,
+        D=direction,
+        step_guess=step_guess,
+        penalty=objective.penalty,
+        alpha=objective.alpha,
+    )
+    U = point.U - step * direction
+    return step, objective.at(U, op.advance(point.state, a, b, extra, step))
+
+
+def _apply_column_change(
+    objective: _Objective, point: _Point, change: ColumnChange, history: _Memory
+) -> tuple[_Point, _Report]:
+    """The point after the pruner's ``change`` (rotate, then drop columns), its report,
+    and ``history`` emptied for it."""
+    op, xp = objective.op, objective.op.xp
+    # The free step. UUᵀ is the same, so the residual and loss are too, and the loss
+    # gradient turns with U (∇L(UW) = ∇L(U)·W).
+    W = _to_device(xp, change.rotation, like=point.U)
+    U, state, loss_grad = point.U @ W, op.rotate(point.state, W), point.loss_grad @ W
+    if change.keep is not None:
+        keep = from_host(xp, change.keep, device=device(U))
+        U = xp.take(U, keep, axis=1)
+        point = objective.at(U, op.keep_columns(U, state, keep))
+    else:
+        # Only the penalty is re-priced.
+        point = objective.priced(U, state, point.residual, point.loss, loss_grad)
+    report = _Report(float(point.value), change.gram, pairs=None)
+    # The pairs describe the old columns: a new width needs a new buffer, the same
+    # width only forgets them.
+    if change.keep is not None:
+        history.resize(point.U)
+    else:
+        history.clear()
+    return point, report
+
+
 def minimize(
     op: MeasurementOperator,
     y,
@@ -341,8 +435,6 @@ def minimize(
         with the default ``tol`` below what float32 resolves, it is how such fits end.
     """
     xp = op.xp
-    n = op.n_samples
-    use_penalty = penalty is not None and alpha > 0
     eps = float(xp.finfo(U.dtype).eps)
     start_time = time.perf_counter()
     if pruner is None:
@@ -351,124 +443,76 @@ def minimize(
         raise ValueError(
             f"pruner numbers {pruner.columns.size} columns, U has {U.shape[1]}"
         )
-
-    def loss_terms(U, state):
-        """Residual, loss and loss gradient: the one pass over the data (adjoint)."""
-        residual = state.predictions - y
-        loss = (residual @ residual) / (2.0 * n)
-        return residual, loss, 2.0 * op.adjoint_times(U, state, residual)
-
-    def with_penalty(U, loss, loss_grad):
-        """Objective and gradient: the loss terms plus the (cheap) penalty terms."""
-        if not use_penalty:
-            return loss, loss_grad
-        value, gradient = penalty.value_and_gradient(xp, U)
-        return loss + alpha * value, loss_grad + alpha * gradient
-
-    def to_device(matrix):
-        return from_host(xp, matrix, dtype=U.dtype, device=device(U))
-
-    state = op.start(U)
-    residual, loss, loss_grad = loss_terms(U, state)
-    value, grad = with_penalty(U, loss, loss_grad)
+    objective = _Objective(op, y, penalty, alpha)
+    point = objective.at(U, op.start(U))
     history = _Memory(xp, memory, U)
-    report = _report(xp, value, U, history.store_gradient(grad))
+    report = _report(xp, point.value, point.U, history.store_gradient(point.grad))
     _check_finite(report.value, phase, 0)
     stall = _StallTest(xp, y, U.dtype, report.value)
     pruned_early = False
     step_guess = 1.0
     moved = False
-    objective = []
+    values = []
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
+        # Direction.
         inverse = None
         if scaled or pruned_early:
             damped = 0.0 if pruned_early else damping
-            inverse = to_device(_metric_inverse(report.gram, damped, eps))
-        direction = history.direction(grad, report.pairs, inverse)
-        a, b, extra = op.directional(U, state, direction)
-        step, _ = exact_step(
-            xp,
-            residual,
-            a,
-            b,
-            n_samples=n,
-            U=U,
-            D=direction,
-            step_guess=step_guess,
-            penalty=penalty,
-            alpha=alpha,
-        )
+            inverse = _to_device(xp, _metric_inverse(report.gram, damped, eps), point.U)
+        direction = history.direction(point.grad, report.pairs, inverse)
+
+        # Step.
+        step, new = _line_step(objective, point, direction, step_guess)
         # Successive steps are of similar length: the next grid is centred on this one
         # (on 1 after a zero step, which a grid centred on 0 would never leave).
         step_guess = step if step > 0 else 1.0
         moved = moved or step > 0
-        U_new = U - step * direction
-        state = op.advance(state, a, b, extra, step)
-        residual, loss, loss_grad = loss_terms(U_new, state)
-        value_new, grad_new = with_penalty(U_new, loss, loss_grad)
-        history.append(U_new - U, grad_new - grad)
-        U, grad = U_new, grad_new
+        history.append(new.U - point.U, new.grad - point.grad)
+        point = new
 
-        # (After columns were dropped, the last report measured the kept ones.)
+        # Report. (After columns were dropped, the last one measured the kept ones.)
         previous_u_sq = report.u_sq
-        report = _report(xp, value_new, U, history.store_gradient(grad))
-        new_value, grad_sq, u_sq = report.value, report.grad_sq, report.u_sq
-        _check_finite(new_value, phase, n_iter)
+        report = _report(xp, point.value, point.U, history.store_gradient(point.grad))
+        value, grad_sq, u_sq = report.value, report.grad_sq, report.u_sq
+        _check_finite(value, phase, n_iter)
         if u_sq > _ESCAPE_GROWTH**2 * previous_u_sq:
             # The step escaped the small start: its pair measured no curvature near the
             # new point, and keeping it made the next direction nearly parallel to U
             # (a step that only rescaled U).
             history.clear()
-        objective.append(new_value)
+        values.append(value)
         if callback is not None:
-            callback(U)
+            callback(point.U)
         if progress is not None:
-            progress(n_iter, new_value, math.sqrt(grad_sq / max(u_sq, 1.0)), U.shape[1])
-        # tol * tol: a Python float's ** raises OverflowError past tol = 1.3e154.
-        if grad_sq <= tol * tol * max(u_sq, 1.0):
-            converged = True
-            break
-        if stall(new_value):
+            progress(n_iter, value, math.sqrt(grad_sq / max(u_sq, 1.0)), point.U.shape[1])
+
+        # Stop? tol * tol: a Python float's ** raises OverflowError past tol = 1.3e154.
+        if grad_sq <= tol * tol * max(u_sq, 1.0) or stall(value):
             converged = True
             break
 
-        if not use_penalty:
+        # Change the columns, if the pruner asks to.
+        if objective.penalty is None:
             continue
-        change = pruner.change(n_iter, report.gram, penalty.best_rotation)
+        change = pruner.change(n_iter, report.gram, objective.penalty.best_rotation)
         if change is None:
             continue
         pruned_early = pruned_early or change.cut
-        # The free step. UUᵀ is the same, so the residual and loss are too, and the loss
-        # gradient turns with U (∇L(UW) = ∇L(U)·W).
-        W = to_device(change.rotation)
-        U, state, loss_grad = U @ W, op.rotate(state, W), loss_grad @ W
-        if change.keep is not None:
-            keep = from_host(xp, change.keep, device=device(U))
-            U = xp.take(U, keep, axis=1)
-            state = op.keep_columns(U, state, keep)
-            residual, loss, loss_grad = loss_terms(U, state)
-        # Only the penalty is re-priced. The pairs describe the old columns: a new width
-        # needs a new buffer, the same width only forgets them.
-        value, grad = with_penalty(U, loss, loss_grad)
-        report = _Report(float(value), change.gram, pairs=None)
+        point, report = _apply_column_change(objective, point, change, history)
         stall.reprice(report.value)
-        if change.keep is not None:
-            history.resize(U)
-        else:
-            history.clear()
 
     return SolverResult(
-        U=U,
+        U=point.U,
         n_iter=n_iter,
         converged=converged,
-        objective=objective,
+        objective=values,
         seconds=time.perf_counter() - start_time,
-        gradient_norm=None if converged else float(xp.sum(grad * grad)) ** 0.5,
+        gradient_norm=None if converged else float(xp.sum(point.grad * point.grad)) ** 0.5,
         moved=moved,
         gram=report.gram,
-        residual=residual,
+        residual=point.residual,
     )
 
 
