@@ -122,7 +122,32 @@ class MeasurementOperator(Protocol):
         """The raw measurements of ``X`` seen through ``U``."""
 
 
-class RankOneOperator:
+class _OperatorBase:
+    """What the operator classes share: :meth:`predict` and the set-up of the scale.
+
+    A subclass sets ``xp``, ``n_samples`` and ``sizes``, then calls :meth:`_set_scale`,
+    and defines :meth:`start` and :meth:`_gain_of`.
+    """
+
+    def predict(self, U):
+        """``𝒜(UUᵀ)``, shape (n_samples,)."""
+        return self.start(U).predictions
+
+    def _set_scale(self, data, n_coordinates: int, normalize: bool, *, zero: str):
+        """Set :attr:`mean_size` (the mean of :attr:`sizes`) and :attr:`gain`: 1.0, or
+        with ``normalize`` :meth:`_gain_of` the mean square of the measurements'
+        ``n_coordinates`` coordinates each (checked by :func:`_checked_mean_square`,
+        on ``data`` and with ``zero``)."""
+        total, unit = _total(self.xp, self.sizes)
+        self.mean_size = _mean(total, unit, self.n_samples)
+        self.gain = 1.0
+        if normalize:
+            mean_square = _mean(total, unit, self.n_samples * n_coordinates)
+            mean_square = _checked_mean_square(self.xp, data, mean_square, zero=zero)
+            self.gain = self._gain_of(mean_square)
+
+
+class RankOneOperator(_OperatorBase):
     """Rank-one measurements ``Aᵢ = xᵢxᵢᵀ``: ``⟨Aᵢ, UUᵀ⟩ = ‖Uᵀxᵢ‖²``.
 
     A :class:`MeasurementOperator`.
@@ -157,26 +182,25 @@ class RankOneOperator:
         for rows in _row_blocks(self.n_samples):
             block = X[rows, ...]
             self.sizes[rows] = xp.sum(block * block, axis=1)
-        total, unit = _total(xp, self.sizes)
-        self.mean_size = _mean(total, unit, self.n_samples)
-        self.gain = 1.0
-        if normalize:
-            mean_square = _mean(total, unit, self.n_samples * self.dim)
-            self.gain = _checked_mean_square(xp, X, mean_square, zero="X holds only zeros")
-            # The passes divide their sums over the rows by n·g, which the dtype must
-            # hold (float32 X of entries 1e17 with n = 40000: n·g became inf, every
-            # gradient 0, and the fit kept 30 noise columns, with no error). Sums that
-            # overflow themselves are caught as a non-finite line search.
-            if self.n_samples * self.gain > float(xp.finfo(X.dtype).max):
-                raise FloatingPointError(
-                    f"X holds values too large for {X.dtype} with {self.n_samples} "
-                    f"rows: the sums over the rows are divided by n·g = "
-                    f"{self.n_samples * self.gain:.1e} (g the mean square of X's "
-                    "entries), beyond the dtype. Rescale X (the fit does not depend on "
-                    "its scale), or use float64."
-                )
+        self._set_scale(X, self.dim, normalize, zero="X holds only zeros")
         self.mean_norm = self.mean_size / self.gain  # ‖xᵢxᵢᵀ‖_F = ‖xᵢ‖²
         self._row_sum_weights = {}
+
+    def _gain_of(self, mean_square: float) -> float:
+        """``g``, the mean square of X's entries itself, checked."""
+        # The passes divide their sums over the rows by n·g, which the dtype must hold
+        # (float32 X of entries 1e17 with n = 40000: n·g became inf, every gradient 0,
+        # and the fit kept 30 noise columns, with no error). Sums that overflow
+        # themselves are caught as a non-finite line search.
+        if self.n_samples * mean_square > float(self.xp.finfo(self.X.dtype).max):
+            raise FloatingPointError(
+                f"X holds values too large for {self.X.dtype} with {self.n_samples} "
+                f"rows: the sums over the rows are divided by n·g = "
+                f"{self.n_samples * mean_square:.1e} (g the mean square of X's "
+                "entries), beyond the dtype. Rescale X (the fit does not depend on "
+                "its scale), or use float64."
+            )
+        return mean_square
 
     @staticmethod
     def measure(X, U):
@@ -211,9 +235,6 @@ class RankOneOperator:
 
     def start(self, U) -> OperatorState:
         return self._state(self.X @ U)
-
-    def predict(self, U):
-        return self.start(U).predictions
 
     def adjoint_times(self, U, state: OperatorState, weights):
         # X̃ᵀ diag(w) X U with XU cached: one pass over X, formed as (WᵀX)ᵀ: OpenBLAS
@@ -272,7 +293,7 @@ class RankOneOperator:
         return total / (self.n_samples * self.gain)
 
 
-class MatrixOperator:
+class MatrixOperator(_OperatorBase):
     """General sensing matrices ``Aᵢ`` (only their symmetric part matters).
 
     A :class:`MeasurementOperator`.
@@ -321,55 +342,34 @@ class MatrixOperator:
         self.n_samples = X.shape[0]
         d = self.dim = square_side(X.shape[1])
         rows, cols = np.triu_indices(d)
-
-        def put(values, dtype=None):
-            return from_host(xp, values, dtype=dtype, device=device(X))
-
-        self._upper = put(rows * d + cols)
-        lower = put(cols * d + rows)  # only for packing
+        self._upper = _put(xp, rows * d + cols, like=X)
         # Entry (i, j) of a symmetric matrix read back from the packed vector; off-diagonal
         # entries are halved because the packed vector holds Aᵢⱼ + Aⱼᵢ.
         where = np.empty((d, d), dtype=np.int64)
         where[rows, cols] = where[cols, rows] = np.arange(rows.size)
-        self._unpack = put(where.reshape(-1))
+        self._unpack = _put(xp, where.reshape(-1), like=X)
         # ...with the adjoint's 1/n folded in (one operation less per call).
         unpack_scale = np.where(np.eye(d) > 0, 1.0, 0.5) / self.n_samples
-        self._unpack_scale = put(unpack_scale.reshape(-1), X.dtype)
-        pack_scale = put(np.where(rows == cols, 0.5, 1.0), X.dtype)
-        # ‖sym(Aᵢ)‖²_F from the packed row p: the diagonal once, pᵢⱼ = 2·sym(Aᵢ)ᵢⱼ twice.
-        square_weights = put(np.where(rows == cols, 1.0, 0.5), X.dtype)
-        self.sizes = xp.empty(self.n_samples, dtype=X.dtype, device=device(X))
-        # Filled in place, chunk by chunk: besides the packed array
-        # (about half of X) only two chunk-sized temporaries exist, so building the
-        # operator peaks near 0.56 times the size of X.
-        self.packed = xp.empty((self.n_samples, rows.size), dtype=X.dtype, device=device(X))
-        step = chunk_size or min(4096, max(64, -(-self.n_samples // 16)))
-        for part in _row_blocks(self.n_samples, step):
-            block = X[part, ...]
-            chunk = xp.take(block, self._upper, axis=1)
-            chunk += xp.take(block, lower, axis=1)
-            chunk *= pack_scale
-            self.packed[part, ...] = chunk
-            chunk *= chunk  # in place: no third chunk-sized temporary at the peak
-            self.sizes[part] = chunk @ square_weights
-        total, unit = _total(xp, self.sizes)
-        self.mean_size = _mean(total, unit, self.n_samples)
-        self.gain = 1.0
+        self._unpack_scale = _put(xp, unpack_scale.reshape(-1), like=X, dtype=X.dtype)
+        self.packed, self.sizes = _pack_rows(xp, X, d, self._upper, chunk_size)
+        self._set_scale(
+            self.packed,
+            rows.size,
+            normalize,
+            zero="The sensing matrices' symmetric parts are all zero (X holds only "
+            "zeros, or antisymmetric matrices)",
+        )
         if normalize:
-            mean_square = _checked_mean_square(
-                xp,
-                self.packed,
-                _mean(total, unit, self.n_samples * rows.size),
-                zero="The sensing matrices' symmetric parts are all zero (X holds only "
-                "zeros, or antisymmetric matrices)",
-            )
-            self.gain = mean_square**0.5
             self.packed *= 1.0 / self.gain
         # The mean of √sizes is at most the root of their mean (Jensen).
         self.mean_norm = math.sqrt(self.mean_size) / self.gain
         if row_block == "auto":
             row_block = backend_row_block(xp, rows.size * xp.finfo(X.dtype).bits // 8)
         self.row_block = row_block
+
+    def _gain_of(self, mean_square: float) -> float:
+        """``g``, the root of the mean square of the packed coordinates."""
+        return mean_square**0.5
 
     @staticmethod
     def measure(X, U):
@@ -395,9 +395,6 @@ class MatrixOperator:
 
     def start(self, U) -> OperatorState:
         return OperatorState(self.packed @ self._pack(U @ U.T))
-
-    def predict(self, U):
-        return self.start(U).predictions
 
     def sensing_matrix(self, weights):
         """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` as a dense (d, d) array: one pass over the data."""
@@ -459,10 +456,50 @@ class MatrixOperator:
         return self.start(U)
 
 
+def _put(xp, values, like, dtype=None):
+    """The host ``values`` on the device of ``like``, as ``dtype`` (default: theirs)."""
+    return from_host(xp, values, dtype=dtype, device=device(like))
+
+
+def _pack_rows(xp, X, d: int, upper, chunk_size: int | None):
+    """``(packed, sizes)`` of :class:`MatrixOperator`: each row of ``X`` (``Aᵢ``
+    flattened) as the upper triangle of ``Aᵢ + Aᵢᵀ``, its diagonal halved (``upper``
+    indexes that triangle in a row), and ``‖sym(Aᵢ)‖²_F``.
+
+    Filled in place, ``chunk_size`` rows at a time (``None``: a sixteenth of the rows,
+    at least 64, at most 4096): besides the packed array (about half of X) only two
+    chunk-sized temporaries exist, so building the operator peaks near 0.56 times the
+    size of X.
+    """
+    n = X.shape[0]
+    rows, cols = np.triu_indices(d)
+    lower = _put(xp, cols * d + rows, like=X)
+    pack_scale = _put(xp, np.where(rows == cols, 0.5, 1.0), like=X, dtype=X.dtype)
+    # ‖sym(Aᵢ)‖²_F from the packed row p: the diagonal once, pᵢⱼ = 2·sym(Aᵢ)ᵢⱼ twice.
+    square_weights = _put(xp, np.where(rows == cols, 1.0, 0.5), like=X, dtype=X.dtype)
+    sizes = xp.empty(n, dtype=X.dtype, device=device(X))
+    packed = xp.empty((n, rows.size), dtype=X.dtype, device=device(X))
+    step = chunk_size or min(4096, max(64, _sixteenth(n)))
+    for part in _row_blocks(n, step):
+        block = X[part, ...]
+        chunk = xp.take(block, upper, axis=1)
+        chunk += xp.take(block, lower, axis=1)
+        chunk *= pack_scale
+        packed[part, ...] = chunk
+        chunk *= chunk  # in place: no third chunk-sized temporary at the peak
+        sizes[part] = chunk @ square_weights
+    return packed, sizes
+
+
+def _sixteenth(n: int) -> int:
+    """A sixteenth of ``n`` rows, rounded up: the default block of a pass in blocks."""
+    return -(-n // 16)
+
+
 def _row_blocks(n: int, step: int | None = None):
     """Slices of ``step`` rows (default: a sixteenth of ``n``): per-block temporaries,
     never one of ``X``'s size."""
-    step = step or max(1, -(-n // 16))
+    step = step or max(1, _sixteenth(n))
     for start in range(0, n, step):
         yield slice(start, min(start + step, n))
 
