@@ -154,7 +154,7 @@ class _Line:
             z = self._sq_norms(t)
             dz = 2.0 * (t * self.s - self.q)
             root = np.sqrt(z + self.penalty.beta)  # shared by the value and the slopes
-            h1, h2 = self.penalty.derivative(np, z, root)
+            h1, h2 = self.penalty.derivatives(np, z, root)
             val += self.alpha * float(self.penalty.value_from_sq_norms(np, z, root))
             d1 += self.alpha * float(h1 @ dz)
             d2 += self.alpha * float(h2 @ (dz * dz) + 2.0 * (h1 @ self.s))

@@ -136,14 +136,14 @@ class _OperatorBase:
     def _set_scale(self, data, n_coordinates: int, normalize: bool, *, zero: str):
         """Set :attr:`mean_size` (the mean of :attr:`sizes`) and :attr:`gain`: 1.0, or
         with ``normalize`` :meth:`_gain_of` the mean square of the measurements'
-        ``n_coordinates`` coordinates each (checked by :func:`_checked_mean_square`,
+        ``n_coordinates`` coordinates each (checked by :func:`_check_mean_square`,
         on ``data`` and with ``zero``)."""
         total, unit = _total(self.xp, self.sizes)
         self.mean_size = _mean(total, unit, self.n_samples)
         self.gain = 1.0
         if normalize:
             mean_square = _mean(total, unit, self.n_samples * n_coordinates)
-            mean_square = _checked_mean_square(self.xp, data, mean_square, zero=zero)
+            mean_square = _check_mean_square(self.xp, data, mean_square, zero=zero)
             self.gain = self._gain_of(mean_square)
 
 
@@ -251,9 +251,10 @@ class RankOneOperator(_OperatorBase):
         b = self._row_sums(XD * XD)
         return a, b, XD
 
-    def advance(self, state: OperatorState, a, b, XD, step) -> OperatorState:
-        # Recomputing from the cache (O(nk), no pass over X) avoids drift in the residual.
-        return self._state(state.cache - step * XD)
+    def advance(self, state: OperatorState, a, b, extra, step) -> OperatorState:
+        # ``extra`` is X·D (from directional). Recomputing from the cache (O(nk), no
+        # pass over X) avoids drift in the residual.
+        return self._state(state.cache - step * extra)
 
     def rotate(self, state: OperatorState, W) -> OperatorState:
         """State for ``U·W`` (``W`` orthogonal): predictions are unchanged."""
@@ -553,7 +554,7 @@ def _mean(total: float, unit: float, count: int) -> float:
     return total / count * unit if count else 0.0
 
 
-def _checked_mean_square(xp, data, mean: float, *, zero: str) -> float:
+def _check_mean_square(xp, data, mean: float, *, zero: str) -> float:
     """``mean``, the mean square from which each operator's :attr:`gain` is defined
     (itself for rank-one data, its root for matrices), checked.
 

@@ -45,7 +45,7 @@ class SmoothGroupLasso:
         root = xp.sqrt(zb)
         return self.value_from_sq_norms(xp, z, root), U * self._slope(zb, root)
 
-    def derivative(self, xp, z, root=None):
+    def derivatives(self, xp, z, root=None):
         """``h'(z)`` and ``h''(z)`` of ``h(z) = z / √(z + β)``; ``root`` is ``√(z + β)``
         when the caller has it already."""
         zb = z + self.beta

@@ -220,7 +220,7 @@ class ColumnPruner:
         ``gram`` is ``UᵀU`` and ``best_rotation(gram)`` the penalty's best rotation of
         the columns. The columns are aligned every :data:`ALIGN_EVERY` iterations, or
         when early pruning asks for a cut; once aligned, their norms are the factor's
-        singular values, and :meth:`drop` says which to keep.
+        singular values, and :meth:`keep_after_drop` says which to keep.
         """
         if gram.shape[0] < 2:
             return None
@@ -229,7 +229,7 @@ class ColumnPruner:
             return None
         rotation = best_rotation(gram)
         gram = rotation.T @ gram @ rotation
-        keep = self.drop(np.sqrt(np.clip(np.diag(gram), 0.0, None)), n_keep)
+        keep = self.keep_after_drop(np.sqrt(np.clip(np.diag(gram), 0.0, None)), n_keep)
         if keep is not None:
             gram = gram[np.ix_(keep, keep)]
         return ColumnChange(rotation, keep, n_keep is not None, gram)
@@ -250,13 +250,15 @@ class ColumnPruner:
         n_keep = self.early_pruning(singular)
         return n_keep if n_keep is not None and n_keep < gram.shape[0] else None
 
-    def drop(self, norms: np.ndarray, n_keep: int | None = None) -> np.ndarray | None:
+    def keep_after_drop(
+        self, norms: np.ndarray, n_keep: int | None = None
+    ) -> np.ndarray | None:
         """Positions of the columns to keep, or ``None`` to keep them all.
 
         ``norms`` are the column norms once aligned with the singular vectors, largest
         first. With ``n_keep`` (from :meth:`early_cut`) the first ``n_keep`` are kept;
         otherwise those at least ``drop_ratio`` times the largest. The others are
-        recorded in :attr:`dropped`.
+        recorded in :attr:`dropped`, and :attr:`columns` keeps the rest.
         """
         if n_keep is not None:
             drop = np.arange(norms.size) >= n_keep

@@ -90,7 +90,7 @@ def test_huge_beta_is_weight_decay_without_overflow(backend):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         value, grad = pen.value_and_gradient(xp, Ub)
-        first, second = pen.derivative(xp, backend.asarray(SQ_NORMS))
+        first, second = pen.derivatives(xp, backend.asarray(SQ_NORMS))
     Ur = backend.rounded(U)
     assert_close(value, np.sum(Ur * Ur) / np.sqrt(beta), backend.rtol)
     assert_close(grad, 2.0 * Ur / np.sqrt(beta), backend.rtol)
@@ -131,19 +131,19 @@ def test_gradient_finite_differences(beta):
     assert_close(grad, numeric, 1e-7)
 
 
-# --------------------------------------------------------------- derivative h', h''
+# -------------------------------------------------------------- derivatives h', h''
 
 
 @pytest.mark.parametrize("beta", [1e-3, 0.1, 10.0])
 def test_derivatives_finite_differences(beta):
     pen = SmoothGroupLasso(beta)
     xp = array_namespace(SQ_NORMS)
-    first, second = pen.derivative(xp, SQ_NORMS)
+    first, second = pen.derivatives(xp, SQ_NORMS)
     # Central differences with a step small relative to z + β (h is smooth for z > -β).
     h = 1e-5 * (SQ_NORMS + beta)
     numeric_first = (dense_h(SQ_NORMS + h, beta) - dense_h(SQ_NORMS - h, beta)) / (2 * h)
-    first_plus, _ = pen.derivative(xp, SQ_NORMS + h)
-    first_minus, _ = pen.derivative(xp, SQ_NORMS - h)
+    first_plus, _ = pen.derivatives(xp, SQ_NORMS + h)
+    first_minus, _ = pen.derivatives(xp, SQ_NORMS - h)
     numeric_second = (first_plus - first_minus) / (2 * h)
     np.testing.assert_allclose(first, numeric_first, rtol=1e-7)
     np.testing.assert_allclose(second, numeric_second, rtol=1e-7)
@@ -157,11 +157,11 @@ def test_derivatives_match_numpy(backend):
     zb = backend.asarray(SQ_NORMS)
     xp = array_namespace(zb)
     pen = SmoothGroupLasso(BETA)
-    first, second = pen.derivative(xp, zb)
+    first, second = pen.derivatives(xp, zb)
     assert_same_kind(first, zb)
     assert_same_kind(second, zb)
     z = backend.rounded(SQ_NORMS)
-    ref_first, ref_second = pen.derivative(array_namespace(z), z)
+    ref_first, ref_second = pen.derivatives(array_namespace(z), z)
     assert_close(first, ref_first, backend.rtol)
     assert_close(second, ref_second, backend.rtol)
 

@@ -373,14 +373,14 @@ def test_column_pruner_numbers_columns_as_in_the_start():
     """Drops at two alignments (or in two runs handed the same pruner) are recorded
     under the start's indices, and the norms of every column can be put back."""
     pruner = ColumnPruner(6, start_norm=1e-3, drop_ratio=0.1)
-    keep = pruner.drop(np.array([5.0, 4.0, 0.3, 0.2, 0.1, 0.01]))
+    keep = pruner.keep_after_drop(np.array([5.0, 4.0, 0.3, 0.2, 0.1, 0.01]))
     np.testing.assert_array_equal(keep, [0, 1])
     np.testing.assert_array_equal(pruner.columns, [0, 1])
     pruner = ColumnPruner(6, start_norm=1e-3, drop_ratio=0.1)
     # Aligned columns are reordered, largest first: drops follow positions.
-    keep = pruner.drop(np.array([5.0, 0.2, 4.0, 3.0, 0.1, 2.0]))
+    keep = pruner.keep_after_drop(np.array([5.0, 0.2, 4.0, 3.0, 0.1, 2.0]))
     np.testing.assert_array_equal(pruner.columns, [0, 2, 3, 5])
-    keep = pruner.drop(np.array([6.0, 5.0, 0.5, 0.3]), n_keep=2)
+    keep = pruner.keep_after_drop(np.array([6.0, 5.0, 0.5, 0.3]), n_keep=2)
     np.testing.assert_array_equal(keep, [0, 1])
     np.testing.assert_array_equal(pruner.columns, [0, 2])
     assert pruner.dropped == {1: 0.2, 4: 0.1, 3: 0.5, 5: 0.3}
@@ -396,12 +396,12 @@ def test_column_pruner_waits_for_growth():
         3, start_norm=0.1, drop_ratio=0.1, early_pruning=lambda v: asked.append(v) or 1
     )
     small = np.array([1.0, 0.01, 0.001])
-    assert pruner.drop(small) is None
+    assert pruner.keep_after_drop(small) is None
     assert pruner.early_cut(np.diag(small**2)) is None and asked == []
     grown = np.array([1.01, 0.01, 0.001])
     assert pruner.early_cut(np.diag(grown**2)) == 1
     np.testing.assert_allclose(np.sort(asked[0]), np.sort(grown))
-    np.testing.assert_array_equal(pruner.drop(grown), [0])
+    np.testing.assert_array_equal(pruner.keep_after_drop(grown), [0])
     assert pruner.dropped == {1: 0.01, 2: 0.001}
 
 
@@ -412,7 +412,7 @@ def test_column_pruner_cuts_only_to_fewer_columns():
     for answer in (3, None):
         pruner = ColumnPruner(3, start_norm=1e-3, early_pruning=lambda v, a=answer: a)
         assert pruner.early_cut(gram) is None
-        assert pruner.drop(np.sqrt(np.diag(gram))) is None
+        assert pruner.keep_after_drop(np.sqrt(np.diag(gram))) is None
     assert ColumnPruner(3, start_norm=1e-3).early_cut(gram) is None
 
 
