@@ -22,6 +22,7 @@ import numpy as np
 from array_api_compat import device
 
 from ._backend import fetch, has_float64
+from ._penalty import penalized
 
 __all__ = ["exact_step", "quartic_step"]
 
@@ -197,7 +198,7 @@ def exact_step(
     value : float
         Objective at ``U - step·D``, from the line model.
     """
-    with_penalty = penalty is not None and alpha > 0
+    with_penalty = penalized(penalty, alpha)
     gram, columns = _coefficients(
         xp, residual, a, b, n_samples, *((U, D) if with_penalty else ())
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SmoothGroupLasso"]
+__all__ = ["SmoothGroupLasso", "penalized"]
 
 
 class SmoothGroupLasso:
@@ -69,3 +69,12 @@ class SmoothGroupLasso:
         """
         _, vectors = np.linalg.eigh(np.asarray(gram, dtype=np.float64))
         return vectors[:, ::-1]
+
+
+def penalized(penalty: SmoothGroupLasso | None, alpha: float) -> bool:
+    """Whether the objective carries ``alpha·penalty``: a penalty, and ``alpha > 0``.
+
+    The one place this is decided, for the solver and the line search: with
+    ``alpha = 0`` a penalty passed along is ignored, and the plain loss minimised.
+    """
+    return penalty is not None and alpha > 0

@@ -45,6 +45,7 @@ from array_api_compat import device
 from ._backend import fetch, from_host
 from ._line_search import exact_step
 from ._operators import MeasurementOperator, OperatorState
+from ._penalty import penalized
 from ._pruning import ColumnChange, ColumnPruner
 
 __all__ = ["ROUNDING_LEVEL", "SolverResult", "minimize"]
@@ -284,7 +285,7 @@ class _Objective:
 
     def __init__(self, op: MeasurementOperator, y, penalty, alpha: float):
         self.op, self.y = op, y
-        self.penalty = penalty if penalty is not None and alpha > 0 else None
+        self.penalty = penalty if penalized(penalty, alpha) else None
         self.alpha = alpha
 
     def at(self, U, state: OperatorState) -> _Point:
