@@ -17,12 +17,13 @@ floor, and a regularised phase ten times slower than with the host search.)
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from array_api_compat import device
 
-from ._backend import fetch, has_float64
-from ._penalty import penalized
+from ._backend import Array, fetch, has_float64
+from ._penalty import SmoothGroupLasso, penalized
 
 __all__ = ["exact_step", "quartic_step"]
 
@@ -163,8 +164,17 @@ class _Line:
 
 
 def exact_step(
-    xp, residual, a, b, n_samples, U, D, step_guess=1.0, penalty=None, alpha=0.0
-):
+    xp: Any,
+    residual: Array,
+    a: Array,
+    b: Array,
+    n_samples: int,
+    U: Array | None,
+    D: Array | None,
+    step_guess: float = 1.0,
+    penalty: SmoothGroupLasso | None = None,
+    alpha: float = 0.0,
+) -> tuple[float, float]:
     """Step ``t ≥ 0`` that minimises the objective along ``U - tD``.
 
     Without a penalty the exact minimiser. With one, the best of geometric grids four
@@ -181,8 +191,9 @@ def exact_step(
         Residual ``𝒜(UUᵀ) - y`` and the operator's directional terms.
     n_samples : int
         Number of measurements (the loss is a mean).
-    U, D : arrays of shape (d, k)
-        Current factor and search direction.
+    U, D : arrays of shape (d, k), or None
+        Current factor and search direction; read only with a penalty (``None``
+        without one).
     step_guess : float, default=1.0
         Centre of the geometric trial grid (typically the previous step); only used
         with a penalty.
@@ -320,7 +331,7 @@ def _cubic_roots_closed_form(a, b, c, d) -> list:
     return [t, *_quadratic_roots(a, b_rest, c_rest)]
 
 
-def quartic_step(xp, residual, a, b, n_samples) -> float:
+def quartic_step(xp: Any, residual: Array, a: Array, b: Array, n_samples: int) -> float:
     """Exact minimiser ``t ≥ 0`` of the plain loss along ``U - tD`` (no penalty).
 
     The loss along the line is the quartic ``‖r - t·a + t²·b‖²/(2n)``, fixed by six

@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from ._backend import fetch, from_host
+from ._backend import Array, fetch, from_host
 from ._backend import row_block as backend_row_block
 
 __all__ = [
@@ -43,8 +43,8 @@ __all__ = [
 class OperatorState:
     """Predictions ``𝒜(UUᵀ)`` of the current factor and the operator's cache for it."""
 
-    predictions: Any
-    cache: Any = None
+    predictions: Array
+    cache: Any = None  # whatever the operator keeps (rank-one: X·U)
 
 
 @runtime_checkable
@@ -60,7 +60,7 @@ class MeasurementOperator(Protocol):
     n_samples: int
     dim: int  #: ``d``: the matrices are d × d.
     gain: float  #: Scale ``g`` the measurements are divided by (1.0 if not).
-    sizes: Any  #: Per-measurement size, by which the data scale leaves out outliers.
+    sizes: Array  #: Per-measurement size, by which the data scale leaves out outliers.
     mean_size: float  #: Mean of :attr:`sizes`, on the host.
     #: An upper bound on the mean ``‖sym(Aᵢ)‖_F/g`` (so on the mean spectral norm), on
     #: the host.
@@ -76,36 +76,40 @@ class MeasurementOperator(Protocol):
     #: Whether every ``Aᵢ`` is PSD, so that ``⟨Aᵢ, M⟩ ≥ 0`` for every PSD ``M``.
     nonnegative: bool
 
-    def start(self, U) -> OperatorState:
+    def start(self, U: Array) -> OperatorState:
         """State of ``U``: one pass over the data."""
 
-    def predict(self, U):
+    def predict(self, U: Array) -> Array:
         """``𝒜(UUᵀ)``, shape (n_samples,)."""
 
-    def adjoint_times(self, U, state: OperatorState, weights):
+    def adjoint_times(self, U: Array, state: OperatorState, weights: Array) -> Array:
         """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g · U``, the gradient's data term: one pass."""
 
-    def directional(self, U, state: OperatorState, D):
+    def directional(
+        self, U: Array, state: OperatorState, D: Array
+    ) -> tuple[Array, Array, Any]:
         """``(a, b, extra)`` with ``𝒜((U-tD)(U-tD)ᵀ) = predictions - t·a + t²·b``:
         one pass; ``extra`` is whatever :meth:`advance` needs."""
 
-    def advance(self, state: OperatorState, a, b, extra, step) -> OperatorState:
+    def advance(
+        self, state: OperatorState, a: Array, b: Array, extra: Any, step: float
+    ) -> OperatorState:
         """State of ``U - step·D``, without a pass over the data."""
 
-    def rotate(self, state: OperatorState, W) -> OperatorState:
+    def rotate(self, state: OperatorState, W: Array) -> OperatorState:
         """State of ``U·W`` for an orthogonal ``W`` (predictions unchanged)."""
 
-    def keep_columns(self, U, state: OperatorState, index) -> OperatorState:
+    def keep_columns(self, U: Array, state: OperatorState, index: Array) -> OperatorState:
         """State of ``U``, the columns ``index`` of the factor of ``state``."""
 
-    def sensing_matrix(self, weights):
+    def sensing_matrix(self, weights: Array) -> Array:
         """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` as a dense (d, d) array."""
 
-    def second_moment(self):
+    def second_moment(self) -> Array | None:
         """``(1/n) Σᵢ xᵢxᵢᵀ/g`` (d, d) for measurements made of vectors ``xᵢ``, whose
         isotropy the theory assumes; ``None`` for kinds without them."""
 
-    def spectral_bounds(self):
+    def spectral_bounds(self) -> Array:
         """Upper bounds on ``‖sym(Aᵢ)‖₂/g``, shape (n_samples,): how much one
         measurement can move a sensing matrix's eigenvalues."""
 
@@ -114,11 +118,11 @@ class MeasurementOperator(Protocol):
         default)."""
 
     @staticmethod
-    def measure(X, U):
+    def measure(X: Array, U: Array) -> Array:
         """``⟨Aᵢ, UUᵀ⟩`` for raw rows of ``X``, without building an operator."""
 
     @staticmethod
-    def project(X, U):
+    def project(X: Array, U: Array) -> Array:
         """The raw measurements of ``X`` seen through ``U``."""
 
 

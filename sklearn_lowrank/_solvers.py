@@ -37,15 +37,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from array_api_compat import device
 
-from ._backend import fetch, from_host
+from ._backend import Array, fetch, from_host
 from ._line_search import exact_step
 from ._operators import MeasurementOperator, OperatorState
-from ._penalty import penalized
+from ._penalty import SmoothGroupLasso, penalized
 from ._pruning import ColumnChange, ColumnPruner
 
 __all__ = ["ROUNDING_LEVEL", "SolverResult", "minimize"]
@@ -74,7 +75,7 @@ _CURVATURE_EPS = 100.0
 class SolverResult:
     """What a call to :func:`minimize` produced."""
 
-    U: object
+    U: Array
     n_iter: int
     converged: bool
     objective: list = field(default_factory=list)
@@ -86,7 +87,7 @@ class SolverResult:
     # UᵀU of the final U, on the host (the last report's: no further transfer).
     gram: np.ndarray | None = None
     # 𝒜(UUᵀ) − y of the final U, in the array module.
-    residual: object = None
+    residual: Array | None = None
 
 
 def _rows(xp, A):
@@ -270,32 +271,45 @@ def _two_loop_weights(pairs, metric_pairs, m, curvature_rtol=_CURVATURE_RTOL):
 class _Point:
     """An iterate and what the solver prices from it, in the array module."""
 
-    U: object
+    U: Array
     state: OperatorState
-    residual: object  # 𝒜(UUᵀ) − y
-    loss: object  # (1/2n)·‖residual‖², a 0-d array
-    loss_grad: object
-    value: object  # the objective: the loss plus α·R_β(U) when the penalty counts
-    grad: object
+    residual: Array  # 𝒜(UUᵀ) − y
+    loss: Array  # (1/2n)·‖residual‖², a 0-d array
+    loss_grad: Array
+    value: Array  # the objective: the loss plus α·R_β(U) when the penalty counts
+    grad: Array
 
 
 class _Objective:
     """The objective of one run, priced at a factor: the loss (one pass over the data,
     for the adjoint) plus, when it counts, the penalty."""
 
-    def __init__(self, op: MeasurementOperator, y, penalty, alpha: float):
+    def __init__(
+        self,
+        op: MeasurementOperator,
+        y: Array,
+        penalty: SmoothGroupLasso | None,
+        alpha: float,
+    ):
         self.op, self.y = op, y
         self.penalty = penalty if penalized(penalty, alpha) else None
         self.alpha = alpha
 
-    def at(self, U, state: OperatorState) -> _Point:
+    def at(self, U: Array, state: OperatorState) -> _Point:
         """The point ``U`` whose operator state is ``state``."""
         residual = state.predictions - self.y
         loss = (residual @ residual) / (2.0 * self.op.n_samples)
         loss_grad = 2.0 * self.op.adjoint_times(U, state, residual)
         return self.priced(U, state, residual, loss, loss_grad)
 
-    def priced(self, U, state, residual, loss, loss_grad) -> _Point:
+    def priced(
+        self,
+        U: Array,
+        state: OperatorState,
+        residual: Array,
+        loss: Array,
+        loss_grad: Array,
+    ) -> _Point:
         """The point ``U`` whose loss terms are known: only the (cheap) penalty terms
         are added."""
         if self.penalty is None:
@@ -305,13 +319,13 @@ class _Objective:
         return _Point(U, state, residual, loss, loss_grad, value, gradient)
 
 
-def _to_device(xp, matrix, like):
+def _to_device(xp, matrix: np.ndarray, like: Array) -> Array:
     """The host ``matrix`` in the array module, with the dtype and device of ``like``."""
     return from_host(xp, matrix, dtype=like.dtype, device=device(like))
 
 
 def _line_step(
-    objective: _Objective, point: _Point, direction, step_guess: float
+    objective: _Objective, point: _Point, direction: Array, step_guess: float
 ) -> tuple[float, _Point]:
     """The exact line search along ``-direction`` from ``point``, and the point it
     reaches: one pass over the data to price the direction, one for the new gradient."""
@@ -362,10 +376,10 @@ def _apply_column_change(
 
 def minimize(
     op: MeasurementOperator,
-    y,
-    U,
+    y: Array,
+    U: Array,
     *,
-    penalty=None,
+    penalty: SmoothGroupLasso | None = None,
     alpha: float = 0.0,
     memory: int = 0,
     max_iter: int = 100,
@@ -374,8 +388,8 @@ def minimize(
     damping: float = 0.0,
     pruner: ColumnPruner | None = None,
     phase: str = "",
-    callback=None,
-    progress=None,
+    callback: Callable[[Array], None] | None = None,
+    progress: Callable[[int, float, float, int], None] | None = None,
 ) -> SolverResult:
     """Minimise the (penalised) sensing loss from ``U``.
 
