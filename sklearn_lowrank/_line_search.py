@@ -207,7 +207,8 @@ def exact_step(
     step : float
         Best step found; ``0.0`` when no step decreases the objective.
     value : float
-        Objective at ``U - step·D``, from the line model.
+        Objective at ``U - step·D``, from the line model. The solver discards it; it
+        is returned for the tests.
     """
     with_penalty = penalized(penalty, alpha)
     gram, columns = _coefficients(
@@ -336,5 +337,8 @@ def quartic_step(xp: Any, residual: Array, a: Array, b: Array, n_samples: int) -
 
     The loss along the line is the quartic ``‖r - t·a + t²·b‖²/(2n)``, fixed by six
     scalars; the roots of its cubic derivative give the exact minimiser.
+
+    Kept for the tests and benchmarks (``benchmarks/_common.py``'s baseline gradient
+    descent): the package itself calls :func:`exact_step`.
     """
     return exact_step(xp, residual, a, b, n_samples, None, None)[0]

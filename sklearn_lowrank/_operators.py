@@ -313,12 +313,14 @@ class MatrixOperator(_OperatorBase):
         Each row is ``Aᵢ`` flattened in row-major order.
     chunk_size : int or None, default=None
         Rows packed at a time, bounding the temporary memory of the packing; ``None``
-        packs a sixteenth of the rows (at least 64, at most 4096) at a time.
+        packs a sixteenth of the rows (at least 64, at most 4096) at a time. The
+        estimator leaves it at ``None``: other values are for the tests.
     row_block : int, None or "auto", default="auto"
         Rows per block of :meth:`directional`'s two matrix-vector products; ``None``
         forms the pass as one two-row product over all rows instead, ``"auto"`` asks
         the backend (blocks of about 4 MiB on NumPy, ``None`` elsewhere; see
-        :func:`~sklearn_lowrank._backend.row_block`).
+        :func:`~sklearn_lowrank._backend.row_block`). The estimator leaves it at
+        ``"auto"``: other values are for the tests and benchmarks.
     normalize : bool, default=False
         Work with ``Aᵢ/g`` (:attr:`gain`): the packed measurements are divided by ``g``
         once, in place.

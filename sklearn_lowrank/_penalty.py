@@ -47,7 +47,8 @@ class SmoothGroupLasso:
 
     def derivatives(self, xp, z, root=None):
         """``h'(z)`` and ``h''(z)`` of ``h(z) = z / √(z + β)``; ``root`` is ``√(z + β)``
-        when the caller has it already."""
+        when the caller has it already (the line search always does: ``None`` serves
+        the tests)."""
         zb = z + self.beta
         if root is None:
             root = xp.sqrt(zb)

@@ -237,7 +237,8 @@ def _two_loop_weights(pairs, metric_pairs, m, curvature_rtol=_CURVATURE_RTOL):
     (``sᵀy ≤ curvature_rtol·‖s‖‖y‖``) gets ``ρ = 0`` and takes no part. The initial scaling
     ``γ = sᵀy / yᵀPy`` (Nocedal & Wright, 7.20) comes from the newest curved pair.
 
-    Returns the ``2m + 1`` weights and the slope ``⟨g, H·g⟩``.
+    Returns the ``2m + 1`` weights and the slope ``⟨g, H·g⟩``. The solver passes
+    its dtype's ``curvature_rtol`` (:class:`_Memory`); the default serves the tests.
     """
     # Python floats: with m ≤ 5 every NumPy call here would cost more than its
     # arithmetic (measured: 45 µs per call with NumPy slices, on the critical path of
