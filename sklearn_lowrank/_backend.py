@@ -26,6 +26,7 @@ from array_api_compat import (
 )
 
 __all__ = [
+    "ROUNDING_LEVEL",
     "Array",
     "check_dtype_range",
     "check_writable",
@@ -48,6 +49,10 @@ __all__ = [
 #: Type hint for an array of any Array-API library (NumPy, CuPy, array_api_strict,
 #: PyTorch, ...): no static type spans them all.
 Array: TypeAlias = Any
+
+#: A residual within this many ε of ``‖y‖`` is rounding noise (noiseless data: the
+#: float32 floor measured 1.6-5ε): the solvers' stall test and the noise check read it.
+ROUNDING_LEVEL = 16.0
 
 _NUMPY = array_namespace(np.empty(0))
 # NumPy 2.1 added from_dlpack's device=: asking for "cpu" lets a producer on another

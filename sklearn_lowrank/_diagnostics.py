@@ -17,9 +17,8 @@ import math
 import numpy as np
 from array_api_compat import device
 
-from ._backend import fetch, from_host, to_host
+from ._backend import ROUNDING_LEVEL, fetch, from_host, to_host
 from ._scaling import SCALE_TRUNCATION, DataSummary
-from ._solvers import ROUNDING_LEVEL
 from ._warnings import warn
 
 __all__ = [

@@ -43,23 +43,22 @@ from dataclasses import dataclass, field
 import numpy as np
 from array_api_compat import device
 
-from ._backend import Array, fetch, from_host
+from ._backend import ROUNDING_LEVEL, Array, fetch, from_host
 from ._line_search import exact_step
 from ._operators import MeasurementOperator, OperatorState
 from ._penalty import SmoothGroupLasso, penalized
 from ._pruning import ColumnChange, ColumnPruner
 
-__all__ = ["ROUNDING_LEVEL", "SolverResult", "minimize"]
+__all__ = ["SolverResult", "minimize"]
 
 # Stop when the objective has not decreased by more than this many ε (of the dtype) of
 # itself for this many iterations in a row: further steps only shuffle rounding errors.
 _STALL_EPS = 5.0
 _STALL_PATIENCE = 5
-# Once the residual is rounding noise, ‖r‖ ≤ ROUNDING_LEVEL·ε·‖y‖ (noiseless data; the
-# float32 floor measured 1.6-5ε), a decrease must exceed this fraction to count: there
-# the objective jitters by ±0.01-0.8 % per iteration (float32, n = 600-20000), while
-# gradient descent still approaching the floor gains 5-30 %.
-ROUNDING_LEVEL = 16.0
+# Once the residual is rounding noise, ‖r‖ ≤ ROUNDING_LEVEL·ε·‖y‖, a decrease must
+# exceed this fraction to count: there the objective jitters by ±0.01-0.8 % per
+# iteration (float32, n = 600-20000), while gradient descent still approaching the
+# floor gains 5-30 %.
 _FLOOR_RTOL = 1e-2
 # A step that grows ‖U‖ this much escaped the small start: L-BFGS forgets its pairs.
 _ESCAPE_GROWTH = 10.0
