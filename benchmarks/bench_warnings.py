@@ -16,6 +16,10 @@ the standard deviation of the noiseless ``y``, the same ``X``):
   d = 10, 20, 40 (matrix up to n·d² = 5·10⁶); r = 2, 3; n = 3, 10, 30 times the
   degrees of freedom; condition numbers 30, 100, 300; noise 0, 0.02, 0.05, 0.1; three
   seeds.
+- ``not-psd``: 204 fits of ``M* = u₁u₁ᵀ + u₂u₂ᵀ − c·u₃u₃ᵀ``, which no PSD matrix
+  fits: how often the not-PSD warning comes. Both kinds, d = 10, 20, 40; c = 0.1,
+  0.3, 1; n = 3, 10, 30 times the degrees of freedom of rank 3; noise 0, 0.05; two
+  seeds. (On the three grids above, of PSD matrices, that warning is a false alarm.)
 
 Every fit is the default estimator (``random_state`` the problem's seed). Its rank is
 "right", "above" or "below" the true one. A warned fit is refitted with the advice its
@@ -23,7 +27,7 @@ message prints, read from the text as a user reads it, and compared with a fit t
 the rank (``n_columns=r, alpha=0, threshold=0``). Not run in CI: the three grids take
 about 6 minutes on the 2-core machine of ``README.md``.
 
-    python benchmarks/bench_warnings.py [--grid noise|missed|missed-noisy|all]
+    python benchmarks/bench_warnings.py [--grid noise|missed|missed-noisy|not-psd|all]
                                         [--seeds N]
 """
 
@@ -46,6 +50,7 @@ from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
 
 NOISE_TEXT, MISSED_TEXT = "may only fit noise", "that the fit lacks"
+NOT_PSD_TEXT = "no PSD matrix explains"
 # The advice as the messages print it.
 NOISE_ALPHA = re.compile(r"Raise alpha to about ([0-9.e+-]+) ")
 MISSED_ALPHA = re.compile(r"alpha lowered (?:tenfold \(to ([0-9.e+-]+)\)|to ([0-9.e+-]+) )")
@@ -88,10 +93,21 @@ def missed_noisy_grid(seeds):
             yield kind, d, r, n, kappa, noise, seed
 
 
+def not_psd_grid(seeds):
+    kinds = ("rank_one", "matrix")
+    for kind, d, mult in itertools.product(kinds, (10, 20, 40), (3, 10, 30)):
+        n = mult * degrees_of_freedom(3, d)
+        if kind == "matrix" and n * d * d > MAX_DATA:
+            continue
+        for negative, noise, seed in itertools.product((0.1, 0.3, 1.0), (0.0, 0.05), seeds):
+            yield kind, d, n, negative, noise, seed
+
+
 GRIDS = {
     "noise": (noise_grid, 6),
     "missed": (missed_grid, 2),
     "missed-noisy": (missed_noisy_grid, 3),
+    "not-psd": (not_psd_grid, 2),
 }
 
 
@@ -132,6 +148,7 @@ def outcome(model, messages, truth, rank):
         "error": relative_error(model.components_.T, truth),
         "noise warning": any(noise),
         "missed warning": any(missed),
+        "not-PSD warning": any(NOT_PSD_TEXT in m for m in messages),
         "other warning": not all(map(operator.or_, noise, missed)),
     }
 
@@ -150,6 +167,24 @@ def run_case(kind, d, r, n, kappa, noise, seed):
     return row
 
 
+def run_not_psd_case(kind, d, n, negative, noise, seed):
+    """M = u₁u₁ᵀ + u₂u₂ᵀ − negative·u₃u₃ᵀ: whether the not-PSD warning comes."""
+    X, _, factor = make_low_rank_sensing(n, d, 3, measurement=kind, random_state=seed)
+    M = factor[:, :2] @ factor[:, :2].T - negative * np.outer(factor[:, 2], factor[:, 2])
+    if kind == "rank_one":
+        y = np.einsum("ni,ij,nj->n", X, M, X)
+    else:
+        y = X @ M.ravel()
+    y = y + noise * float(np.std(y)) * np.random.default_rng(seed).standard_normal(n)
+    _, messages = fit(X, y, kind, seed)
+    return {
+        "kind": kind,
+        "negative": negative,
+        "noise": noise,
+        "warned": any(NOT_PSD_TEXT in m for m in messages),
+    }
+
+
 def count_table(rows, keys):
     """Fits by ``keys``: with either residual warning, with only another, silent."""
     groups = collections.defaultdict(list)
@@ -157,17 +192,29 @@ def count_table(rows, keys):
         groups[tuple(row[k] for k in keys)].append(row)
     residual = WARNINGS[:2]
     return table(
-        [*keys, "fits", *residual, "another warning only", "silent"],
+        [*keys, "fits", *residual, "not-PSD warning", "another warning only", "silent"],
         [
             [
                 *key,
                 len(group),
                 *(sum(r[w] for r in group) for w in residual),
+                sum(r["not-PSD warning"] for r in group),
                 sum(r["other warning"] and not any(map(r.get, residual)) for r in group),
                 sum(not any(map(r.get, WARNINGS)) for r in group),
             ]
             for key, group in sorted(groups.items())
         ],
+    )
+
+
+def warned_table(rows, keys):
+    """Fits of a matrix that is not PSD by ``keys``: how many got the warning."""
+    groups = collections.defaultdict(list)
+    for row in rows:
+        groups[tuple(row[k] for k in keys)].append(row)
+    return table(
+        [*keys, "fits", "not-PSD warning"],
+        [[*key, len(g), sum(r["warned"] for r in g)] for key, g in sorted(groups.items())],
     )
 
 
@@ -207,8 +254,12 @@ def main():
     for name in GRIDS if args.grid == "all" else [args.grid]:
         cases, default_seeds = GRIDS[name]
         start = time.perf_counter()
-        rows = [run_case(*case) for case in cases(range(args.seeds or default_seeds))]
+        run = run_not_psd_case if name == "not-psd" else run_case
+        rows = [run(*case) for case in cases(range(args.seeds or default_seeds))]
         print(f"\n## {name}: {len(rows)} fits ({time.perf_counter() - start:.0f} s)\n")
+        if name == "not-psd":
+            print(warned_table(rows, ("kind", "negative", "noise")))
+            continue
         print(count_table(rows, ("kind", "rank", "noise")))
         print()
         print(refit_table(rows, ("advice", "kind", "rank", "noise")))

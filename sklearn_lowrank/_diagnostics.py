@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from array_api_compat import device
@@ -23,9 +24,11 @@ from ._warnings import warn
 
 __all__ = [
     "NoiseEstimate",
+    "ResidualSpectrum",
     "estimate_noise",
     "outsized_advice",
     "plain_loss",
+    "residual_spectrum",
     "too_few_for_any_advice",
     "warn_about_fit",
     "warn_if_anisotropic",
@@ -34,6 +37,7 @@ __all__ = [
     "warn_if_no_better_than_the_mean",
     "warn_if_noise_was_kept",
     "warn_if_not_identified",
+    "warn_if_not_psd",
 ]
 
 # A rank-one y whose mean is within this fraction of its mean absolute deviation of 0
@@ -563,40 +567,58 @@ def _missed_advice(alpha: float, lowered, threshold, relative_norm: float) -> st
     return cause + f", and {stuck}: choose alpha by cross-validation"
 
 
-def warn_if_direction_missed(
-    noise: NoiseEstimate,
-    residual,
-    gram,
-    *,
-    alpha: float,
-    beta: float,
-    threshold,
-    tol: float,
-) -> None:
-    """A warning when the residuals hold a direction that stands above the ``noise``:
-    pruning dropped a direction of ``M*``.
+@dataclass(frozen=True)
+class ResidualSpectrum:
+    """The sensing matrix of a converged fit's residuals and what its eigenvalues are
+    compared with, for :func:`warn_if_not_psd` and :func:`warn_if_direction_missed`.
 
     At a converged fit the sensing matrix of the residuals ``rᵢ = yᵢ − ⟨Aᵢ, VVᵀ⟩``,
     ``G = (1/n) Σᵢ rᵢ sym(Aᵢ)/g``, vanishes on the kept directions (``G·V = 0`` is
-    the fine-tuning's stationarity), and a positive eigenvalue of ``G`` is a direction
-    along which a new column would lower the loss. Residuals of noise alone reach
-    about :attr:`NoiseEstimate.level` there; a direction of ``M*`` that was dropped
-    stands out above it as an isolated eigenvalue.
-    ``residual`` is the fine-tuning's last ``𝒜(VVᵀ) − y`` (on the device), ``gram``
-    its ``VᵀV`` (host): one more pass over the data, the noise level's (9 on small
-    data), and on a warned fit one per missed direction (the advice's noise floor).
+    the fine-tuning's stationarity). A positive eigenvalue of ``G`` is a direction
+    along which a new column would lower the loss; a negative one, a direction along
+    which ``y`` asks for negative curvature, which no PSD matrix gives. Residuals of
+    noise alone reach about :attr:`NoiseEstimate.level` there, either sign.
 
     What else makes such an eigenvalue is left out: one measurement that could make
-    half of it alone (a heavy-tailed noise's outlier, an outsized row), and the
-    residue of the fit's tolerance, below ``max(_MISSED_SHARE, _MISSED_TOL·tol)``
-    times the largest kept eigenvalue (as a sensing matrix shows it): a noiseless fit
-    of the right rank leaves residuals shaped by its stop (d = 4, r = 2: errors of
-    1e-11 to 1e-10 stood 2.2-3 times above their level; at tol=1e-3, errors of 2e-3).
+    half of it alone (``one_row``: a heavy-tailed noise's outlier, an outsized row),
+    and the residue of the fit's tolerance, below ``resolved``:
+    ``max(_MISSED_SHARE, _MISSED_TOL·tol)`` times the largest kept eigenvalue (as a
+    sensing matrix shows it): a noiseless fit of the right rank leaves residuals shaped
+    by its stop (d = 4, r = 2: errors of 1e-11 to 1e-10 stood 2.2-3 times above their
+    level; at tol=1e-3, errors of 2e-3).
     """
+
+    noise: NoiseEstimate
+    residual: object  # 𝒜(VVᵀ) − y, in the array module
+    matrix: object  # G, in the array module
+    eigenvalues: np.ndarray  # of G, ascending, on the host
+    resolved: float
+    one_row: float
+    largest_kept: float
+    rank: int
+
+    @property
+    def cut(self) -> float:
+        """The size beyond which an eigenvalue, of either sign, stands out of the
+        noise and of the fit's tolerance."""
+        return max(_MISSED_MARGIN * self.noise.level, self.resolved)
+
+    def count_beyond(self, sign: float) -> int:
+        """How many eigenvalues of ``sign`` (±1) are beyond :attr:`cut`, where the
+        extreme one of that sign is and no single measurement could make half of it;
+        0 otherwise."""
+        extreme = float(self.eigenvalues[-1] if sign > 0 else -self.eigenvalues[0])
+        if not (extreme > self.cut and self.one_row <= _MISSED_ONE_ROW * extreme):
+            return 0
+        return int(np.sum(sign * self.eigenvalues > self.cut))
+
+
+def residual_spectrum(noise: NoiseEstimate, residual, gram, *, tol: float):
+    """The :class:`ResidualSpectrum` of a converged fit of residual ``residual``
+    (``𝒜(VVᵀ) − y`` on the device) and ``gram`` (its ``VᵀV``, host), or ``None``
+    where nothing in it could stand out: one more pass over the data (and the noise
+    level's, 1 to 9), skipped when the residuals are that small everywhere."""
     op, rank = noise.op, gram.shape[0]
-    # At full rank there is no direction left to miss.
-    if rank >= op.dim:
-        return
     xp = op.xp
     # Centred, as the noise's signs are: a mean r̄ adds r̄·(1/n) Σᵢ xᵢxᵢᵀ/g ≈ r̄·I to
     # a rank-one sensing matrix (a missed Δ gives r̄ ≈ tr Δ), which lifts every
@@ -611,25 +633,76 @@ def warn_if_direction_missed(
         xp.max(xp.abs(weights) * op.spectral_bounds()) / op.n_samples,
     )
     if not largest_kept > 0 or float(top_weight) * op.mean_norm <= resolved:
-        return
+        return None
     matrix, eigenvalues = _sensing_spectrum(op, weights)
-    top = float(eigenvalues[-1])
-    if top <= resolved or float(one_row) > _MISSED_ONE_ROW * top:
-        return
-    level = noise.level
     # (A level of 0: balanced signs cancel on a design of one repeated row.)
-    if not level > 0:
+    if not noise.level > 0:
+        return None
+    return ResidualSpectrum(
+        noise, residual, matrix, eigenvalues, resolved, float(one_row), largest_kept, rank
+    )
+
+
+def warn_if_not_psd(spectrum: ResidualSpectrum) -> bool:
+    """A warning when the residuals' sensing matrix has an eigenvalue below
+    ``−_MISSED_MARGIN`` times the noise's level: ``y`` holds a part that no PSD matrix
+    explains. Whether it warned.
+
+    ``M* = q₁q₁ᵀ − 0.5·q₂q₂ᵀ`` (noiseless, rank-one ``d = 10``, ``n = 400``) fitted
+    rank 1 with R² 0.70 and no warning; with matrix measurements the negative part
+    was read as noise ("may only fit noise", σ = 0.55 on noiseless data). The lowest
+    eigenvalue must also outweigh the largest, where a missed direction shows.
+    """
+    count = spectrum.count_beyond(-1.0)
+    bottom, top = float(spectrum.eigenvalues[0]), float(spectrum.eigenvalues[-1])
+    # A direction of M* that the fit lacks leaves negative eigenvalues too, about a
+    # third of its own (rank-one, noiseless: 35 of 155 fits that lost one went past
+    # the cut); a part of y that is not PSD leaves the lowest 2-160 times the top.
+    if count == 0 or -bottom <= top:
+        return False
+    level = spectrum.noise.level
+    which = "an eigenvalue" if count == 1 else f"{count} eigenvalues"
+    warn(
+        f"The residuals hold a part of y that no PSD matrix explains: their sensing "
+        f"matrix has {which} below -{_MISSED_MARGIN:g} times the level that noise of "
+        f"their standard deviation reaches there (the lowest {-bottom / level:.2g} "
+        "times), along which y asks for negative curvature. y may measure a matrix "
+        "that is not PSD (a quadratic network with output weights of both signs, a "
+        "difference of two covariances), which this estimator cannot represent: the "
+        "fit is the PSD part it could reach; see 'When recovery fails' in the user "
+        "guide.",
+        UserWarning,
+    )
+    return True
+
+
+def warn_if_direction_missed(
+    spectrum: ResidualSpectrum, *, alpha: float, beta: float, threshold
+) -> None:
+    """A warning when the residuals' sensing matrix has an eigenvalue above
+    ``_MISSED_MARGIN`` times the noise's level: pruning dropped a direction of
+    ``M*``, which stands out as an isolated eigenvalue.
+
+    On a warned fit, one pass over the data per missed direction (the advice's noise
+    floor).
+    """
+    rank, eigenvalues = spectrum.rank, spectrum.eigenvalues
+    op = spectrum.noise.op
+    # At full rank there is no direction left to miss.
+    if rank >= op.dim:
         return
-    missed = int(np.sum(eigenvalues > max(_MISSED_MARGIN * level, resolved)))
+    missed = spectrum.count_beyond(1.0)
     if missed == 0:
         return
+    top, level = float(eigenvalues[-1]), spectrum.noise.level
     what = "a direction" if missed == 1 else f"{missed} directions"
     # The column norms the threshold compares are square roots of eigenvalues.
-    relative_norm = math.sqrt(top / largest_kept)
+    relative_norm = math.sqrt(top / spectrum.largest_kept)
     # The advice's floor is the noise the rest of the residuals hold: the signal of
     # the directions the fit lacks inflates σ. (eigh only here, on a warned fit.)
-    directions = xp.linalg.eigh(matrix)[1][:, -missed:]
-    lowered = _lowered_alpha(alpha, beta, noise.level_without(residual, directions))
+    directions = op.xp.linalg.eigh(spectrum.matrix)[1][:, -missed:]
+    rest = spectrum.noise.level_without(spectrum.residual, directions)
+    lowered = _lowered_alpha(alpha, beta, rest)
     cause = _missed_advice(alpha, lowered, threshold, relative_norm)
     warn(
         f"The residuals hold {what} of M* that the fit lacks: the sensing matrix of "
@@ -690,11 +763,13 @@ def warn_about_fit(
     )
     if noise is None:
         return
+    spectrum = residual_spectrum(noise, residual, gram, tol=tol)
+    # A part of y no PSD matrix explains inflates the σ the other two read.
+    if spectrum is not None and warn_if_not_psd(spectrum):
+        return
     # A fit named as keeping too many columns is not also told it has too few; one
     # that kept them all was told by pruning.
     if warn_if_noise_was_kept(noise, gram, alpha=alpha, beta=beta, scale=scale):
         return
-    if not all_kept:
-        warn_if_direction_missed(
-            noise, residual, gram, alpha=alpha, beta=beta, threshold=threshold, tol=tol
-        )
+    if spectrum is not None and not all_kept:
+        warn_if_direction_missed(spectrum, alpha=alpha, beta=beta, threshold=threshold)

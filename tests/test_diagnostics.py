@@ -253,7 +253,8 @@ def test_noise_above_the_pick_up_level_is_named_with_an_alpha_that_helps():
 
 def test_a_fit_named_as_keeping_noise_is_not_told_it_lacks_a_direction(monkeypatch):
     """Noise 0.2 keeps 8 columns for 3, and the noise warning says so; after it the
-    missed-direction check does not run (only the noise level's passes). Both had come
+    missed-direction check does not run (the passes are the residuals' spectrum's,
+    which the not-PSD check reads first, and the noise level's). Both had come
     together on a fit with three rows of X times 30 (rank 6 for 3, a spike per
     outsized row: "may be too large" and "may be too small")."""
     X, y, _ = noisy_problem(0.2)
@@ -262,11 +263,16 @@ def test_a_fit_named_as_keeping_noise_is_not_told_it_lacks_a_direction(monkeypat
         warnings.simplefilter("always")
         PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
     assert noise_warnings(record) and not missed_warnings(record)
-    assert len(calls) == diagnostics._LEVEL_DRAWS
+    assert not not_psd_warnings(record)
+    assert len(calls) == 1 + diagnostics._LEVEL_DRAWS
 
 
 def missed_warnings(record):
     return messages_with(record, "that the fit lacks")
+
+
+def not_psd_warnings(record):
+    return messages_with(record, "no PSD matrix explains")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -438,9 +444,9 @@ def test_the_missed_advice_names_what_can_help(threshold, lowered, says):
 def test_what_a_right_fits_tolerance_leaves_is_no_missed_direction(gated, monkeypatch):
     """A noiseless right-rank fit (d = 4, r = 2, error 5e-11) leaves residuals that are
     structured too: their largest eigenvalue stood 2.8 times above one draw's noise
-    level. Below max(1e-4, 10·tol) of the largest kept eigenvalue nothing counts, and
-    the bound max|rᵢ|·mean‖Aᵢ‖ skips the passes; without that floor, the one-row test
-    and the median over draws, the check warns."""
+    level (and their lowest 4.1 times below). Below max(1e-4, 10·tol) of the largest
+    kept eigenvalue nothing counts, and the bound max|rᵢ|·mean‖Aᵢ‖ skips the passes;
+    without that floor, the one-row test and the median over draws, the checks warn."""
     X, y, truth = make_low_rank_sensing(
         21, 4, 2, measurement="matrix", condition_number=10, random_state=0
     )
@@ -456,7 +462,7 @@ def test_what_a_right_fits_tolerance_leaves_is_no_missed_direction(gated, monkey
         model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(X, y)
     assert model.n_components_ == 2
     assert relative_error(model.components_.T, truth) < 1e-8
-    assert bool(missed_warnings(record)) == warns
+    assert bool(missed_warnings(record) or not_psd_warnings(record)) == warns
     assert len(calls) == (1 + diagnostics._LEVEL_DRAWS if warns else 0)
 
 
@@ -663,3 +669,33 @@ def test_a_numeric_threshold_is_named_as_the_cut():
     refit = PrunedFactorSensing(threshold=advised, random_state=0).fit(X, y)
     assert refit.n_components_ == 2
     assert relative_error(refit.components_.T, truth) < 1e-6
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_truth_that_is_not_psd_is_named(kind):
+    """M* of eigenvalues 1 and -0.5, noiseless: rank-one data fitted rank 1 with R²
+    0.70 and no warning; matrix data read the negative part as noise ("may only fit
+    noise", σ = 0.55)."""
+    rng = np.random.default_rng(0)
+    d = 10
+    q = np.linalg.qr(rng.standard_normal((d, 2)))[0]
+    M = np.outer(q[:, 0], q[:, 0]) - 0.5 * np.outer(q[:, 1], q[:, 1])
+    if kind == "rank_one":
+        X = rng.standard_normal((400, d))
+        y = np.einsum("ni,ij,nj->n", X, M, X)
+    else:
+        X = rng.standard_normal((400, d * d))
+        y = X @ M.ravel()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(measurement=kind, random_state=0).fit(X, y)
+    (message,) = [str(w.message) for w in record]
+    assert "no PSD matrix explains" in message and "an eigenvalue below" in message
+    assert model.score(X, y) < 0.95
+    # The PSD part alone fits with no warning.
+    y_psd = y + 0.5 * (
+        (X @ q[:, 1]) ** 2 if kind == "rank_one" else X @ np.outer(q[:, 1], q[:, 1]).ravel()
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        PrunedFactorSensing(measurement=kind, random_state=0).fit(X, y_psd)
