@@ -285,7 +285,13 @@ class ColumnPruner:
 
 
 def select_columns(
-    norms, threshold="auto", floor=0.0, alive=None, dim=None, penalized=True
+    norms,
+    threshold="auto",
+    floor=0.0,
+    alive=None,
+    dim=None,
+    penalized=True,
+    converged=True,
 ):
     """Boolean mask of kept columns and the relative threshold that was applied.
 
@@ -310,6 +316,9 @@ def select_columns(
     penalized : bool, default=True
         Whether the norms come from a penalised fit; without the penalty, every column
         kept is the expected outcome, and the warning says so.
+    converged : bool, default=True
+        Whether that fit converged; if not, a warning that pruning kept every column
+        (or none) names its budget rather than ``alpha`` or the data.
 
     Returns
     -------
@@ -322,17 +331,30 @@ def select_columns(
     relative = relative_threshold(norms, threshold, floor)
     alive = np.ones(norms.shape, dtype=bool) if alive is None else np.asarray(alive)
     support = _passing(norms, relative, floor) & alive
+    # An unfinished fit explains either outcome before alpha or the data do (kept
+    # all 20 columns at max_iter=1, where the warning blamed a weak alpha).
     if not support.any():
         support = np.zeros(norms.shape, dtype=bool)
         support[int(np.argmax(np.where(alive, norms, -np.inf)))] = True
+        early = (
+            "The regularized fit stopped at its max_iter (see its ConvergenceWarning), "
+            "maybe before any column could grow: increase max_iter. Otherwise the"
+        )
         warn(
             "Pruning kept no column (none grew past its small random start); keeping the "
-            "largest one. The penalty alpha may be too strong for this data, or y carry "
-            "no signal that a PSD matrix explains (with rank-one measurements, "
-            "predictions ‖Uᵀxᵢ‖² are never negative: mostly negative y cannot be fitted)."
+            f"largest one. {'The' if converged else early} penalty alpha may be too "
+            "strong for this data, or y carry no signal that a PSD matrix explains "
+            "(with rank-one measurements, predictions ‖Uᵀxᵢ‖² are never negative: "
+            "mostly negative y cannot be fitted)."
         )
     elif support.all() and (norms.size > 1 or (dim is not None and dim > 1)):
-        if not penalized and norms.size > 1:
+        if not converged and penalized:
+            warn(
+                f"Pruning kept all {norms.size} columns: the regularized fit stopped at "
+                "its max_iter before the penalty had separated them (see its "
+                "ConvergenceWarning): increase max_iter."
+            )
+        elif not penalized and norms.size > 1:
             warn(
                 f"Pruning kept all {norms.size} columns: with alpha=0 there is no "
                 "penalty, and without it the columns keep norms comparable to the "

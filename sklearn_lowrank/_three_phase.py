@@ -283,7 +283,13 @@ def fit_three_phase(
     alive = np.zeros(k, dtype=bool)
     alive[pruner.columns] = True
     support, relative = select_columns(
-        norms, threshold, floor=floor * factor_unit, alive=alive, dim=d, penalized=alpha > 0
+        norms,
+        threshold,
+        floor=floor * factor_unit,
+        alive=alive,
+        dim=d,
+        penalized=alpha > 0,
+        converged=regularized.converged,
     )
     keep = np.flatnonzero(support[pruner.columns])
     V = xp.take(regularized.U, from_host(xp, keep, device=device(y)), axis=1)

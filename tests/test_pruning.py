@@ -122,6 +122,18 @@ def test_select_columns_numeric_threshold():
     assert support[2]  # 1.0 == 0.25 * 4.0
 
 
+@pytest.mark.parametrize(
+    "norms, says",
+    [(np.ones(3), "kept all 3 columns: the regularized fit stopped at its max_iter"),
+     (np.zeros(3), "The regularized fit stopped at its max_iter .* Otherwise the penalty")],
+)  # fmt: skip
+def test_an_unfinished_fit_is_named_before_alpha(norms, says):
+    """max_iter=1 kept all 20 columns, and the warning said alpha was too weak."""
+    with pytest.warns(UserWarning, match=says) as record:
+        select_columns(norms, "auto", dim=8, converged=False)
+    assert len(record) == 1 and "too weak" not in str(record[0].message)
+
+
 def test_select_columns_accepts_lists_and_returns_bool():
     support, relative = select_columns([2.0, 1e-6], "auto")
     assert support.dtype == bool
