@@ -14,6 +14,9 @@ from ._operators import measure
 
 __all__ = ["make_low_rank_sensing"]
 
+# Checked by hand, not with scikit-learn's validate_params: its Integral admits True
+# (and so does its Real), which the tests refuse with a TypeError.
+
 
 def _check_positive_integer(name, value):
     """``value`` as a Python int: a real integer (not a bool), at least 1."""
