@@ -558,7 +558,8 @@ class PrunedFactorSensing(
             X, U = self._factor_for(X, method)  # checks that the model is fitted first
             out = compute(self._fitted_measurement, X, U)
         xp, _ = namespace_and_device(out)
-        (finite,) = fetch(xp, xp.all(xp.isfinite(out)))
+        # (As a float: NumPy before 1.25 takes no boolean through DLPack.)
+        (finite,) = fetch(xp, xp.astype(xp.all(xp.isfinite(out)), out.dtype))
         if not bool(finite):
             fitted, dtype = dtype_name(self.components_.dtype), dtype_name(X.dtype)
             remedy = (
