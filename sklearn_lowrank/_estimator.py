@@ -7,7 +7,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from array_api_compat import is_array_api_obj, is_numpy_array, is_numpy_namespace
+from array_api_compat import is_numpy_namespace
 from numpy.typing import ArrayLike
 from sklearn import get_config
 from sklearn.base import (
@@ -16,7 +16,7 @@ from sklearn.base import (
     RegressorMixin,
     TransformerMixin,
 )
-from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, check_X_y
 
@@ -43,6 +43,7 @@ from ._operators import make_operator, measure, project, square_side
 from ._three_phase import FINETUNE_SOLVERS, fit_three_phase
 from ._validation import (
     check_foreign_array,
+    checked_target,
     flatten_matrices,
     numeric_target,
     per_sample,
@@ -382,7 +383,7 @@ class PrunedFactorSensing(
         else:
             X = check_foreign_array(X, xp, name="X", ndim=2)
             if fitting:
-                y = self._checked_target(y, X, xp, dev)
+                y = checked_target(y, X, xp, dev, estimator=type(self).__name__)
             else:
                 validate_data(self, X, skip_check_array=True, reset=False)
         if self._measurement(fitting) == "matrix":
@@ -422,30 +423,6 @@ class PrunedFactorSensing(
         that a ``set_params(measurement=...)`` after ``fit`` cannot reinterpret ``X``
         against the fitted factor (it applies at the next ``fit``)."""
         return self.measurement if fitting else self._fitted_measurement
-
-    def _checked_target(self, y, like, xp, dev, *, scoring=False):
-        """``y`` as a 1-D array of namespace ``xp`` on ``dev``, with the dtype and length
-        of ``like`` (``X`` or the predictions), checked as scikit-learn checks NumPy
-        targets: a column vector is raveled with a warning, as ``column_or_1d`` does.
-        ``scoring``: as ``r2_score`` checks them, keeping ``y``'s float dtype and
-        raveling a column silently."""
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        if not is_array_api_obj(y) or is_numpy_array(y):
-            # Strings and objects have no Array-API dtype.
-            y = numeric_target(np.asarray(y))
-        y = move_to(y, xp, dev, name="y")
-        if y.ndim == 2 and y.shape[1] == 1:
-            if not scoring:
-                warn(
-                    "A column-vector y was passed when a 1d array was expected. Please "
-                    "change the shape of y to (n_samples, ), for example using ravel().",
-                    DataConversionWarning,
-                )
-            y = xp.reshape(y, (-1,))
-        return per_sample(y, like, xp, name="y", same_dtype=not scoring)
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -650,7 +627,9 @@ class PrunedFactorSensing(
         predicted = self.predict(X)
         # Checked as r2_score checks NumPy input (a column vector would broadcast to
         # (n, n) silently), and computed in the wider of the two dtypes, as it does.
-        y = self._checked_target(y, predicted, xp, dev, scoring=True)
+        y = checked_target(
+            y, predicted, xp, dev, estimator=type(self).__name__, scoring=True
+        )
         dtype = xp.result_type(y.dtype, predicted.dtype)
         y, predicted = xp.astype(y, dtype), xp.astype(predicted, dtype)
         if y.shape[0] < 2:  # r2_score's answer

@@ -9,12 +9,15 @@ device, and word their errors as scikit-learn does (naming the parameter).
 from __future__ import annotations
 
 import numpy as np
-from array_api_compat import device
+from array_api_compat import device, is_array_api_obj, is_numpy_array
+from sklearn.exceptions import DataConversionWarning
 
-from ._backend import check_dtype_range, values_of, widest_float
+from ._backend import check_dtype_range, move_to, values_of, widest_float
+from ._warnings import warn
 
 __all__ = [
     "check_foreign_array",
+    "checked_target",
     "flatten_matrices",
     "numeric_target",
     "per_sample",
@@ -68,6 +71,29 @@ def per_sample(values, like, xp, *, name: str, same_dtype: bool = True):
             f"[{like.shape[0]}, {values.shape[0]}]"
         )
     return values
+
+
+def checked_target(y, like, xp, dev, *, estimator: str, scoring: bool = False):
+    """``y`` as a 1-D array of namespace ``xp`` on ``dev``, with the dtype and length
+    of ``like`` (``X`` or the predictions), checked as scikit-learn checks NumPy
+    targets: a column vector is raveled with a warning, as ``column_or_1d`` does.
+    ``scoring``: as ``r2_score`` checks them, keeping ``y``'s float dtype and
+    raveling a column silently. ``estimator`` names the estimator in the errors."""
+    if y is None:
+        raise ValueError(f"{estimator} requires y to be passed, but the target y is None.")
+    if not is_array_api_obj(y) or is_numpy_array(y):
+        # Strings and objects have no Array-API dtype.
+        y = numeric_target(np.asarray(y))
+    y = move_to(y, xp, dev, name="y")
+    if y.ndim == 2 and y.shape[1] == 1:
+        if not scoring:
+            warn(
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples, ), for example using ravel().",
+                DataConversionWarning,
+            )
+        y = xp.reshape(y, (-1,))
+    return per_sample(y, like, xp, name="y", same_dtype=not scoring)
 
 
 def raise_if_not_finite(xp, *, cause, **arrays):
