@@ -185,8 +185,7 @@ class PrunedFactorSensing(
         ``1`` prints a line for the regularised fit, one for the pruning, one for the
         fine-tuning (unless ``finetune_iter=0``) and a total, plus one when the
         regularised phase runs on to ``√tol`` and one when directions are pruned after
-        the fine-tuning; ``2`` also prints progress every 10
-        iterations.
+        the fine-tuning; ``2`` also prints progress every 10 iterations.
 
     Attributes
     ----------

@@ -133,9 +133,8 @@ def _factor_in_units_of_y(xp, V, factor_unit: float):
     if not holds_magnitude(xp, V.dtype, float(normalised) * factor_unit):
         raise FloatingPointError(
             f"The fitted factor, {factor_unit:.3g} times its normalised values in the "
-            "units of "
-            f"y and X, is not representable in {V.dtype}: rescale y or X (the fit in "
-            "normalised units does not depend on their scale)."
+            f"units of y and X, is not representable in {V.dtype}: rescale y or X (the "
+            "fit in normalised units does not depend on their scale)."
         )
     return V * factor_unit
 
@@ -302,8 +301,13 @@ def fit_three_phase(
     curve = list(regularized.objective)
     n_finetune, loss, gram, residual = 0, None, None, None
     if finetune_iter > 0:
-        finetune = [op, y_scaled, progress, finetune_iter, finetune_solver, tol]
-        finetuned = _finetuning_phase(V, *finetune)
+
+        def finetune(V):
+            return _finetuning_phase(
+                op, y_scaled, V, progress, finetune_iter, finetune_solver, tol
+            )
+
+        finetuned = finetune(V)
         # Pruning kept columns that the regularised fit had not yet shrunk, and the
         # fine-tuning did (the missed-direction advice's small numeric threshold at
         # κ = 1e4 kept 13 for a rank-3 M*, 10 of them below 1e-5 of the largest): the
@@ -315,7 +319,7 @@ def fit_three_phase(
                 f"pruning after fine-tuning: kept {principal.shape[1]} of "
                 f"{V.shape[1]} directions (threshold {relative:.3g} x largest)"
             )
-            finetuned = _resumed(finetuned, _finetuning_phase(principal, *finetune))
+            finetuned = _resumed(finetuned, finetune(principal))
         _end_phase(
             finetuned,
             "fine-tuning",
@@ -446,7 +450,7 @@ def _regularized_phase(
 
 
 def _finetuning_phase(
-    V, op, y_scaled, progress: _Progress, finetune_iter: int, finetune_solver: str, tol
+    op, y_scaled, V, progress: _Progress, finetune_iter: int, finetune_solver: str, tol
 ) -> SolverResult:
     """Phase 3: the plain loss from the pruned factor ``V`` (its end reported by the
     caller, who may run it again)."""
