@@ -358,6 +358,24 @@ def test_directions_the_fine_tuning_shrank_are_pruned_after_it(capsys):
     assert model.n_iter_ == len(model.loss_curve_) > model.n_iter_finetune_
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_pruning_after_the_fine_tuning_on_a_strict_device(dtype):
+    """The same pruning and second fine-tuning on array_api_strict's non-default
+    device, which refuses silent host conversions as a GPU does."""
+    X, y, _ = make_low_rank_sensing(1200, 20, 3, condition_number=1e4, random_state=5)
+    X, y = X.astype(dtype), y.astype(dtype)
+    dev = xps.Device("device1")
+    host = PrunedFactorSensing(alpha=5e-4, threshold=0.0031, random_state=0).fit(X, y)
+    strict = PrunedFactorSensing(alpha=5e-4, threshold=0.0031, random_state=0).fit(
+        xps.asarray(X, device=dev), xps.asarray(y, device=dev)
+    )
+    assert strict.n_components_ == host.n_components_ == 3
+    assert strict.n_iter_ == host.n_iter_
+    np.testing.assert_allclose(
+        to_numpy(strict.components_), host.components_, rtol=1e-5, atol=1e-6
+    )
+
+
 def test_without_a_penalty_fine_tuned_directions_are_not_pruned():
     """alpha=0: greedy pruning keeps what it keeps, which the package shows."""
     model, _, _ = _fit_at_kappa_1e4(alpha=0.0, finetune_iter=300)
