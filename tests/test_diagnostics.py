@@ -2,6 +2,7 @@
 
 import warnings
 
+import array_api_strict as xps
 import numpy as np
 import pytest
 from _problems import KINDS
@@ -170,9 +171,10 @@ def test_few_isotropic_vectors_do_not_warn_but_few_shifted_ones_do(n):
             assert len(record) == warns
 
 
+@pytest.mark.parametrize("strict", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("rotated", [False, True])
-def test_vectors_that_span_fewer_dimensions_warn(dtype, rotated):
+def test_vectors_that_span_fewer_dimensions_warn(dtype, rotated, strict):
     """xᵢ orthogonal to one direction (a zero feature, or the same after a rotation)
     and M* reaching it: relative error 0.64 with training R² 1.0, silently."""
     d = 12
@@ -185,12 +187,18 @@ def test_vectors_that_span_fewer_dimensions_warn(dtype, rotated):
     X = X - np.outer(X @ unseen, unseen)
     factor = factor + 0.7 * np.outer(unseen, [1.0, -1.0])
     y = np.sum((X @ factor) ** 2, axis=1)
+    data = X.astype(dtype), y.astype(dtype)
+    if strict:  # the non-default device refuses host conversions, as a GPU does
+        data = tuple(xps.asarray(a, device=xps.Device("device1")) for a in data)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        model = PrunedFactorSensing(random_state=0).fit(X.astype(dtype), y.astype(dtype))
+        PrunedFactorSensing(random_state=0).fit(*data)
     (message,) = [str(w.message) for w in record]
     assert "span only 11 of the d=12 dimensions" in message
     assert "1 eigenvalue of 0" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the warning checked above
+        model = PrunedFactorSensing(random_state=0).fit(X, y)
     assert relative_error(model.components_.T, factor) > 0.1
     # Their full span, the same vectors with the direction back: no warning.
     X_full = X + np.outer(np.random.default_rng(1).standard_normal(2000), unseen)
@@ -671,8 +679,9 @@ def test_a_numeric_threshold_is_named_as_the_cut():
     assert relative_error(refit.components_.T, truth) < 1e-6
 
 
+@pytest.mark.parametrize("strict", [False, True])
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_truth_that_is_not_psd_is_named(kind):
+def test_a_truth_that_is_not_psd_is_named(kind, strict):
     """M* of eigenvalues 1 and -0.5, noiseless: rank-one data fitted rank 1 with R²
     0.70 and no warning; matrix data read the negative part as noise ("may only fit
     noise", σ = 0.55)."""
@@ -686,12 +695,15 @@ def test_a_truth_that_is_not_psd_is_named(kind):
     else:
         X = rng.standard_normal((400, d * d))
         y = X @ M.ravel()
+    # On array_api_strict's non-default device too, which refuses host conversions.
+    dev = xps.Device("device1")
+    data = (xps.asarray(X, device=dev), xps.asarray(y, device=dev)) if strict else (X, y)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        model = PrunedFactorSensing(measurement=kind, random_state=0).fit(X, y)
+        model = PrunedFactorSensing(measurement=kind, random_state=0).fit(*data)
     (message,) = [str(w.message) for w in record]
     assert "no PSD matrix explains" in message and "an eigenvalue below" in message
-    assert model.score(X, y) < 0.95
+    assert model.score(*data) < 0.95
     # The PSD part alone fits with no warning.
     y_psd = y + 0.5 * (
         (X @ q[:, 1]) ** 2 if kind == "rank_one" else X @ np.outer(q[:, 1], q[:, 1]).ravel()
