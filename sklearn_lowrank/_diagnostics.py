@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from array_api_compat import device
 
-from ._backend import ROUNDING_LEVEL, fetch, from_host, to_host
+from ._backend import ROUNDING_LEVEL, dtype_name, fetch, from_host, to_host
 from ._scaling import SCALE_TRUNCATION, DataSummary
 from ._warnings import warn
 
@@ -49,8 +49,9 @@ _CENTRED_RTOL = 1e-4
 _ANISOTROPY_SHARE, _ANISOTROPY_RATIO = 0.3, 3.5
 # ...and this many times the top eigenvalue that sampling alone gives isotropic vectors.
 _SAMPLING_MARGIN = 1.5
-# An eigenvalue of that second moment below this many times d·ε of the largest is a
-# direction no xᵢ reaches, to rounding.
+# An eigenvalue of that second moment below this many times ε of the largest is a
+# direction no xᵢ reaches, to rounding (measured: 0.3-1.3ε; a float32 feature scaled
+# by 0.003, which the fit recovers, stands at 60ε).
 _SPAN_RTOL = 10.0
 # Noise whose level in the residual's sensing matrix reaches this fraction of the
 # penalty's pick-up level alpha/√beta may leave columns that only fit it: those whose
@@ -66,6 +67,11 @@ _MISSED_MARGIN = 1.5
 _MISSED_SHARE, _MISSED_TOL = 1e-4, 10.0
 # ...and no single measurement may make this fraction of it alone.
 _MISSED_ONE_ROW = 0.5
+# A negative eigenvalue beyond this many times the noise's level (and outweighing the
+# largest) is a part of y no PSD matrix explains (see warn_if_not_psd): 1.5 had warned
+# on about 1% of noisy PSD fits at d = 4-8; parts that are not PSD stood at 2.8 or
+# more from 10 times the degrees of freedom on.
+_NOT_PSD_MARGIN = 2.0
 # The advice: a numeric threshold this fraction of the missed direction's estimated
 # norm, with alpha divided by this (but not below where the noise's level would reach
 # _NOISE_SHARE of the pick-up level).
@@ -192,7 +198,7 @@ def _warn_if_span_deficient(op, eigenvalues, dtype) -> bool:
     1.0, and no warning before.
     """
     d = op.dim
-    cut = _SPAN_RTOL * d * float(op.xp.finfo(dtype).eps) * float(eigenvalues[-1])
+    cut = _SPAN_RTOL * float(op.xp.finfo(dtype).eps) * float(eigenvalues[-1])
     unreached = int(np.sum(eigenvalues <= cut))
     # n < d vectors span n dimensions at most, which the check of the degrees of
     # freedom names (and all-zero X is refused before the fit).
@@ -202,7 +208,8 @@ def _warn_if_span_deficient(op, eigenvalues, dtype) -> bool:
         f"The measurement vectors xᵢ span only {d - unreached} of the d={d} "
         f"dimensions: their second moment (1/n)·Σ xᵢxᵢᵀ has {unreached} eigenvalue"
         f"{'' if unreached == 1 else 's'} of 0 to rounding (a feature that never "
-        "varies from 0, or linearly dependent features). The measurements "
+        "varies from 0, linearly dependent features, or a feature too small beside "
+        f"the others for {dtype_name(dtype)} to tell from 0). The measurements "
         "xᵢᵀM*xᵢ see only the part of M* inside that span, and the estimate holds "
         "none of what lies outside it; if M* may reach there, collect measurements "
         "that vary along those directions.",
@@ -597,20 +604,15 @@ class ResidualSpectrum:
     largest_kept: float
     rank: int
 
-    @property
-    def cut(self) -> float:
-        """The size beyond which an eigenvalue, of either sign, stands out of the
-        noise and of the fit's tolerance."""
-        return max(_MISSED_MARGIN * self.noise.level, self.resolved)
-
-    def count_beyond(self, sign: float) -> int:
-        """How many eigenvalues of ``sign`` (±1) are beyond :attr:`cut`, where the
-        extreme one of that sign is and no single measurement could make half of it;
-        0 otherwise."""
+    def count_beyond(self, sign: float, margin: float) -> int:
+        """How many eigenvalues of ``sign`` (±1) stand out: beyond ``margin`` times
+        the noise's level and the fit's tolerance, where the extreme one of that sign
+        does and no single measurement could make half of it; 0 otherwise."""
+        cut = max(margin * self.noise.level, self.resolved)
         extreme = float(self.eigenvalues[-1] if sign > 0 else -self.eigenvalues[0])
-        if not (extreme > self.cut and self.one_row <= _MISSED_ONE_ROW * extreme):
+        if not (extreme > cut and self.one_row <= _MISSED_ONE_ROW * extreme):
             return 0
-        return int(np.sum(sign * self.eigenvalues > self.cut))
+        return int(np.sum(sign * self.eigenvalues > cut))
 
 
 def residual_spectrum(noise: NoiseEstimate, residual, gram, *, tol: float):
@@ -645,7 +647,7 @@ def residual_spectrum(noise: NoiseEstimate, residual, gram, *, tol: float):
 
 def warn_if_not_psd(spectrum: ResidualSpectrum) -> bool:
     """A warning when the residuals' sensing matrix has an eigenvalue below
-    ``−_MISSED_MARGIN`` times the noise's level: ``y`` holds a part that no PSD matrix
+    ``−_NOT_PSD_MARGIN`` times the noise's level: ``y`` holds a part that no PSD matrix
     explains. Whether it warned.
 
     ``M* = q₁q₁ᵀ − 0.5·q₂q₂ᵀ`` (noiseless, rank-one ``d = 10``, ``n = 400``) fitted
@@ -653,7 +655,7 @@ def warn_if_not_psd(spectrum: ResidualSpectrum) -> bool:
     was read as noise ("may only fit noise", σ = 0.55 on noiseless data). The lowest
     eigenvalue must also outweigh the largest, where a missed direction shows.
     """
-    count = spectrum.count_beyond(-1.0)
+    count = spectrum.count_beyond(-1.0, _NOT_PSD_MARGIN)
     bottom, top = float(spectrum.eigenvalues[0]), float(spectrum.eigenvalues[-1])
     # A direction of M* that the fit lacks leaves negative eigenvalues too, about a
     # third of its own (rank-one, noiseless: 35 of 155 fits that lost one went past
@@ -664,7 +666,7 @@ def warn_if_not_psd(spectrum: ResidualSpectrum) -> bool:
     which = "an eigenvalue" if count == 1 else f"{count} eigenvalues"
     warn(
         f"The residuals hold a part of y that no PSD matrix explains: their sensing "
-        f"matrix has {which} below -{_MISSED_MARGIN:g} times the level that noise of "
+        f"matrix has {which} below -{_NOT_PSD_MARGIN:g} times the level that noise of "
         f"their standard deviation reaches there (the lowest {-bottom / level:.2g} "
         "times), along which y asks for negative curvature. y may measure a matrix "
         "that is not PSD (a quadratic network with output weights of both signs, a "
@@ -691,7 +693,7 @@ def warn_if_direction_missed(
     # At full rank there is no direction left to miss.
     if rank >= op.dim:
         return
-    missed = spectrum.count_beyond(1.0)
+    missed = spectrum.count_beyond(1.0, _MISSED_MARGIN)
     if missed == 0:
         return
     top, level = float(eigenvalues[-1]), spectrum.noise.level

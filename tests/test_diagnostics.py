@@ -200,11 +200,14 @@ def test_vectors_that_span_fewer_dimensions_warn(dtype, rotated, strict):
         warnings.simplefilter("ignore")  # the warning checked above
         model = PrunedFactorSensing(random_state=0).fit(X, y)
     assert relative_error(model.components_.T, factor) > 0.1
-    # Their full span, the same vectors with the direction back: no warning.
-    X_full = X + np.outer(np.random.default_rng(1).standard_normal(2000), unseen)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        diagnostics.warn_if_anisotropic(RankOneOperator(X_full.astype(dtype)))
+    # Their full span, the same vectors with the direction back, even 300 times
+    # smaller than the rest (60ε in float32; a cut of 10·d·ε had warned): no warning.
+    for size in (1.0, 0.003):
+        along = size * np.random.default_rng(1).standard_normal(2000)
+        X_full = X + np.outer(along, unseen)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            diagnostics.warn_if_anisotropic(RankOneOperator(X_full.astype(dtype)))
 
 
 @pytest.mark.parametrize("kind", KINDS)
