@@ -85,7 +85,7 @@ class PrunedFactorSensing(
        gradient descent. Where the fine-tuned ``UUᵀ`` has directions below the
        threshold (with ``alpha > 0``: columns that pruning kept from the regularised
        fit's transients, and the fine-tuning shrank), they are pruned too, and the
-       fine-tuning runs again on the rest.
+       fine-tuning goes on from the rest within the same ``finetune_iter``.
 
     ``λ`` and ``β`` are expressed relative to the data: the problem is solved on the
     unit-scale measurements ``Aᵢ/g`` and targets ``y/s``. The measurement scale ``g`` is
@@ -192,13 +192,14 @@ class PrunedFactorSensing(
     components_ : ndarray of shape (`n_components_`, d)
         ``Uᵀ`` after fine-tuning (PCA's convention); the estimate is
         ``components_.T @ components_``. Where directions were pruned after the
-        fine-tuning, its rows are orthogonal, the strongest first.
+        fine-tuning, it comes from the factor rotated onto its singular vectors, the
+        strongest first.
     n_components_ : int
         Rank found: the number of columns kept by pruning (with ``n_columns > d`` it
         can exceed ``d``, while ``UUᵀ`` has rank ``d`` at most). With ``alpha > 0``,
         less the directions of the fine-tuned ``UUᵀ`` (its singular vectors) whose
         singular value fine-tuning shrank below ``threshold_`` times the largest:
-        they are pruned after it, and the fine-tuning runs again on the rest (columns
+        they are pruned after it, and the fine-tuning goes on from the rest (columns
         kept from transients of the regularised fit, with a small numeric threshold).
     column_norms_ : ndarray of shape (k,)
         Column norms of the regularised factor before pruning, in the units of
@@ -226,8 +227,8 @@ class PrunedFactorSensing(
     n_iter_ : int
         Iterations of both phases together.
     n_iter_finetune_ : int
-        Iterations of the fine-tuning phase (the last ones of ``loss_curve_``), both
-        runs where directions were pruned after the first.
+        Iterations of the fine-tuning phase (the last ones of ``loss_curve_``), all its
+        runs where directions were pruned after one; at most ``finetune_iter``.
     loss_curve_ : list of float, of length `n_iter_`
         Objective after each iteration, in the units of ``y``: penalised during the
         regularised phase, the plain loss during fine-tuning. A list, as in

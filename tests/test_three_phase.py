@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import re
 import warnings
 
 import array_api_strict as xps
@@ -348,7 +349,9 @@ def test_directions_the_fine_tuning_shrank_are_pruned_after_it(capsys):
     model, factor, messages = _fit_at_kappa_1e4(alpha=5e-4, verbose=1)
     assert model.support_.sum() > model.n_components_ == 3
     assert messages == []
-    assert "pruning after fine-tuning: kept 3 of" in capsys.readouterr().out
+    assert re.search(
+        r"pruning after \d+ fine-tuning iterations: kept 3 of", capsys.readouterr().out
+    )
     M = model.get_matrix()
     M_star = factor @ factor.T
     assert np.linalg.norm(M - M_star) < 1e-8 * np.linalg.norm(M_star)
@@ -356,6 +359,27 @@ def test_directions_the_fine_tuning_shrank_are_pruned_after_it(capsys):
     norms = np.linalg.norm(model.components_, axis=1)
     assert np.all(np.diff(norms) < 0)
     assert model.n_iter_ == len(model.loss_curve_) > model.n_iter_finetune_
+
+
+@pytest.mark.parametrize("finetune_iter", [30, 200])
+def test_pruning_after_the_fine_tuning_stays_within_finetune_iter(finetune_iter, capsys):
+    """The run after the pruning had a budget of its own: n_iter_finetune_ reached
+    twice finetune_iter, and when it converged the first run's ConvergenceWarning was
+    dropped. The runs now share finetune_iter; a spent budget returns the pruned
+    factor with that warning, and verbose=2 counts on across the runs."""
+    model, _, messages = _fit_at_kappa_1e4(
+        alpha=5e-4, finetune_iter=finetune_iter, verbose=2
+    )
+    assert model.n_iter_finetune_ == finetune_iter
+    assert messages and all("finetune_iter=" in m for m in messages)
+    out = capsys.readouterr().out
+    assert "fine-tuning iterations: kept" in out
+    counts = [int(line.split("iter")[1].split()[0]) for line in out.splitlines()
+              if line.startswith("  [fine-tuning]")]  # fmt: skip
+    assert counts == sorted(set(counts)) and counts[-1] == finetune_iter
+    # What the budget leaves is pruned by the same rule: nothing below it.
+    singular = np.linalg.svd(model.components_, compute_uv=False)
+    assert singular[-1] >= model.threshold_ * singular[0]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
