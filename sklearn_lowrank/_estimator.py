@@ -538,6 +538,8 @@ class PrunedFactorSensing(
         # (As a float: NumPy before 1.25 takes no boolean through DLPack.)
         (finite,) = fetch(xp, xp.astype(xp.all(xp.isfinite(out)), out.dtype))
         if not bool(finite):
+            if get_config()["assume_finite"]:  # X itself may hold the NaN
+                raise_if_not_finite(xp, X=X, method=method, cause=None)
             fitted, dtype = dtype_name(self.components_.dtype), dtype_name(X.dtype)
             remedy = (
                 f"pass X as {fitted}"

@@ -349,10 +349,13 @@ def select_columns(
         )
     elif support.all() and (norms.size > 1 or (dim is not None and dim > 1)):
         if not converged and penalized:
+            kept = "its only column" if norms.size == 1 else f"all {norms.size} columns"
             warn(
-                f"Pruning kept all {norms.size} columns: the regularized fit stopped at "
-                "its max_iter before the penalty had separated them (see its "
-                "ConvergenceWarning): increase max_iter."
+                f"Pruning kept {kept}: the regularized fit stopped at its max_iter, "
+                "maybe before the penalty had separated the columns (see its "
+                "ConvergenceWarning): increase max_iter. Otherwise the penalty (alpha) "
+                "is too weak, n_columns too small to reveal the rank, or y not "
+                "⟨Aᵢ, M⟩ for a low-rank PSD M."
             )
         elif not penalized and norms.size > 1:
             warn(

@@ -96,13 +96,13 @@ def checked_target(y, like, xp, dev, *, estimator: str, scoring: bool = False):
     return per_sample(y, like, xp, name="y", same_dtype=not scoring)
 
 
-def raise_if_not_finite(xp, *, cause, **arrays):
+def raise_if_not_finite(xp, *, cause, method="fit", **arrays):
     """scikit-learn's ``ValueError`` for NaN or infinity in one of ``arrays``, which
-    ``assume_finite=True`` let through to a fit that then failed on them."""
+    ``assume_finite=True`` let through to ``method``, which then failed on them."""
     for name, values in arrays.items():
         if not bool(xp.all(xp.isfinite(values))):
             raise ValueError(
-                f"Input {name} contains NaN or infinity (not checked before the fit: "
+                f"Input {name} contains NaN or infinity (not checked before {method}: "
                 "assume_finite=True)."
             ) from cause
 

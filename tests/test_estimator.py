@@ -382,6 +382,18 @@ def test_float32_output_past_its_range_is_an_error(kind, magnitude):
     assert np.all(np.isfinite(model.predict(X)))
 
 
+def test_predict_under_assume_finite_names_the_nan_in_x():
+    """assume_finite=True lets a NaN of X through to predict, whose check of its result
+    then blamed the dtype's range."""
+    X, y, _ = make_low_rank_sensing(300, 6, 2, random_state=0)
+    model = PrunedFactorSensing(random_state=0).fit(X, y)
+    X = X.copy()
+    X[3, 2] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        with pytest.raises(ValueError, match=r"X contains NaN .*before predict"):
+            model.predict(X)
+
+
 def test_float32_is_computed_in_float32(small_dense):
     X, y, factor = small_dense
     model = PrunedFactorSensing(measurement="matrix", random_state=0)
