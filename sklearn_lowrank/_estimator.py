@@ -407,7 +407,8 @@ class PrunedFactorSensing(
                     f"X holds {shape[1]} × {shape[2]} sensing matrices, but "
                     f"{type(self).__name__} was fitted on {side} × {side} ones."
                 )
-            return flatten_matrices(X, namespace_and_device(X)[0])
+            xp = namespace_and_device(X)[0]
+            return flatten_matrices(X, xp, estimator=type(self).__name__)
         shape = shape_of_matrices(X)
         if len(shape) == 3:  # scikit-learn would only say "dim 3"
             remedy = "set" if fitting else "refit with"
@@ -620,7 +621,9 @@ class PrunedFactorSensing(
         score : float
             R² as :func:`sklearn.metrics.r2_score` defines it and checks ``y``,
             computed where ``X`` lives, in the wider of the dtypes of ``y`` and the
-            predictions.
+            predictions (an integer ``y`` counts as float64, where ``r2_score`` takes
+            a float32 model's dtype for it on Array-API input: the 8th digit of R²
+            can differ).
         """
         xp, dev = namespace_and_device(X)
         if is_numpy_namespace(xp):

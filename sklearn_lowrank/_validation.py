@@ -146,9 +146,9 @@ def shape_of_matrices(X) -> tuple:
     return tuple(getattr(X, "shape", ()))
 
 
-def flatten_matrices(X, xp):
+def flatten_matrices(X, xp, *, estimator: str):
     """``(n, d, d)`` sensing matrices (an array) as ``(n, d*d)``; other inputs are left
-    as they are."""
+    as they are. ``estimator`` names the estimator in the errors."""
     if getattr(X, "ndim", 2) > 3:
         raise ValueError(
             "measurement='matrix' expects X of shape (n_samples, d, d) or "
@@ -161,10 +161,12 @@ def flatten_matrices(X, xp):
                 "measurement='matrix' expects X of shape (n_samples, d, d); got "
                 f"{tuple(X.shape)}, whose matrices are not square."
             )
-        if n == 0:  # scikit-learn's check would name the flattened shape
-            raise ValueError(
-                f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
-                "minimum of 1 is required."
-            )
+        # scikit-learn's check would name the flattened shape.
+        for count, what in ((n, "sample(s)"), (rows, "feature(s)")):
+            if count == 0:
+                raise ValueError(
+                    f"Found array with 0 {what} (shape={tuple(X.shape)}) while a "
+                    f"minimum of 1 is required by {estimator}."
+                )
         return xp.reshape(X, (n, rows * cols))
     return X

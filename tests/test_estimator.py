@@ -779,11 +779,14 @@ def test_non_square_width_in_matrix_mode(no_solver):
 
 
 def test_no_sensing_matrices_named_by_their_shape():
-    """An empty (0, 5, 5) X was reported as shape (0, 25), by fit and predict."""
-    empty = r"0 sample\(s\) \(shape=\(0, 5, 5\)\)"
+    """An empty (0, 5, 5) X was reported as shape (0, 25), by fit and predict; and
+    (3, 0, 0) as (3, 0)."""
+    empty = r"0 sample\(s\) \(shape=\(0, 5, 5\)\) .* by PrunedFactorSensing"
     model = PrunedFactorSensing(measurement="matrix")
     with pytest.raises(ValueError, match=empty):
         model.fit(np.empty((0, 5, 5)), np.empty(0))
+    with pytest.raises(ValueError, match=r"0 feature\(s\) \(shape=\(3, 0, 0\)\)"):
+        model.fit(np.empty((3, 0, 0)), np.ones(3))
     assert not hasattr(model, "n_features_in_")
     X, y, _ = make_low_rank_sensing(60, 5, 1, measurement="matrix", random_state=0)
     model.fit(X, y)
