@@ -82,10 +82,11 @@ class PrunedFactorSensing(
        which converges at a linear rate: by default with L-BFGS in the metric
        ``(UᵀU)⁻¹`` of scaled gradient descent, whose rate does not degrade with the
        condition number of ``M*``; ``finetune_solver="gd"`` runs the seed paper's plain
-       gradient descent. Where the fine-tuned ``UUᵀ`` has directions below the
-       threshold (with ``alpha > 0``: columns that pruning kept from the regularised
-       fit's transients, and the fine-tuning shrank), they are pruned too, and the
-       fine-tuning goes on from the rest within the same ``finetune_iter``.
+       gradient descent. With ``alpha > 0``, directions of ``UUᵀ`` that fall below
+       the threshold during it (columns that pruning kept from the regularised fit's
+       transients, which the fine-tuning shrinks) are pruned too, looked for every 10
+       iterations and at the end; the fine-tuning goes on from the rest within the
+       same ``finetune_iter``.
 
     ``λ`` and ``β`` are expressed relative to the data: the problem is solved on the
     unit-scale measurements ``Aᵢ/g`` and targets ``y/s``. The measurement scale ``g`` is
@@ -184,23 +185,23 @@ class PrunedFactorSensing(
     verbose : int, default=0
         ``1`` prints a line for the regularised fit, one for the pruning, one for the
         fine-tuning (unless ``finetune_iter=0``) and a total, plus one when the
-        regularised phase runs on to ``√tol`` and one when directions are pruned after
-        the fine-tuning; ``2`` also prints progress every 10 iterations.
+        regularised phase runs on to ``√tol`` and one each time directions are pruned
+        during the fine-tuning; ``2`` also prints progress every 10 iterations.
 
     Attributes
     ----------
     components_ : ndarray of shape (`n_components_`, d)
         ``Uᵀ`` after fine-tuning (PCA's convention); the estimate is
-        ``components_.T @ components_``. Where directions were pruned after the
+        ``components_.T @ components_``. Where directions were pruned during the
         fine-tuning, it comes from the factor rotated onto its singular vectors, the
         strongest first.
     n_components_ : int
         Rank found: the number of columns kept by pruning (with ``n_columns > d`` it
         can exceed ``d``, while ``UUᵀ`` has rank ``d`` at most). With ``alpha > 0``,
-        less the directions of the fine-tuned ``UUᵀ`` (its singular vectors) whose
-        singular value fine-tuning shrank below ``threshold_`` times the largest:
-        they are pruned after it, and the fine-tuning goes on from the rest (columns
-        kept from transients of the regularised fit, with a small numeric threshold).
+        less the directions of ``UUᵀ`` (its singular vectors) whose singular value the
+        fine-tuning shrank below ``threshold_`` times the largest: they are pruned
+        during it, and it goes on from the rest (columns kept from transients of the
+        regularised fit, with a small numeric threshold).
     column_norms_ : ndarray of shape (k,)
         Column norms of the regularised factor before pruning, in the units of
         ``components_``. Columns that collapsed during the regularised phase were removed
@@ -210,7 +211,7 @@ class PrunedFactorSensing(
         grew past the random start and were not dropped during the regularised phase
         (so possibly fewer than ``column_norms_ >= threshold_ * max``). ``k`` is the
         factor's width (``n_columns``, or its default). It counts more than
-        ``n_components_`` where directions were pruned after the fine-tuning.
+        ``n_components_`` where directions were pruned during the fine-tuning.
     threshold_ : float
         Pruning threshold applied, relative to the largest column norm (0 when
         ``"auto"`` found no tenfold gap).
@@ -228,7 +229,7 @@ class PrunedFactorSensing(
         Iterations of both phases together.
     n_iter_finetune_ : int
         Iterations of the fine-tuning phase (the last ones of ``loss_curve_``), all its
-        runs where directions were pruned after one; at most ``finetune_iter``.
+        runs where directions were pruned during it; at most ``finetune_iter``.
     loss_curve_ : list of float, of length `n_iter_`
         Objective after each iteration, in the units of ``y``: penalised during the
         regularised phase, the plain loss during fine-tuning. A list, as in

@@ -390,6 +390,7 @@ def minimize(
     phase: str = "",
     callback: Callable[[Array], None] | None = None,
     progress: Callable[[int, float, float, int], None] | None = None,
+    stop: Callable[[int, np.ndarray], bool] | None = None,
 ) -> SolverResult:
     """Minimise the (penalised) sensing loss from ``U``.
 
@@ -440,6 +441,10 @@ def minimize(
         Called as ``progress(n_iter, objective, relative_gradient, n_columns)`` after
         every iteration, with the host numbers the stopping test uses
         (``relative_gradient = ‖∇f(U)‖_F / max(‖U‖_F, 1)``, compared with ``tol``).
+    stop : callable or None
+        Called as ``stop(n_iter, gram)`` with ``gram = UᵀU`` (host) after every
+        iteration that did not converge; true ends the run there, unconverged (the
+        caller changes the factor and starts another).
 
     Returns
     -------
@@ -506,6 +511,8 @@ def minimize(
         # Stop? tol * tol: a Python float's ** raises OverflowError past tol = 1.3e154.
         if grad_sq <= tol * tol * max(u_sq, 1.0) or stall(value):
             converged = True
+            break
+        if stop is not None and stop(n_iter, report.gram):
             break
 
         # Change the columns, if the pruner asks to.

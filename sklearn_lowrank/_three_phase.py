@@ -66,6 +66,9 @@ _FLOOR_CAP = 1e-2
 _DAMPING = 0.1
 # Early pruning compares the singular values with those this many iterations earlier.
 _EARLY_PRUNING_WINDOW = 5
+# The fine-tuning looks for directions below the pruning threshold every this many
+# iterations (see fit_three_phase), as the regularised phase aligns its columns.
+_PRUNE_EVERY = 10
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
@@ -301,21 +304,26 @@ def fit_three_phase(
     curve = list(regularized.objective)
     n_finetune, loss, gram, residual = 0, None, None, None
     if finetune_iter > 0:
-
-        def finetune(V, budget, done=0):
-            return _finetuning_phase(
-                op, y_scaled, V, progress, budget, finetune_solver, tol, done
-            )
-
-        finetuned = finetune(V, finetune_iter)
         # Pruning kept columns that the regularised fit had not yet shrunk, and the
         # fine-tuning did (the missed-direction advice's small numeric threshold at
         # κ = 1e4 kept 13 for a rank-3 M*, 10 of them below 1e-5 of the largest): the
         # rule, applied to the fitted directions, prunes them, and the fine-tuning goes
         # on within its budget, as often as directions fall below (a second run had
-        # left 6 of 9 at 1e-6 with threshold=1e-4). Not without a penalty: greedy
-        # pruning then fails, and the package shows it rather than mending it.
+        # left 6 of 9 at 1e-6 with threshold=1e-4). It looks every _PRUNE_EVERY
+        # iterations: shrinking them to the end had taken 1266 of 1267 iterations. Not
+        # without a penalty: greedy pruning then fails, and the package shows it
+        # rather than mending it.
         relative_after = relative if alpha > 0 else 0.0
+
+        def below(n_iter, gram):
+            return n_iter % _PRUNE_EVERY == 0 and _below(gram, relative_after).any()
+
+        def finetune(V, budget, done=0):
+            return _finetuning_phase(
+                op, y_scaled, V, progress, budget, finetune_solver, tol, done, below
+            )
+
+        finetuned = finetune(V, finetune_iter)
         while True:
             principal = _principal_directions(xp, finetuned, relative_after)
             if principal is None:
@@ -468,10 +476,11 @@ def _finetuning_phase(
     finetune_solver: str,
     tol,
     done: int = 0,
+    stop=None,
 ) -> SolverResult:
     """Phase 3: the plain loss from the pruned factor ``V``, for at most ``max_iter``
-    iterations after the ``done`` of earlier runs (its end reported by the caller, who
-    may run it again)."""
+    iterations after the ``done`` of earlier runs, ended early where ``stop`` says
+    (its end reported by the caller, who may run it again)."""
     return minimize(
         op,
         y_scaled,
@@ -482,7 +491,16 @@ def _finetuning_phase(
         phase="fine-tuning",
         callback=progress.callback_for("fine-tuning"),
         progress=progress.lines_for("fine-tuning", done),
+        stop=stop,
     )
+
+
+def _below(gram, relative: float) -> np.ndarray:
+    """Which singular values of the factor whose ``UᵀU`` is ``gram`` (host) are below
+    ``relative`` times the largest, ascending (none where ``relative`` is 0: rounding
+    leaves eigenvalues a little below 0)."""
+    eigenvalues = np.linalg.eigvalsh(gram)
+    return (relative > 0) & (eigenvalues < relative * relative * eigenvalues[-1])
 
 
 def _with_factor(op, y_scaled, result: SolverResult, U) -> SolverResult:
@@ -496,12 +514,10 @@ def _principal_directions(xp, finetuned: SolverResult, relative: float):
     """The fine-tuned factor rotated onto its principal directions, less those whose
     singular value is below ``relative`` times the largest, strongest first; ``None``
     where none is (the factor stays as it is)."""
-    if relative <= 0:
+    if relative <= 0 or not _below(finetuned.gram, relative).any():
         return None
     eigenvalues, vectors = np.linalg.eigh(finetuned.gram)
     keep = eigenvalues >= relative * relative * eigenvalues[-1]
-    if keep.all():
-        return None
     U = finetuned.U
     rotation = from_host(xp, vectors[:, keep][:, ::-1], dtype=U.dtype, device=device(U))
     return U @ rotation

@@ -345,10 +345,13 @@ def _fit_at_kappa_1e4(**params):
 
 def test_directions_the_fine_tuning_shrank_are_pruned_after_it(capsys):
     """Pruning kept 13 columns, 10 of which fine-tuning shrank below 1e-5 of the
-    largest: n_components_ was 13 for a rank-3 M*, silently."""
+    largest: n_components_ was 13 for a rank-3 M*, silently. Looking every 10
+    iterations, the fine-tuning prunes them as they fall below the threshold (it had
+    taken 1267 iterations to shrink them all)."""
     model, factor, messages = _fit_at_kappa_1e4(alpha=5e-4, verbose=1)
     assert model.support_.sum() > model.n_components_ == 3
     assert messages == []
+    assert model.n_iter_finetune_ < 100
     assert re.search(
         r"pruning after \d+ fine-tuning iterations: kept 3 of", capsys.readouterr().out
     )
@@ -361,7 +364,7 @@ def test_directions_the_fine_tuning_shrank_are_pruned_after_it(capsys):
     assert model.n_iter_ == len(model.loss_curve_) > model.n_iter_finetune_
 
 
-@pytest.mark.parametrize("finetune_iter", [30, 200])
+@pytest.mark.parametrize("finetune_iter", [15, 25])
 def test_pruning_after_the_fine_tuning_stays_within_finetune_iter(finetune_iter, capsys):
     """The run after the pruning had a budget of its own: n_iter_finetune_ reached
     twice finetune_iter, and when it converged the first run's ConvergenceWarning was
@@ -376,7 +379,7 @@ def test_pruning_after_the_fine_tuning_stays_within_finetune_iter(finetune_iter,
     assert "fine-tuning iterations: kept" in out
     counts = [int(line.split("iter")[1].split()[0]) for line in out.splitlines()
               if line.startswith("  [fine-tuning]")]  # fmt: skip
-    assert counts == sorted(set(counts)) and counts[-1] == finetune_iter
+    assert counts == list(range(10, finetune_iter + 1, 10))
     # What the budget leaves is pruned by the same rule: nothing below it.
     singular = np.linalg.svd(model.components_, compute_uv=False)
     assert singular[-1] >= model.threshold_ * singular[0]
