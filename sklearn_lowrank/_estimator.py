@@ -82,11 +82,12 @@ class PrunedFactorSensing(
        which converges at a linear rate: by default with L-BFGS in the metric
        ``(UᵀU)⁻¹`` of scaled gradient descent, whose rate does not degrade with the
        condition number of ``M*``; ``finetune_solver="gd"`` runs the seed paper's plain
-       gradient descent. With ``alpha > 0``, directions of ``UUᵀ`` that fall below
-       the threshold during it (columns that pruning kept from the regularised fit's
-       transients, which the fine-tuning shrinks) are pruned too, looked for every 10
-       iterations and at the end; the fine-tuning goes on from the rest within the
-       same ``finetune_iter``.
+       gradient descent. With ``alpha > 0``, directions of ``U`` (its singular
+       vectors) whose singular value falls below the threshold times the largest
+       during it (columns that pruning kept from the regularised fit's transients,
+       which the fine-tuning shrinks) are pruned too, looked for every 10 iterations
+       and at the end; the fine-tuning goes on from the rest within the same
+       ``finetune_iter``.
 
     ``λ`` and ``β`` are expressed relative to the data: the problem is solved on the
     unit-scale measurements ``Aᵢ/g`` and targets ``y/s``. The measurement scale ``g`` is
@@ -196,12 +197,14 @@ class PrunedFactorSensing(
         fine-tuning, it comes from the factor rotated onto its singular vectors, the
         strongest first.
     n_components_ : int
-        Rank found: the number of columns kept by pruning (with ``n_columns > d`` it
-        can exceed ``d``, while ``UUᵀ`` has rank ``d`` at most). With ``alpha > 0``,
-        less the directions of ``UUᵀ`` (its singular vectors) whose singular value the
+        Rank found: the number of columns kept by pruning, less, with ``alpha > 0``,
+        the directions of ``U`` (its singular vectors) whose singular value the
         fine-tuning shrank below ``threshold_`` times the largest: they are pruned
         during it, and it goes on from the rest (columns kept from transients of the
-        regularised fit, with a small numeric threshold).
+        regularised fit, with a small numeric threshold). With ``n_columns > d`` it
+        can exceed ``d`` (while ``UUᵀ`` has rank ``d`` at most) only where nothing is
+        pruned during the fine-tuning: ``alpha=0``, ``threshold_`` 0 or
+        ``finetune_iter=0``.
     column_norms_ : ndarray of shape (k,)
         Column norms of the regularised factor before pruning, in the units of
         ``components_``. Columns that collapsed during the regularised phase were removed

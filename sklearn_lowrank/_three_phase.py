@@ -504,10 +504,22 @@ def _below(gram, relative: float) -> np.ndarray:
 
 
 def _with_factor(op, y_scaled, result: SolverResult, U) -> SolverResult:
-    """``result`` with its factor replaced by ``U``, whose residual and Gram matrix
-    are measured anew (one pass over the data)."""
-    (gram,) = fetch(op.xp, U.T @ U)
-    return replace(result, U=U, residual=op.predict(U) - y_scaled, gram=gram)
+    """``result`` with its factor replaced by ``U`` when the budget is spent: its
+    residual, Gram matrix and gradient norm measured anew (one pass over the data),
+    unconverged (the caller warns, although the run itself may have converged)."""
+    xp = op.xp
+    state = op.start(U)
+    residual = state.predictions - y_scaled
+    gradient = 2.0 * op.adjoint_times(U, state, residual)
+    gram, grad_sq = fetch(xp, U.T @ U, xp.sum(gradient * gradient))
+    return replace(
+        result,
+        U=U,
+        residual=residual,
+        gram=gram,
+        converged=False,
+        gradient_norm=float(grad_sq) ** 0.5,
+    )
 
 
 def _principal_directions(xp, finetuned: SolverResult, relative: float):

@@ -385,6 +385,23 @@ def test_pruning_after_the_fine_tuning_stays_within_finetune_iter(finetune_iter,
     assert singular[-1] >= model.threshold_ * singular[0]
 
 
+def test_a_factor_pruned_as_the_budget_ends_is_reported_unconverged():
+    """A run that converged on its last allowed iteration and was then pruned kept
+    converged=True: no ConvergenceWarning, and the diagnostics read the pruned factor
+    as a converged fit (found at finetune_iter=107 on a float32 matrix problem)."""
+    op, X, y, _ = problem("rank_one")
+    U = np.random.default_rng(0).standard_normal((X.shape[1], 3))
+    converged = SolverResult(U=U, n_iter=5, converged=True, objective=[1.0] * 5)
+    pruned = three_phase._with_factor(op, y, converged, U[:, :2])
+    assert not pruned.converged and pruned.U.shape[1] == 2
+    residual = op.predict(U[:, :2]) - y
+    np.testing.assert_allclose(pruned.residual, residual, rtol=1e-12)
+    np.testing.assert_allclose(pruned.gram, U[:, :2].T @ U[:, :2], rtol=1e-12)
+    state = op.start(U[:, :2])
+    gradient = 2.0 * op.adjoint_times(U[:, :2], state, residual)
+    assert pruned.gradient_norm == pytest.approx(np.linalg.norm(gradient), rel=1e-12)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_pruning_after_the_fine_tuning_on_a_strict_device(dtype):
     """The same pruning and second fine-tuning on array_api_strict's non-default
