@@ -19,6 +19,7 @@ import numpy as np
 from array_api_compat import device
 
 from ._backend import ROUNDING_LEVEL, dtype_name, fetch, from_host, to_host
+from ._pruning import passing
 from ._scaling import SCALE_TRUNCATION, DataSummary
 from ._warnings import warn
 
@@ -31,6 +32,7 @@ __all__ = [
     "residual_spectrum",
     "too_few_for_any_advice",
     "warn_about_fit",
+    "warn_about_pruning",
     "warn_if_anisotropic",
     "warn_if_centred",
     "warn_if_direction_missed",
@@ -216,6 +218,75 @@ def _warn_if_span_deficient(op, eigenvalues, dtype) -> bool:
         UserWarning,
     )
     return True
+
+
+def warn_about_pruning(
+    norms,
+    support,
+    relative: float,
+    *,
+    floor: float = 0.0,
+    dim: int | None = None,
+    penalized: bool = True,
+    converged: bool = True,
+) -> None:
+    """A warning when pruning (:func:`~sklearn_lowrank._pruning.select_columns`, which
+    gave ``support`` and ``relative`` for ``norms`` and ``floor``) kept every column,
+    or kept the largest because none passed; its cause named in that order: the
+    regularised fit's budget (``converged`` false; ``max_iter=1`` kept all 20 columns
+    and had been told only that alpha was too weak), no penalty (``penalized``
+    false: every column kept is the seed paper's negative result), full rank (``dim``
+    the matrix's ``d``: the estimate has it), too narrow a factor or too weak a
+    penalty.
+    """
+    norms = np.asarray(norms, dtype=float)
+    if not np.any(passing(norms, relative, floor) & support):
+        early = (
+            "The regularized fit stopped at its max_iter (see its ConvergenceWarning), "
+            "maybe before any column could grow: increase max_iter. Otherwise the"
+        )
+        warn(
+            "Pruning kept no column (none grew past its small random start); keeping the "
+            f"largest one. {'The' if converged else early} penalty alpha may be too "
+            "strong for this data, or y carry no signal that a PSD matrix explains "
+            "(with rank-one measurements, predictions ‖Uᵀxᵢ‖² are never negative: "
+            "mostly negative y cannot be fitted)."
+        )
+        return
+    if not (support.all() and (norms.size > 1 or (dim is not None and dim > 1))):
+        return
+    kept = "its only column" if norms.size == 1 else f"all {norms.size} columns"
+    if not converged and penalized:
+        warn(
+            f"Pruning kept {kept}: the regularized fit stopped at its max_iter, "
+            "maybe before the penalty had separated the columns (see its "
+            "ConvergenceWarning): increase max_iter. Otherwise the penalty (alpha) "
+            "is too weak, n_columns too small to reveal the rank, or y not "
+            "⟨Aᵢ, M⟩ for a low-rank PSD M."
+        )
+    elif not penalized and norms.size > 1:
+        warn(
+            f"Pruning kept all {norms.size} columns: with alpha=0 there is no "
+            "penalty, and without it the columns keep norms comparable to the "
+            "largest, so no threshold separates them (the negative result of "
+            "Rajaraman et al., 2023). Set alpha > 0 to reveal the rank."
+        )
+    elif dim is not None and norms.size >= dim:
+        than = "as many as" if norms.size == dim else "more than"
+        warn(
+            f"Pruning kept all {norms.size} columns, {than} the dimension "
+            f"d={dim}: the estimate has full rank. If M* should not, the penalty "
+            "(alpha) is too weak to separate the columns, or y is not ⟨Aᵢ, M⟩ for a "
+            "low-rank PSD M: shifted y, or features shifted or centred (a "
+            "StandardScaler before this estimator, say), add terms that no such M "
+            "explains."
+        )
+    else:
+        weak = ", or the penalty (alpha) too weak to separate the columns"
+        warn(
+            f"Pruning kept {kept}: n_columns may be too small to reveal the "
+            f"rank{weak if penalized else ''}."
+        )
 
 
 def _degrees_of_freedom(rank: int, d: int) -> int:

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._warnings import warn
-
 __all__ = [
     "ALIGN_EVERY",
     "AUTO_MIN_GAP",
@@ -29,6 +27,7 @@ __all__ = [
     "ColumnPruner",
     "EarlyPruning",
     "auto_threshold",
+    "passing",
     "relative_threshold",
     "select_columns",
 ]
@@ -73,7 +72,7 @@ def relative_threshold(norms, threshold="auto", floor: float = 0.0) -> float:
     return auto_threshold(norms, floor) if threshold == "auto" else float(threshold)
 
 
-def _passing(norms, relative: float, floor: float) -> np.ndarray:
+def passing(norms, relative: float, floor: float) -> np.ndarray:
     """Which ``norms`` pass the rule: at least ``relative`` times the largest, and above
     ``floor`` (the one test of :func:`select_columns` and :class:`EarlyPruning`)."""
     largest = norms.max() if norms.size else 0.0
@@ -144,7 +143,7 @@ class EarlyPruning:
         if ordered[0] <= self.floor or previous is None or previous.size < ordered.size:
             return None
         relative = relative_threshold(ordered, self.threshold, self.floor)
-        n_keep = int(np.sum(_passing(ordered, relative, self.floor)))
+        n_keep = int(np.sum(passing(ordered, relative, self.floor)))
         if n_keep == 0 or n_keep == ordered.size:
             return None
         if np.any(ordered[:n_keep] < (1.0 - self.fade) * previous[:n_keep]):
@@ -285,15 +284,12 @@ class ColumnPruner:
 
 
 def select_columns(
-    norms,
-    threshold="auto",
-    floor=0.0,
-    alive=None,
-    dim=None,
-    penalized=True,
-    converged=True,
-):
+    norms, threshold="auto", floor=0.0, alive=None
+) -> tuple[np.ndarray, float]:
     """Boolean mask of kept columns and the relative threshold that was applied.
+
+    The outcome's warnings (every column kept, or none passing) are
+    :func:`~sklearn_lowrank._diagnostics.warn_about_pruning`'s.
 
     Parameters
     ----------
@@ -304,21 +300,13 @@ def select_columns(
     floor : float, default=0.0
         Columns with ``norm <= floor`` are never kept, whatever the threshold
         (``fit_three_phase`` passes the largest column norm of the random start,
-        capped at 1e-2 in the normalised units, in the units of ``norms``: a column
-        that never grew past a small start picked up no signal), and ``"auto"``
-        ignores the gaps among them.
+        capped at ``_three_phase._FLOOR_CAP`` in the normalised units, in the units of
+        ``norms``: a
+        column that never grew past a small start picked up no signal), and
+        ``"auto"`` ignores the gaps among them.
     alive : array-like of bool, shape (k,), or None
         Columns that may be kept; the others (dropped during the regularised phase, at
         the norms given) are pruned whatever the rule says. ``None``: all.
-    dim : int or None, default=None
-        Dimension ``d`` of the matrix: when every one of ``k ≥ d`` columns is kept, the
-        warning says the estimate has full rank rather than that ``k`` is too small.
-    penalized : bool, default=True
-        Whether the norms come from a penalised fit; without the penalty, every column
-        kept is the expected outcome, and the warning says so.
-    converged : bool, default=True
-        Whether that fit converged; if not, a warning that pruning kept every column
-        (or none) names its budget rather than ``alpha`` or the data.
 
     Returns
     -------
@@ -330,55 +318,8 @@ def select_columns(
     norms = np.asarray(norms, dtype=float)
     relative = relative_threshold(norms, threshold, floor)
     alive = np.ones(norms.shape, dtype=bool) if alive is None else np.asarray(alive)
-    support = _passing(norms, relative, floor) & alive
-    # An unfinished fit explains either outcome before alpha or the data do (kept
-    # all 20 columns at max_iter=1, where the warning blamed a weak alpha).
+    support = passing(norms, relative, floor) & alive
     if not support.any():
         support = np.zeros(norms.shape, dtype=bool)
         support[int(np.argmax(np.where(alive, norms, -np.inf)))] = True
-        early = (
-            "The regularized fit stopped at its max_iter (see its ConvergenceWarning), "
-            "maybe before any column could grow: increase max_iter. Otherwise the"
-        )
-        warn(
-            "Pruning kept no column (none grew past its small random start); keeping the "
-            f"largest one. {'The' if converged else early} penalty alpha may be too "
-            "strong for this data, or y carry no signal that a PSD matrix explains "
-            "(with rank-one measurements, predictions ‖Uᵀxᵢ‖² are never negative: "
-            "mostly negative y cannot be fitted)."
-        )
-    elif support.all() and (norms.size > 1 or (dim is not None and dim > 1)):
-        if not converged and penalized:
-            kept = "its only column" if norms.size == 1 else f"all {norms.size} columns"
-            warn(
-                f"Pruning kept {kept}: the regularized fit stopped at its max_iter, "
-                "maybe before the penalty had separated the columns (see its "
-                "ConvergenceWarning): increase max_iter. Otherwise the penalty (alpha) "
-                "is too weak, n_columns too small to reveal the rank, or y not "
-                "⟨Aᵢ, M⟩ for a low-rank PSD M."
-            )
-        elif not penalized and norms.size > 1:
-            warn(
-                f"Pruning kept all {norms.size} columns: with alpha=0 there is no "
-                "penalty, and without it the columns keep norms comparable to the "
-                "largest, so no threshold separates them (the negative result of "
-                "Rajaraman et al., 2023). Set alpha > 0 to reveal the rank."
-            )
-        elif dim is not None and norms.size >= dim:
-            than = "as many as" if norms.size == dim else "more than"
-            warn(
-                f"Pruning kept all {norms.size} columns, {than} the dimension "
-                f"d={dim}: the estimate has full rank. If M* should not, the penalty "
-                "(alpha) is too weak to separate the columns, or y is not ⟨Aᵢ, M⟩ for a "
-                "low-rank PSD M: shifted y, or features shifted or centred (a "
-                "StandardScaler before this estimator, say), add terms that no such M "
-                "explains."
-            )
-        else:
-            kept = "its only column" if norms.size == 1 else f"all {norms.size} columns"
-            weak = ", or the penalty (alpha) too weak to separate the columns"
-            warn(
-                f"Pruning kept {kept}: n_columns may be too small to reveal the "
-                f"rank{weak if penalized else ''}."
-            )
     return support, relative

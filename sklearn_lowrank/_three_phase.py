@@ -20,6 +20,7 @@ from ._diagnostics import (
     outsized_advice,
     too_few_for_any_advice,
     warn_about_fit,
+    warn_about_pruning,
     warn_if_anisotropic,
     warn_if_centred,
 )
@@ -285,10 +286,13 @@ def fit_three_phase(
     alive = np.zeros(k, dtype=bool)
     alive[pruner.columns] = True
     support, relative = select_columns(
+        norms, threshold, floor=floor * factor_unit, alive=alive
+    )
+    warn_about_pruning(
         norms,
-        threshold,
+        support,
+        relative,
         floor=floor * factor_unit,
-        alive=alive,
         dim=d,
         penalized=alpha > 0,
         converged=regularized.converged,

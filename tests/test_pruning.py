@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
+from sklearn_lowrank import _diagnostics as diagnostics
 from sklearn_lowrank._pruning import (
     ALIGN_EVERY,
     AUTO_MIN_GAP,
@@ -14,6 +15,13 @@ from sklearn_lowrank._pruning import (
     auto_threshold,
     select_columns,
 )
+
+
+def select_and_warn(norms, threshold="auto", floor=0.0, alive=None, **context):
+    """select_columns, then the warning a fit gives about its outcome."""
+    support, relative = select_columns(norms, threshold, floor=floor, alive=alive)
+    diagnostics.warn_about_pruning(norms, support, relative, floor=floor, **context)
+    return support, relative
 
 
 def geometric_middle(upper, lower, largest):
@@ -130,7 +138,7 @@ def test_select_columns_numeric_threshold():
 def test_an_unfinished_fit_is_named_before_alpha(norms, says):
     """max_iter=1 kept all 20 columns, and the warning said alpha was too weak, only."""
     with pytest.warns(UserWarning, match=says) as record:
-        select_columns(norms, "auto", dim=8, converged=False)
+        select_and_warn(norms, "auto", dim=8, converged=False)
     (message,) = [str(w.message) for w in record]
     assert message.index("increase max_iter") < message.index("Otherwise")
 
@@ -145,7 +153,7 @@ def test_select_columns_accepts_lists_and_returns_bool():
 def test_warning_when_nothing_passes_keeps_largest():
     norms = np.array([0.3, 2.0, 1.0])
     with pytest.warns(UserWarning, match="kept no column"):
-        support, relative = select_columns(norms, 1.5)
+        support, relative = select_and_warn(norms, 1.5)
     np.testing.assert_array_equal(support, [False, True, False])
     assert relative == 1.5
 
@@ -154,22 +162,22 @@ def test_warning_when_the_only_column_is_kept():
     """One column of a d > 1 matrix: kept, as every column, and said so (it was not);
     of a 1 × 1 matrix, the full rank is the only answer and nothing is said."""
     with pytest.warns(UserWarning, match="kept its only column: n_columns may be"):
-        select_columns(np.array([2.0]), "auto", dim=8)
+        select_and_warn(np.array([2.0]), "auto", dim=8)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert select_columns(np.array([2.0]), "auto", dim=1)[0].all()
+        assert select_and_warn(np.array([2.0]), "auto", dim=1)[0].all()
 
 
 def test_warning_when_more_columns_than_the_dimension_are_kept():
     with pytest.warns(UserWarning, match="kept all 5 columns, more than the dimension d=3"):
-        select_columns(np.ones(5), "auto", dim=3)
+        select_and_warn(np.ones(5), "auto", dim=3)
     with pytest.warns(UserWarning, match="kept all 3 columns, as many as the dimension"):
-        select_columns(np.ones(3), "auto", dim=3)
+        select_and_warn(np.ones(3), "auto", dim=3)
 
 
 def test_warning_when_all_norms_are_zero():
     with pytest.warns(UserWarning, match="kept no column"):
-        support, _ = select_columns(np.zeros(3), "auto")
+        support, _ = select_and_warn(np.zeros(3), "auto")
     assert support.sum() == 1
 
 
@@ -177,7 +185,7 @@ def test_warning_when_all_norms_are_zero():
 def test_warning_when_everything_is_kept(threshold):
     norms = np.array([1.0, 0.5, 0.2])  # no 10x gap, all above 1% of the largest
     with pytest.warns(UserWarning, match="kept all 3 columns"):
-        support, _ = select_columns(norms, threshold)
+        support, _ = select_and_warn(norms, threshold)
     assert support.all()
 
 
@@ -186,21 +194,21 @@ def test_without_the_penalty_the_warning_names_alpha_zero(dim):
     """Every column kept is the expected outcome of an unpenalised fit: the warning
     says that, not that n_columns is too small or the estimate has full rank."""
     with pytest.warns(UserWarning, match="kept all 3 columns: with alpha=0") as record:
-        select_columns(np.array([1.0, 0.9, 0.8]), "auto", dim=dim, penalized=False)
+        select_and_warn(np.array([1.0, 0.9, 0.8]), "auto", dim=dim, penalized=False)
     assert "n_columns" not in str(record[0].message)
 
 
 @pytest.mark.parametrize("penalized", [True, False])
 def test_a_single_kept_column_blames_the_penalty_only_if_there_is_one(penalized):
     with pytest.warns(UserWarning, match="kept its only column") as record:
-        select_columns(np.array([2.0]), "auto", dim=8, penalized=penalized)
+        select_and_warn(np.array([2.0]), "auto", dim=8, penalized=penalized)
     assert ("alpha" in str(record[0].message)) == penalized
 
 
 def test_no_warning_for_a_single_column():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        support, _ = select_columns(np.array([0.7]), "auto")
+        support, _ = select_and_warn(np.array([0.7]), "auto")
     np.testing.assert_array_equal(support, [True])
 
 
@@ -212,7 +220,7 @@ def test_floor_excludes_columns_that_did_not_grow():
     floor = 0.3
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        support, relative = select_columns(norms, 0.1, floor=floor)
+        support, relative = select_and_warn(norms, 0.1, floor=floor)
     assert relative == 0.1
     # Above the threshold (0.1 * 2.0) but not strictly above the floor: dropped.
     np.testing.assert_array_equal(support, (norms >= 0.1 * norms.max()) & (norms > floor))
@@ -228,7 +236,7 @@ def test_floor_applies_to_auto_threshold():
 def test_floor_above_every_column_keeps_largest_with_warning():
     norms = np.array([0.2, 0.5, 0.1])
     with pytest.warns(UserWarning, match="kept no column"):
-        support, _ = select_columns(norms, 0.0, floor=1.0)
+        support, _ = select_and_warn(norms, 0.0, floor=1.0)
     np.testing.assert_array_equal(support, norms == norms.max())
 
 
@@ -370,10 +378,10 @@ def test_early_pruning_never_cuts_degenerate_values(values):
 def test_select_columns_never_keeps_a_dropped_column():
     norms = np.array([1.0, 0.5, 0.4, 0.001])
     alive = np.array([True, True, False, True])
-    support, _ = select_columns(norms, 0.1, alive=alive)
+    support, _ = select_and_warn(norms, 0.1, alive=alive)
     np.testing.assert_array_equal(support, [True, True, False, False])
     with pytest.warns(UserWarning, match="kept no column"):
-        support, _ = select_columns(
+        support, _ = select_and_warn(
             norms, 0.1, alive=[False, False, False, True], floor=0.01
         )
     np.testing.assert_array_equal(support, [False, False, False, True])

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 
 import sklearn_lowrank
 from sklearn_lowrank import PrunedFactorSensing
-from sklearn_lowrank._pruning import select_columns
+from sklearn_lowrank._diagnostics import warn_about_pruning
 from sklearn_lowrank.datasets import make_low_rank_sensing
 
 PACKAGE = os.path.dirname(sklearn_lowrank.__file__)
@@ -20,7 +20,7 @@ PACKAGE = os.path.dirname(sklearn_lowrank.__file__)
 
 def test_direct_call_points_here():
     with pytest.warns(UserWarning, match="kept all 3 columns") as record:
-        select_columns(np.array([1.0, 0.9, 0.8]), "auto")
+        warn_about_pruning(np.array([1.0, 0.9, 0.8]), np.ones(3, dtype=bool), 0.0)
     assert record[0].filename == __file__
 
 
