@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from array_api_compat import device
@@ -49,7 +49,7 @@ from ._operators import MeasurementOperator, OperatorState
 from ._penalty import SmoothGroupLasso, penalized
 from ._pruning import ColumnChange, ColumnPruner
 
-__all__ = ["SolverResult", "minimize"]
+__all__ = ["SolverResult", "minimize", "with_factor"]
 
 # Stop when the objective has not decreased by more than this many ε (of the dtype) of
 # itself for this many iterations in a row: further steps only shuffle rounding errors.
@@ -578,3 +578,21 @@ def _check_finite(value: float, phase: str, n_iter: int) -> None:
             "init_scale too large, or, in the first iterations, init_scale too small), "
             "or float32 be too coarse for the data (try float64)."
         )
+
+
+def with_factor(op: MeasurementOperator, y, result: SolverResult, U) -> SolverResult:
+    """``result`` with its factor replaced by ``U`` (a caller's change after the run,
+    with no budget left to run on): residual, Gram matrix and gradient norm measured
+    anew, as the solver prices a point (one pass over the data), and unconverged,
+    which the caller reports, although the run itself may have converged."""
+    point = _Objective(op, y, None, 0.0).at(U, op.start(U))
+    xp = op.xp
+    gram, grad_sq = fetch(xp, U.T @ U, xp.sum(point.grad * point.grad))
+    return replace(
+        result,
+        U=U,
+        residual=point.residual,
+        gram=gram,
+        converged=False,
+        gradient_norm=float(grad_sq) ** 0.5,
+    )

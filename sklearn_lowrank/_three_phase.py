@@ -28,7 +28,7 @@ from ._operators import MeasurementOperator
 from ._penalty import SmoothGroupLasso
 from ._pruning import ColumnPruner, EarlyPruning, relative_threshold, select_columns
 from ._scaling import DataSummary, data_scale, summarize
-from ._solvers import SolverResult, minimize
+from ._solvers import SolverResult, minimize, with_factor
 from ._warnings import warn
 
 __all__ = [
@@ -320,7 +320,9 @@ def fit_three_phase(
         relative_after = relative if alpha > 0 else 0.0
 
         def below(n_iter, gram):
-            return n_iter % _PRUNE_EVERY == 0 and _below(gram, relative_after).any()
+            if n_iter % _PRUNE_EVERY != 0:
+                return False
+            return bool(_below(np.linalg.eigvalsh(gram), relative_after).any())
 
         def finetune(V, budget, done=0):
             return _finetuning_phase(
@@ -339,7 +341,7 @@ def fit_three_phase(
             )
             left = finetune_iter - finetuned.n_iter
             if left == 0:  # the budget is spent: the pruned factor as it stands
-                finetuned = _with_factor(op, y_scaled, finetuned, principal)
+                finetuned = with_factor(op, y_scaled, finetuned, principal)
                 break
             finetuned = _resumed(finetuned, finetune(principal, left, finetuned.n_iter))
         _end_phase(
@@ -499,43 +501,23 @@ def _finetuning_phase(
     )
 
 
-def _below(gram, relative: float) -> np.ndarray:
-    """Which singular values of the factor whose ``UᵀU`` is ``gram`` (host) are below
-    ``relative`` times the largest, ascending (none where ``relative`` is 0: rounding
-    leaves eigenvalues a little below 0)."""
-    eigenvalues = np.linalg.eigvalsh(gram)
+def _below(eigenvalues: np.ndarray, relative: float) -> np.ndarray:
+    """Which of a factor's directions, given the ascending ``eigenvalues`` of its
+    ``UᵀU``, have a singular value below ``relative`` times the largest (none where
+    ``relative`` is 0: rounding leaves eigenvalues a little below 0)."""
     return (relative > 0) & (eigenvalues < relative * relative * eigenvalues[-1])
-
-
-def _with_factor(op, y_scaled, result: SolverResult, U) -> SolverResult:
-    """``result`` with its factor replaced by ``U`` when the budget is spent: its
-    residual, Gram matrix and gradient norm measured anew (one pass over the data),
-    unconverged (the caller warns, although the run itself may have converged)."""
-    xp = op.xp
-    state = op.start(U)
-    residual = state.predictions - y_scaled
-    gradient = 2.0 * op.adjoint_times(U, state, residual)
-    gram, grad_sq = fetch(xp, U.T @ U, xp.sum(gradient * gradient))
-    return replace(
-        result,
-        U=U,
-        residual=residual,
-        gram=gram,
-        converged=False,
-        gradient_norm=float(grad_sq) ** 0.5,
-    )
 
 
 def _principal_directions(xp, finetuned: SolverResult, relative: float):
     """The fine-tuned factor rotated onto its principal directions, less those whose
     singular value is below ``relative`` times the largest, strongest first; ``None``
     where none is (the factor stays as it is)."""
-    if relative <= 0 or not _below(finetuned.gram, relative).any():
-        return None
     eigenvalues, vectors = np.linalg.eigh(finetuned.gram)
-    keep = eigenvalues >= relative * relative * eigenvalues[-1]
+    below = _below(eigenvalues, relative)
+    if not below.any():
+        return None
     U = finetuned.U
-    rotation = from_host(xp, vectors[:, keep][:, ::-1], dtype=U.dtype, device=device(U))
+    rotation = from_host(xp, vectors[:, ~below][:, ::-1], dtype=U.dtype, device=device(U))
     return U @ rotation
 
 

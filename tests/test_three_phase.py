@@ -17,7 +17,7 @@ from sklearn_lowrank import PrunedFactorSensing
 from sklearn_lowrank import _three_phase as three_phase
 from sklearn_lowrank._operators import make_operator
 from sklearn_lowrank._pruning import ColumnPruner
-from sklearn_lowrank._solvers import SolverResult
+from sklearn_lowrank._solvers import SolverResult, with_factor
 from sklearn_lowrank._three_phase import (
     _column_norms,
     _resumed,
@@ -392,7 +392,7 @@ def test_a_factor_pruned_as_the_budget_ends_is_reported_unconverged():
     op, X, y, _ = problem("rank_one")
     U = np.random.default_rng(0).standard_normal((X.shape[1], 3))
     converged = SolverResult(U=U, n_iter=5, converged=True, objective=[1.0] * 5)
-    pruned = three_phase._with_factor(op, y, converged, U[:, :2])
+    pruned = with_factor(op, y, converged, U[:, :2])
     assert not pruned.converged and pruned.U.shape[1] == 2
     residual = op.predict(U[:, :2]) - y
     np.testing.assert_allclose(pruned.residual, residual, rtol=1e-12)
