@@ -55,6 +55,7 @@ Array: TypeAlias = Any
 ROUNDING_LEVEL = 16.0
 
 _NUMPY = array_namespace(np.empty(0))
+_device_of = device  # (from_host's parameter of that name shadows it)
 # NumPy 2.1 added from_dlpack's device=: asking for "cpu" lets a producer on another
 # device copy its data over; before 2.1 only arrays already on the host can be read.
 _DLPACK_TAKES_DEVICE = np.lib.NumpyVersion(np.__version__) >= "2.1.0"
@@ -222,14 +223,17 @@ def fetch(xp, *arrays) -> list[np.ndarray]:
     return out
 
 
-def from_host(xp, host, *, dtype=None, device=None):
-    """The NumPy array ``host`` as an array of ``xp`` on ``device``.
+def from_host(xp, host, *, dtype=None, device=None, like=None):
+    """The NumPy array ``host`` as an array of ``xp`` on ``device``, or on the device of
+    the array ``like``.
 
     Made C-contiguous first: PyTorch refuses arrays with negative strides (such as the
     reversed eigenvector columns of ``eigh``), and contiguous data crosses to a device
     in one copy. The package's own float64 numbers travel as float32 to a device without
     float64 (users' data go through :func:`move_to`, which checks them first).
     """
+    if like is not None:
+        device = _device_of(like)
     # np.asarray, not np.ascontiguousarray, which turns a 0-d array into shape (1,).
     host = np.asarray(host, order="C")
     if dtype is None and host.dtype == np.float64 and not has_float64(xp, device):

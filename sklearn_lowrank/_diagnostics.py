@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from array_api_compat import device
 
 from ._backend import ROUNDING_LEVEL, dtype_name, fetch, from_host, to_host
 from ._pruning import passing
@@ -441,7 +440,7 @@ def _sensing_spectrum(op, weights) -> tuple:
 
 def _top_eigenvalue(op, weights, like) -> float:
     """``λ_max((1/n) Σᵢ wᵢ sym(Aᵢ)/g)`` for host ``weights``: one pass over the data."""
-    weights = from_host(op.xp, weights, dtype=like.dtype, device=device(like))
+    weights = from_host(op.xp, weights, dtype=like.dtype, like=like)
     return float(_sensing_spectrum(op, weights)[1][-1])
 
 

@@ -349,15 +349,15 @@ class MatrixOperator(_OperatorBase):
         self.n_samples = X.shape[0]
         d = self.dim = square_side(X.shape[1])
         rows, cols = np.triu_indices(d)
-        self._upper = _put(xp, rows * d + cols, like=X)
+        self._upper = from_host(xp, rows * d + cols, like=X)
         # Entry (i, j) of a symmetric matrix read back from the packed vector; off-diagonal
         # entries are halved because the packed vector holds Aᵢⱼ + Aⱼᵢ.
         where = np.empty((d, d), dtype=np.int64)
         where[rows, cols] = where[cols, rows] = np.arange(rows.size)
-        self._unpack = _put(xp, where.reshape(-1), like=X)
+        self._unpack = from_host(xp, where.reshape(-1), like=X)
         # ...with the adjoint's 1/n folded in (one operation less per call).
         unpack_scale = np.where(np.eye(d) > 0, 1.0, 0.5) / self.n_samples
-        self._unpack_scale = _put(xp, unpack_scale.reshape(-1), like=X, dtype=X.dtype)
+        self._unpack_scale = from_host(xp, unpack_scale.reshape(-1), dtype=X.dtype, like=X)
         self.packed, self.sizes = _pack_rows(xp, X, d, self._upper, chunk_size)
         self._set_scale(
             self.packed,
@@ -463,11 +463,6 @@ class MatrixOperator(_OperatorBase):
         return self.start(U)
 
 
-def _put(xp, values, like, dtype=None):
-    """The host ``values`` on the device of ``like``, as ``dtype`` (default: theirs)."""
-    return from_host(xp, values, dtype=dtype, device=device(like))
-
-
 def _pack_rows(xp, X, d: int, upper, chunk_size: int | None):
     """``(packed, sizes)`` of :class:`MatrixOperator`: each row of ``X`` (``Aᵢ``
     flattened) as the upper triangle of ``Aᵢ + Aᵢᵀ``, its diagonal halved (``upper``
@@ -480,10 +475,10 @@ def _pack_rows(xp, X, d: int, upper, chunk_size: int | None):
     """
     n = X.shape[0]
     rows, cols = np.triu_indices(d)
-    lower = _put(xp, cols * d + rows, like=X)
-    pack_scale = _put(xp, np.where(rows == cols, 0.5, 1.0), like=X, dtype=X.dtype)
+    lower = from_host(xp, cols * d + rows, like=X)
+    pack_scale = from_host(xp, np.where(rows == cols, 0.5, 1.0), dtype=X.dtype, like=X)
     # ‖sym(Aᵢ)‖²_F from the packed row p: the diagonal once, pᵢⱼ = 2·sym(Aᵢ)ᵢⱼ twice.
-    square_weights = _put(xp, np.where(rows == cols, 1.0, 0.5), like=X, dtype=X.dtype)
+    square_weights = from_host(xp, np.where(rows == cols, 1.0, 0.5), dtype=X.dtype, like=X)
     sizes = xp.empty(n, dtype=X.dtype, device=device(X))
     packed = xp.empty((n, rows.size), dtype=X.dtype, device=device(X))
     step = chunk_size or min(4096, max(64, _sixteenth(n)))
@@ -527,7 +522,7 @@ def _distinct_rows(xp, data, *, up_to_sign: bool = False) -> int:
     cancellation or, in float32 with millions of rows, a collision among its levels."""
     n = data.shape[0]
     weights = np.random.default_rng(0).standard_normal(data.shape[1])
-    weights = from_host(xp, weights, dtype=data.dtype, device=device(data))
+    weights = from_host(xp, weights, dtype=data.dtype, like=data)
     hashes = xp.empty(n, dtype=data.dtype, device=device(data))
     for rows in _row_blocks(n):
         hashes[rows] = xp.sum(data[rows, ...] * weights, axis=1)

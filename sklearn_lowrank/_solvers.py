@@ -192,7 +192,7 @@ class _Memory:
         on_rows = np.zeros(B.shape[0])
         on_rows[first + scaled] = weights[: slots.size + 1]
         on_rows[slots] = weights[slots.size + 1 :]
-        on_rows = from_host(xp, on_rows, dtype=grad.dtype, device=device(grad))
+        on_rows = from_host(xp, on_rows, dtype=grad.dtype, like=grad)
         return xp.reshape(on_rows @ _rows(xp, B), grad.shape)
 
 
@@ -319,11 +319,6 @@ class _Objective:
         return _Point(U, state, residual, loss, loss_grad, value, gradient)
 
 
-def _to_device(xp, matrix: np.ndarray, like: Array) -> Array:
-    """The host ``matrix`` in the array module, with the dtype and device of ``like``."""
-    return from_host(xp, matrix, dtype=like.dtype, device=device(like))
-
-
 def _line_step(
     objective: _Objective, point: _Point, direction: Array, step_guess: float
 ) -> tuple[float, _Point]:
@@ -355,10 +350,10 @@ def _apply_column_change(
     op, xp = objective.op, objective.op.xp
     # The free step. UUᵀ is the same, so the residual and loss are too, and the loss
     # gradient turns with U (∇L(UW) = ∇L(U)·W).
-    W = _to_device(xp, change.rotation, like=point.U)
+    W = from_host(xp, change.rotation, dtype=point.U.dtype, like=point.U)
     U, state, loss_grad = point.U @ W, op.rotate(point.state, W), point.loss_grad @ W
     if change.keep is not None:
-        keep = from_host(xp, change.keep, device=device(U))
+        keep = from_host(xp, change.keep, like=U)
         U = xp.take(U, keep, axis=1)
         point = objective.at(U, op.keep_columns(U, state, keep))
     else:
@@ -480,7 +475,8 @@ def minimize(
         inverse = None
         if scaled or pruned_early:
             damped = 0.0 if pruned_early else damping
-            inverse = _to_device(xp, _metric_inverse(report.gram, damped, eps), point.U)
+            inverse = _metric_inverse(report.gram, damped, eps)
+            inverse = from_host(xp, inverse, dtype=point.U.dtype, like=point.U)
         direction = history.direction(point.grad, report.pairs, inverse)
 
         # Step.

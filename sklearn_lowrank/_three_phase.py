@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from array_api_compat import device
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
@@ -241,7 +240,7 @@ def fit_three_phase(
     progress = _Progress(verbose, callback, scale, factor_unit)
     # Drawn on the host so a seed gives the same start on every backend.
     init = rng.standard_normal((d, k)) * (init_scale / math.sqrt(d))
-    U = from_host(xp, init, dtype=y.dtype, device=device(y))
+    U = from_host(xp, init, dtype=y.dtype, like=y)
 
     # Phase 1: regularised fit (plain loss when alpha == 0, and then no column is
     # dropped during it), in units where the random start's columns have norm about
@@ -298,7 +297,7 @@ def fit_three_phase(
         converged=regularized.converged,
     )
     keep = np.flatnonzero(support[pruner.columns])
-    V = xp.take(regularized.U, from_host(xp, keep, device=device(y)), axis=1)
+    V = xp.take(regularized.U, from_host(xp, keep, like=y), axis=1)
     progress.say(
         f"pruning: kept {int(support.sum())} of {k} columns "
         f"(threshold {relative:.3g} x largest norm)"
@@ -517,7 +516,7 @@ def _principal_directions(xp, finetuned: SolverResult, relative: float):
     if not below.any():
         return None
     U = finetuned.U
-    rotation = from_host(xp, vectors[:, ~below][:, ::-1], dtype=U.dtype, device=device(U))
+    rotation = from_host(xp, vectors[:, ~below][:, ::-1], dtype=U.dtype, like=U)
     return U @ rotation
 
 
