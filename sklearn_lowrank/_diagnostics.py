@@ -27,7 +27,6 @@ __all__ = [
     "ResidualSpectrum",
     "estimate_noise",
     "outsized_advice",
-    "plain_loss",
     "residual_spectrum",
     "too_few_for_any_advice",
     "warn_about_fit",
@@ -379,13 +378,6 @@ def too_few_for_any_advice(op) -> str:
 def _variance(summary: DataSummary, scale: float) -> float:
     """The variance of ``y/scale``, from the spread in the units of ``y``."""
     return summary.relative_variance * (summary.spread / scale) ** 2
-
-
-def plain_loss(op, y_scaled, V) -> float:
-    """The plain loss ``‖𝒜(VVᵀ) − y_scaled‖²/2n`` of ``V``: one pass."""
-    residual = op.predict(V) - y_scaled
-    (loss,) = fetch(op.xp, op.xp.mean(residual * residual) / 2.0)
-    return float(loss)
 
 
 def warn_if_no_better_than_the_mean(
@@ -811,15 +803,13 @@ def warn_about_fit(
     (unless no column ``grew``: pruning then kept the largest and named ``alpha``);
     then the noise in the residuals and the directions they hold.
 
-    ``loss`` is the fine-tuning's last plain loss (``None`` without one: a pass
-    computes it); ``gram`` (``VᵀV``, host) and ``residual`` those of a converged
-    fine-tuning, else ``None``; ``suspect_design``: ``y`` looked centred or the
-    design anisotropic.
+    ``loss`` is ``V``'s plain loss (read only where a column grew); ``gram``
+    (``VᵀV``, host) and ``residual`` those of a converged fine-tuning, else ``None``;
+    ``suspect_design``: ``y`` looked centred or the design anisotropic.
     """
     warn_if_not_identified(op, V.shape[1])
     if not grew:
         return
-    loss = plain_loss(op, y_scaled, V) if loss is None else loss
     if warn_if_no_better_than_the_mean(
         V, loss, summary, scale, alpha=alpha, all_kept=all_kept
     ):

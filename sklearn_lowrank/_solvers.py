@@ -49,7 +49,7 @@ from ._operators import MeasurementOperator, OperatorState
 from ._penalty import SmoothGroupLasso, penalized
 from ._pruning import ColumnChange, ColumnPruner
 
-__all__ = ["SolverResult", "minimize", "with_factor"]
+__all__ = ["SolverResult", "minimize", "plain_loss", "with_factor"]
 
 # Stop when the objective has not decreased by more than this many ε (of the dtype) of
 # itself for this many iterations in a row: further steps only shuffle rounding errors.
@@ -280,6 +280,18 @@ class _Point:
     grad: Array
 
 
+def _loss(residual, n: int):
+    """The plain loss ``‖residual‖²/2n``, a 0-d array."""
+    return (residual @ residual) / (2.0 * n)
+
+
+def plain_loss(op: MeasurementOperator, y, U) -> float:
+    """The plain loss ``‖𝒜(UUᵀ) − y‖²/2n`` of ``U``, as the solver prices it: one
+    pass over the data (no adjoint)."""
+    (loss,) = fetch(op.xp, _loss(op.predict(U) - y, op.n_samples))
+    return float(loss)
+
+
 class _Objective:
     """The objective of one run, priced at a factor: the loss (one pass over the data,
     for the adjoint) plus, when it counts, the penalty."""
@@ -298,7 +310,7 @@ class _Objective:
     def at(self, U: Array, state: OperatorState) -> _Point:
         """The point ``U`` whose operator state is ``state``."""
         residual = state.predictions - self.y
-        loss = (residual @ residual) / (2.0 * self.op.n_samples)
+        loss = _loss(residual, self.op.n_samples)
         loss_grad = 2.0 * self.op.adjoint_times(U, state, residual)
         return self.priced(U, state, residual, loss, loss_grad)
 

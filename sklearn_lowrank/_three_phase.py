@@ -27,7 +27,7 @@ from ._operators import MeasurementOperator
 from ._penalty import SmoothGroupLasso
 from ._pruning import ColumnPruner, EarlyPruning, relative_threshold, select_columns
 from ._scaling import DataSummary, data_scale, summarize
-from ._solvers import SolverResult, minimize, with_factor
+from ._solvers import SolverResult, minimize, plain_loss, with_factor
 from ._warnings import warn
 
 __all__ = [
@@ -358,6 +358,10 @@ def fit_three_phase(
         if finetuned.converged:
             gram, residual = finetuned.gram, finetuned.residual
 
+    # When no column grew, pruning kept the largest anyway and said so.
+    grew = bool(np.any(norms[support] > floor * factor_unit))
+    if loss is None and grew:  # no fine-tuning: the R² check reads the plain loss
+        loss = plain_loss(op, y_scaled, V)
     warn_about_fit(
         op,
         y_scaled,
@@ -367,8 +371,7 @@ def fit_three_phase(
         loss=loss,
         gram=gram,
         residual=residual,
-        # When no column grew, pruning kept the largest anyway and said so.
-        grew=bool(np.any(norms[support] > floor * factor_unit)),
+        grew=grew,
         all_kept=bool(support.all()),
         suspect_design=centred or anisotropic,
         alpha=alpha,
