@@ -664,7 +664,6 @@ class ResidualSpectrum:
     resolved: float
     one_row: float
     largest_kept: float
-    rank: int
 
     def count_beyond(self, sign: float, margin: float) -> int:
         """How many eigenvalues of ``sign`` (±1) stand out: beyond ``margin`` times
@@ -682,7 +681,7 @@ def residual_spectrum(noise: NoiseEstimate, residual, gram, *, tol: float):
     (``𝒜(VVᵀ) − y`` on the device) and ``gram`` (its ``VᵀV``, host), or ``None``
     where nothing in it could stand out: one more pass over the data (and the noise
     level's, 1 to 9), skipped when the residuals are that small everywhere."""
-    op, rank = noise.op, gram.shape[0]
+    op = noise.op
     xp = op.xp
     # Centred, as the noise's signs are: a mean r̄ adds r̄·(1/n) Σᵢ xᵢxᵢᵀ/g ≈ r̄·I to
     # a rank-one sensing matrix (a missed Δ gives r̄ ≈ tr Δ), which lifts every
@@ -703,7 +702,7 @@ def residual_spectrum(noise: NoiseEstimate, residual, gram, *, tol: float):
     if not noise.level > 0:
         return None
     return ResidualSpectrum(
-        noise, residual, matrix, eigenvalues, resolved, float(one_row), largest_kept, rank
+        noise, residual, matrix, eigenvalues, resolved, float(one_row), largest_kept
     )
 
 
@@ -750,7 +749,7 @@ def warn_if_direction_missed(
     On a warned fit, one pass over the data per missed direction (the advice's noise
     floor).
     """
-    rank, eigenvalues = spectrum.rank, spectrum.eigenvalues
+    rank, eigenvalues = spectrum.noise.rank, spectrum.eigenvalues
     op = spectrum.noise.op
     # At full rank there is no direction left to miss.
     if rank >= op.dim:
