@@ -59,6 +59,8 @@ class MeasurementOperator(Protocol):
     xp: Any  #: Array namespace of the data.
     n_samples: int
     dim: int  #: ``d``: the matrices are d × d.
+    #: Numbers a pass reads per measurement: ``d`` (vectors) or ``d(d+1)/2`` (packed).
+    row_size: int
     gain: float  #: Scale ``g`` the measurements are divided by (1.0 if not).
     sizes: Array  #: Per-measurement size, by which the data scale leaves out outliers.
     mean_size: float  #: Mean of :attr:`sizes`, on the host.
@@ -104,6 +106,10 @@ class MeasurementOperator(Protocol):
 
     def sensing_matrix(self, weights: Array) -> Array:
         """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` as a dense (d, d) array."""
+
+    def sandwiched(self, L: Array, R: Array, rows: slice) -> Array:
+        """``Lᵀ·sym(Aᵢ)/g·R`` for the measurements ``rows``, shape (rows, p, q) for
+        ``L`` (d, p) and ``R`` (d, q): one pass over those rows."""
 
     def second_moment(self) -> Array | None:
         """``(1/n) Σᵢ xᵢxᵢᵀ/g`` (d, d) for measurements made of vectors ``xᵢ``, whose
@@ -182,6 +188,7 @@ class RankOneOperator(_OperatorBase):
         xp = self.xp = array_namespace(X)
         self.X = X
         self.n_samples, self.dim = X.shape
+        self.row_size = self.dim
         self.sizes = xp.empty(self.n_samples, dtype=X.dtype, device=device(X))
         for rows in _row_blocks(self.n_samples):
             block = X[rows, ...]
@@ -286,6 +293,13 @@ class RankOneOperator(_OperatorBase):
         """``(1/n) Σᵢ wᵢ Aᵢ/g`` as a dense (d, d) array."""
         return self._outer_sum(weights)
 
+    def sandwiched(self, L, R, rows):
+        """``(Lᵀxᵢ)(Rᵀxᵢ)ᵀ/g`` for the measurements ``rows``, shape (rows, p, q)."""
+        xp, block = self.xp, self.X[rows, ...]
+        left = xp.expand_dims(block @ L, axis=2)
+        right = xp.expand_dims(block @ R, axis=1) * (1.0 / self.gain)
+        return left * right
+
     def _outer_sum(self, weights):
         """``(1/n) Σᵢ wᵢ xᵢxᵢᵀ/g`` (``wᵢ = 1`` for ``None``): one pass over X, a
         sixteenth of the rows at a time, so that the weighted copy of X never exists
@@ -355,9 +369,12 @@ class MatrixOperator(_OperatorBase):
         where = np.empty((d, d), dtype=np.int64)
         where[rows, cols] = where[cols, rows] = np.arange(rows.size)
         self._unpack = from_host(xp, where.reshape(-1), like=X)
+        sym_scale = np.where(np.eye(d) > 0, 1.0, 0.5).reshape(-1)
+        self._sym_scale = from_host(xp, sym_scale, dtype=X.dtype, like=X)
         # ...with the adjoint's 1/n folded in (one operation less per call).
-        unpack_scale = np.where(np.eye(d) > 0, 1.0, 0.5) / self.n_samples
-        self._unpack_scale = from_host(xp, unpack_scale.reshape(-1), dtype=X.dtype, like=X)
+        unpack_scale = sym_scale / self.n_samples
+        self._unpack_scale = from_host(xp, unpack_scale, dtype=X.dtype, like=X)
+        self.row_size = rows.size
         self.packed, self.sizes = _pack_rows(xp, X, d, self._upper, chunk_size)
         self._set_scale(
             self.packed,
@@ -406,6 +423,14 @@ class MatrixOperator(_OperatorBase):
     def sensing_matrix(self, weights):
         """``(1/n) Σᵢ wᵢ sym(Aᵢ)/g`` as a dense (d, d) array: one pass over the data."""
         return self._unpacked(weights @ self.packed)
+
+    def sandwiched(self, L, R, rows):
+        """``Lᵀ·sym(Aᵢ)/g·R`` for the measurements ``rows``, shape (rows, p, q): the
+        rows unpacked, ``rows·d²`` numbers."""
+        xp, d = self.xp, self.dim
+        block = xp.take(self.packed[rows, ...], self._unpack, axis=1) * self._sym_scale
+        # sym(Aᵢ)·R first: rows·d²·q flops rather than rows·d²·p with p = d.
+        return L.T @ (xp.reshape(block, (-1, d, d)) @ R)
 
     def spectral_bounds(self):
         """``‖sym(Aᵢ)‖_F/g``, which bounds the spectral norm."""

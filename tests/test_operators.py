@@ -173,6 +173,31 @@ def test_sensing_matrix_matches_dense(kind, backend, normalize):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("normalize", NORMALIZE)
+@pytest.mark.parametrize("kind", KINDS)
+def test_sandwiched_matches_dense(kind, backend, normalize):
+    """``Lᵀ·sym(Aᵢ)/g·R`` for a slice of rows, with ``L`` and ``R`` of other widths."""
+    op, Xb, A = build(kind, backend, normalize=normalize)
+    L, R = factors(seed=4, k=4)[0], factors(seed=5, k=2)[0]
+    rows = slice(3, 20)
+    Z = op.sandwiched(backend.asarray(L), backend.asarray(R), rows)
+    sym = 0.5 * (A + np.transpose(A, (0, 2, 1)))
+    expected = np.einsum(
+        "ap,nab,bq->npq", backend.rounded(L), sym[rows], backend.rounded(R)
+    )
+    assert_same_kind(Z, Xb)
+    assert_close(Z, expected, backend.rtol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_row_size_is_the_numbers_a_pass_reads_per_measurement(kind):
+    op, _, _ = build(kind, BACKENDS[0].values[0])
+    assert op.row_size == (DIM if kind == "rank_one" else DIM * (DIM + 1) // 2)
+    if kind == "matrix":
+        assert op.packed.shape == (N_SAMPLES, op.row_size)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("normalize", NORMALIZE)
 def test_second_moment_of_rank_one_vectors(backend, normalize):
     """(1/n) Σ xᵢxᵢᵀ/g, the sensing matrix of unit weights; matrices have none."""
     op, Xb, A = build("rank_one", backend, normalize=normalize)
