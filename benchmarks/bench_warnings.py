@@ -45,7 +45,7 @@ import numpy as np
 from _common import header, table
 
 from sklearn_lowrank import PrunedFactorSensing
-from sklearn_lowrank._diagnostics import _degrees_of_freedom as degrees_of_freedom
+from sklearn_lowrank._tangent import degrees_of_freedom
 from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
 

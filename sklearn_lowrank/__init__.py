@@ -6,7 +6,8 @@ The package is one scikit-learn estimator, :class:`PrunedFactorSensing`, plus he
 ``_three_phase`` (the algorithm: fit, prune, fine-tune), ``_scaling`` (the data
 scale), ``_operators`` (measurement kinds), ``_penalty`` (smooth group lasso),
 ``_line_search``, ``_solvers``, ``_pruning``, ``_diagnostics`` (the fit's warnings),
-``_backend`` (array module), ``_validation`` (input checks), ``_warnings`` (how they
+``_tangent`` (which directions of ``M`` the measurements see), ``_backend`` (array
+module), ``_validation`` (input checks), ``_warnings`` (how they
 are issued) and ``_compat`` (scikit-learn's private names, imported in one place).
 """
 

@@ -82,13 +82,70 @@ def test_not_identified_says_fewer_at_full_rank_and_no_more_below():
     measurements than unknowns; below it, no more than them."""
     op = RankOneOperator(np.array([[1.0, 0.0], [1.0, 1.0]]))
     with pytest.warns(UserWarning, match="2 measurements .* 3 degrees .* with fewer "):
-        diagnostics.warn_if_not_identified(op, rank=2)
+        diagnostics.warn_if_not_identified(op, np.eye(2))
     with pytest.warns(UserWarning, match="2 measurements .* 2 degrees .* with no more "):
-        diagnostics.warn_if_not_identified(op, rank=1)
+        diagnostics.warn_if_not_identified(op, np.eye(2)[:, :1])
     op = RankOneOperator(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        diagnostics.warn_if_not_identified(op, rank=2)  # 3 for 3 at full rank
+        diagnostics.warn_if_not_identified(op, np.eye(2))  # 3 for 3 at full rank
+
+
+def _structured_design(name, rng):
+    """``(X, M*)`` of sensing matrices that see only part of ``M*`` (d = 8, rank 2)."""
+    d, n = 8, 200
+    truth = np.linalg.qr(rng.standard_normal((d, 2)))[0]
+    A = np.zeros((n, d, d))
+    if name == "diagonal":
+        A[:, np.arange(d), np.arange(d)] = rng.standard_normal((n, d))
+    elif name == "a 10-dimensional span":
+        A = np.einsum(
+            "nj,jab->nab", rng.standard_normal((n, 10)), rng.standard_normal((10, d, d))
+        )
+    elif name == "row 0 unmeasured":
+        entries = rng.integers(1, d, size=(n, 2))
+        A[np.arange(n), entries[:, 0], entries[:, 1]] = 1.0
+    else:  # Gaussian on the 6 x 6 block
+        A[:, :6, :6] = rng.standard_normal((n, 6, 6))
+    return A, truth
+
+
+@pytest.mark.parametrize(
+    ("name", "unseen"),
+    [
+        ("diagonal", 7),  # d = 8 numbers seen of the 15 degrees of freedom
+        ("row 0 unmeasured", 2),  # the estimate's row 0 moves freely: k directions
+        ("6 x 6 block", 4),  # ...and so do its rows 6 and 7
+        ("a 10-dimensional span", 5),  # 10 independent measurements
+    ],
+)
+def test_designs_that_see_part_of_m_say_the_estimate_is_not_identified(name, unseen):
+    """Each fitted a wrong matrix with training R² 1.0 and no warning: 13 times the
+    degrees of freedom in rows, distinct ones, but directions of the rank-2 estimate
+    that no measurement sees."""
+    A, truth = _structured_design(name, np.random.default_rng(0))
+    y = np.einsum("nab,ab->n", A, truth @ truth.T)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(measurement="matrix", random_state=0).fit(A, y)
+    (message,) = [str(w.message) for w in record]
+    assert f"do not identify the estimate: {unseen} of the 15 directions" in message
+    assert model.n_components_ == 2
+    assert model.score(A, y) > 0.999
+    assert relative_error(model.components_.T, truth) > 0.05
+
+
+def test_one_hot_vectors_count_as_d_independent_measurements():
+    """One-hot codes (scaled) measure the d diagonal entries: a rank-1 fit of a
+    rank-2 M*, R² 1.0 and relative error 1.5, had no warning; its 10 independent
+    measurements among 400 rows are no more than its 10 degrees of freedom."""
+    rng = np.random.default_rng(0)
+    truth = np.linalg.qr(rng.standard_normal((10, 2)))[0]
+    X = np.eye(10)[rng.integers(0, 10, 400)] * rng.uniform(0.5, 2.0, (400, 1))
+    y = np.einsum("ni,ij,nj->n", X, truth @ truth.T, X)
+    with pytest.warns(UserWarning, match="10 linearly independent measurements .in 400 "):
+        model = PrunedFactorSensing(random_state=0).fit(X, y)
+    assert model.n_components_ == 1
 
 
 def test_far_from_isotropic_vectors_warn_and_whitening_recovers():
