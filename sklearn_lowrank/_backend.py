@@ -80,7 +80,8 @@ def cupy_namespace():
     except ImportError as exc:
         raise ImportError(
             "array_module='cupy' needs CuPy, which is not installed; install it with "
-            "`pip install 'sklearn_lowrank[gpu]'` (or the CuPy build matching your CUDA)."
+            '`pip install -e ".[gpu]"` in the repository (or `pip install '
+            "cupy-cuda13x`, or the CuPy build matching your CUDA)."
         ) from exc
     try:
         n_gpus = cupy.cuda.runtime.getDeviceCount()

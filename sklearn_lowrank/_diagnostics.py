@@ -616,8 +616,8 @@ def warn_if_noise_was_kept(
         f"pick-up level alpha/√beta, so n_components_={rank} may be too large. Raise "
         f"alpha to about {_alpha_for_noise(level, beta, _NOISE_TARGET):.2g} (the noise "
         "then at half the pick-up level, and weaker directions of M* lost with it), or "
-        "choose it by cross-validation; see 'Noise near the pick-up level' in the user "
-        "guide.",
+        "choose it by cross-validation; see 'When recovery fails', 'Noise near the "
+        "pick-up level', in the user guide.",
         UserWarning,
     )
     return True
