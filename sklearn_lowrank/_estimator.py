@@ -186,8 +186,9 @@ class PrunedFactorSensing(
     verbose : int, default=0
         ``1`` prints a line for the regularised fit, one for the pruning, one for the
         fine-tuning (unless ``finetune_iter=0``) and a total, plus one when the
-        regularised phase runs on to ``√tol`` and one each time directions are pruned
-        during the fine-tuning; ``2`` also prints progress every 10 iterations.
+        regularised phase runs on to ``√tol`` or on from the saddle ``U = 0`` and one
+        each time directions are pruned during the fine-tuning; ``2`` also prints
+        progress every 10 iterations.
 
     Attributes
     ----------

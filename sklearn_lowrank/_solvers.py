@@ -36,6 +36,7 @@ rows) that combine the buffer's rows into the L-BFGS direction.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -398,6 +399,7 @@ def minimize(
     callback: Callable[[Array], None] | None = None,
     progress: Callable[[int, float, float, int], None] | None = None,
     stop: Callable[[int, np.ndarray], bool] | None = None,
+    scale_floor: float = 1.0,
 ) -> SolverResult:
     """Minimise the (penalised) sensing loss from ``U``.
 
@@ -429,7 +431,7 @@ def minimize(
     max_iter : int
         Iteration budget.
     tol : float
-        Stop when ``‖∇f(U)‖_F ≤ tol·max(‖U‖_F, 1)``.
+        Stop when ``‖∇f(U)‖_F ≤ tol·max(‖U‖_F, scale_floor)``.
     pruner : ColumnPruner or None
         With a penalty, it decides when the columns are aligned with the factor's
         singular vectors (the free rotation, which only changes the penalty) and
@@ -447,11 +449,18 @@ def minimize(
     progress : callable or None
         Called as ``progress(n_iter, objective, relative_gradient, n_columns)`` after
         every iteration, with the host numbers the stopping test uses
-        (``relative_gradient = ‖∇f(U)‖_F / max(‖U‖_F, 1)``, compared with ``tol``).
+        (``relative_gradient = ‖∇f(U)‖_F / max(‖U‖_F, scale_floor)``, compared with
+        ``tol``).
     stop : callable or None
         Called as ``stop(n_iter, gram)`` with ``gram = UᵀU`` (host) after every
         iteration that did not converge; true ends the run there, unconverged (the
         caller changes the factor and starts another).
+    scale_floor : float
+        The stopping test's floor on ``‖U‖_F``. 1, the scale of a solution in the
+        normalised units, lets a run whose columns all collapse (a penalty too strong
+        for any to grow) stop near ``U = 0``, where a relative test never passes. 0
+        makes the test relative: a run resumed at the saddle ``U = 0`` must not stop
+        there before its columns grow.
 
     Returns
     -------
@@ -463,6 +472,7 @@ def minimize(
     """
     xp = op.xp
     eps = float(xp.finfo(U.dtype).eps)
+    floor_sq = max(scale_floor * scale_floor, sys.float_info.min)  # (U = 0 divides)
     start_time = time.perf_counter()
     if pruner is None:
         pruner = ColumnPruner(U.shape[1])
@@ -514,10 +524,11 @@ def minimize(
         if callback is not None:
             callback(point.U)
         if progress is not None:
-            progress(n_iter, value, math.sqrt(grad_sq / max(u_sq, 1.0)), point.U.shape[1])
+            relative = math.sqrt(grad_sq / max(u_sq, floor_sq))
+            progress(n_iter, value, relative, point.U.shape[1])
 
         # Stop? tol * tol: a Python float's ** raises OverflowError past tol = 1.3e154.
-        if grad_sq <= tol * tol * max(u_sq, 1.0) or stall(value):
+        if grad_sq <= tol * tol * max(u_sq, floor_sq) or stall(value):
             converged = True
             break
         if stop is not None and stop(n_iter, report.gram):

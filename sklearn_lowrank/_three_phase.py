@@ -69,6 +69,12 @@ _EARLY_PRUNING_WINDOW = 5
 # The fine-tuning looks for directions below the pruning threshold every this many
 # iterations (see fit_three_phase), as the regularised phase aligns its columns.
 _PRUNE_EVERY = 10
+# A top eigenvalue within this fraction above the pick-up level makes no saddle worth
+# escaping: growth that slow would spend the budget.
+_SADDLE_MARGIN = 0.01
+# A run resumed at that saddle starts from a factor of at least this norm per column
+# (the default init_scale's), where the line search resolves its steps.
+_RESOLVED_START = 1e-3
 # During the regularised phase, columns below this fraction of the largest norm are
 # dropped (never above a tenth of a numeric threshold, so they would be pruned anyway).
 _DROP_RATIO = 1e-3
@@ -411,7 +417,7 @@ def _regularized_phase(
     normalised units), run on to ``√tol`` when the support is not found yet."""
     xp = op.xp
 
-    def regularized_fit(V, tol, max_iter, done=0):
+    def regularized_fit(V, tol, max_iter, done=0, scale_floor=1.0):
         return minimize(
             op,
             y_scaled,
@@ -423,6 +429,7 @@ def _regularized_phase(
             phase="regularized fit",
             callback=progress.callback_for("regularized fit"),
             progress=progress.lines_for("regularized fit", done),
+            scale_floor=scale_floor,
         )
 
     final_tol = math.sqrt(tol)
@@ -430,6 +437,36 @@ def _regularized_phase(
     # (measured: tol=1e-3, i.e. √tol = 0.03, kept all 20 columns of a rank-3 problem).
     support_tol = _SUPPORT_TOL if finetune_iter > 0 else min(final_tol, _SUPPORT_TOL)
     regularized = regularized_fit(U, support_tol, max_iter)
+    norms = _column_norms(xp, regularized.U, pruner)
+    if (
+        alpha > 0
+        and regularized.moved
+        and regularized.converged
+        and not np.any(norms > _FLOOR_CAP)
+        and _is_saddle(op, regularized.residual, alpha / math.sqrt(beta))
+    ):
+        # Stopped near 0 (every column far below the √(alpha/√beta) that signal
+        # columns reach) while U = 0 is a saddle: the stopping test's floor on ‖U‖,
+        # there for runs whose columns all collapse, ended a start whose growing part
+        # the gradient had not yet found (matrix d=4, alpha=0.08-0.09 against a top
+        # eigenvalue of 1: rank 1 of 2, R² 0.55, "alpha may be too strong", from
+        # init_scale=1e-8, and from 1e-3 with a numeric threshold). Near 0 the
+        # iterates only scale with the start: the run goes on from the same factor, at
+        # the default start's size at least (where the line search resolves its
+        # steps; from 1e-8 it stalled at once), with a relative test.
+        progress.say("regularized fit: stopped at the saddle U = 0; going on")
+        U_now = regularized.U
+        size = float(xp.sqrt(xp.sum(U_now * U_now)))
+        resolved = _RESOLVED_START * math.sqrt(U_now.shape[1])
+        more = regularized_fit(
+            U_now * max(1.0, resolved / size) if size > 0 else U_now,
+            support_tol,
+            max_iter - regularized.n_iter,
+            regularized.n_iter,
+            scale_floor=0.0,
+        )
+        regularized = _resumed(regularized, more)
+        norms = _column_norms(xp, regularized.U, pruner)
     if not regularized.moved:
         # Every search found no decrease: the start's effect on the objective is below
         # the dtype's resolution (float32, init_scale 1e-25; or float64, init_scale
@@ -444,7 +481,6 @@ def _regularized_phase(
             f"{alpha:g} too strong for any column to grow (lower it)."
             + too_few_for_any_advice(op)
         )
-    norms = _column_norms(xp, regularized.U, pruner)
     if (
         threshold == "auto"
         and alpha > 0
@@ -473,6 +509,16 @@ def _regularized_phase(
         quantity="objective",
     )
     return regularized, norms
+
+
+def _is_saddle(op, residual, pick_up: float) -> bool:
+    """Whether ``U = 0`` is a saddle of the regularised objective, from a factor near
+    it whose residual is ``residual``: the sensing matrix of ``y − 𝒜(UUᵀ)`` has an
+    eigenvalue above the penalty's pick-up level ``alpha/√beta`` (by
+    ``_SADDLE_MARGIN``), the objective's Hessian at 0 being
+    ``2(alpha/√beta·I − (1/n) Σᵢ yᵢ sym(Aᵢ))``. One pass."""
+    top = to_host(op.xp.linalg.eigvalsh(op.sensing_matrix(-residual)))[-1]
+    return float(top) > (1.0 + _SADDLE_MARGIN) * pick_up
 
 
 def _finetuning_phase(

@@ -606,6 +606,24 @@ def test_exhausted_budget_is_reported_not_warned(memory):
     assert len(res.objective) == 3
 
 
+def test_scale_floor_zero_makes_the_stopping_test_relative():
+    """A penalty too strong for any column (pick-up level 10): the columns shrink
+    toward 0 with a gradient proportional to them. The default floor of 1 stops the
+    run once the gradient is under ``tol`` in absolute terms; with a floor of 0 the
+    test is relative, which such a run never passes: it goes on shrinking them until
+    the objective stalls at its rounding level."""
+    prob = Problem("matrix")
+    strong = {"penalty": SmoothGroupLasso(BETA), "alpha": 1.0}
+    start = small_random(DIM, RANK)
+    absolute = minimize(prob.op, prob.y, start, **strong, max_iter=50, tol=1e-3)
+    assert absolute.converged and absolute.n_iter < 50
+    relative = minimize(
+        prob.op, prob.y, start, **strong, max_iter=50, tol=1e-3, scale_floor=0.0
+    )
+    assert relative.n_iter > absolute.n_iter
+    assert np.linalg.norm(relative.U) < 1e-3 * np.linalg.norm(absolute.U)
+
+
 # --------------------------------------------------------------------- stall test
 
 
