@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
+from sklearn.utils.validation import check_is_fitted
 
 from ._backend import Array, to_host
+from ._estimator import PrunedFactorSensing
 
 __all__ = ["relative_error"]
 
 
-def relative_error(estimate: ArrayLike | Array, truth: ArrayLike | Array) -> float:
+def relative_error(
+    estimate: ArrayLike | Array | PrunedFactorSensing, truth: ArrayLike | Array
+) -> float:
     """Relative Frobenius error ``‖UUᵀ − VVᵀ‖_F / ‖VVᵀ‖_F`` between two factors.
 
     No ``d × d`` matrix is formed: both factors are expressed in one orthonormal basis of
@@ -25,9 +29,12 @@ def relative_error(estimate: ArrayLike | Array, truth: ArrayLike | Array) -> flo
 
     Parameters
     ----------
-    estimate : array-like of shape (d, k)
-        Estimated factor ``U`` (``PrunedFactorSensing().components_.T``), from any
-        array library (copied to the host).
+    estimate : array-like of shape (d, k), or a fitted PrunedFactorSensing
+        Estimated factor ``U``, from any array library (copied to the host); a fitted
+        model stands for its ``components_.T``. Passing the model is the safe way:
+        ``components_`` itself is ``(k, d)``, scikit-learn's layout, and when the
+        model kept ``k = d`` columns it cannot be told from its transpose (the error
+        of ``components_`` then comes out wrong, without an error: 1.16 for 1e-10).
     truth : array-like of shape (d, r)
         True factor ``V``.
 
@@ -41,6 +48,8 @@ def relative_error(estimate: ArrayLike | Array, truth: ArrayLike | Array) -> flo
     ValueError
         If a factor is not 2-D, the two have different ``d``, an entry is complex, NaN
         or infinite, or ``truth`` is zero.
+    sklearn.exceptions.NotFittedError
+        If ``estimate`` is a model that is not fitted.
 
     See Also
     --------
@@ -56,10 +65,17 @@ def relative_error(estimate: ArrayLike | Array, truth: ArrayLike | Array) -> flo
     >>> round(relative_error(2 * V, V), 6)
     3.0
     """
+    if isinstance(estimate, PrunedFactorSensing):
+        check_is_fitted(estimate)
+        estimate = estimate.components_.T
     U, V = _factor(estimate, "estimate"), _factor(truth, "truth")
     if U.shape[0] != V.shape[0]:
         # The estimator's components_ is (r, d), as scikit-learn lays them out.
-        hint = " (pass components_.T, not components_)" if U.shape[1] == V.shape[0] else ""
+        hint = (
+            " (pass the model or components_.T, not components_)"
+            if U.shape[1] == V.shape[0]
+            else ""
+        )
         raise ValueError(
             "estimate and truth must be factors of shape (d, k) and (d, r) with the same "
             f"d; got {U.shape} and {V.shape}{hint}."

@@ -1,8 +1,13 @@
 """Tests for ``sklearn_lowrank.metrics.relative_error``."""
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
+from sklearn_lowrank import PrunedFactorSensing
+from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
 
 
@@ -79,10 +84,27 @@ def test_mismatched_shapes_raise(U, V):
 def test_transposed_estimate_is_named():
     """components_ is (r, d): passing it untransposed names the fix; a plain mismatch
     of d does not."""
-    with pytest.raises(ValueError, match=r"pass components_\.T"):
+    with pytest.raises(ValueError, match=r"pass the model or components_\.T"):
         relative_error(np.ones((2, 4)), np.ones((4, 2)))
     with pytest.raises(ValueError, match=r"\(5, 2\)\.$"):
         relative_error(np.ones((4, 2)), np.ones((5, 2)))
+
+
+def test_a_fitted_model_stands_for_its_factor():
+    """alpha=0 keeps all d = 6 columns: components_ is square, and passed as it is it
+    gave 1.16 for an error of 1e-10, without a word. The model itself reads as
+    components_.T; an unfitted one is an error."""
+    X, y, truth = make_low_rank_sensing(800, 6, 2, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (alpha=0 keeps every column, and says so)
+        model = PrunedFactorSensing(alpha=0, random_state=0).fit(X, y)
+    assert model.components_.shape == (6, 6)
+    assert relative_error(model, truth) == relative_error(model.components_.T, truth)
+    assert (
+        relative_error(model, truth) < 1e-8 < 1.0 < relative_error(model.components_, truth)
+    )
+    with pytest.raises(NotFittedError):
+        relative_error(PrunedFactorSensing(), truth)
 
 
 def test_zero_truth_raises():
