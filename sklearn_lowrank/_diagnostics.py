@@ -39,6 +39,7 @@ __all__ = [
     "warn_if_noise_was_kept",
     "warn_if_not_identified",
     "warn_if_not_psd",
+    "warn_if_one_feature_each",
 ]
 
 # A rank-one y whose mean is within this fraction of its mean absolute deviation of 0
@@ -132,6 +133,33 @@ def warn_if_centred(op, summary: DataSummary) -> bool:
         "centred (a StandardScaler on the target, in TransformedTargetRegressor "
         "say) or shifted down. Fit the raw y, or scale it without centring "
         "(StandardScaler(with_mean=False)).",
+        UserWarning,
+    )
+    return True
+
+
+def warn_if_one_feature_each(op) -> bool:
+    """A warning, and ``True``, when every rank-one measurement vector ``xᵢ`` has at
+    most one nonzero feature (one-hot codes of a category, say), with ``d > 1``.
+
+    ``xᵢᵀMxᵢ = xᵢₐ²·Mₐₐ`` then measures only the diagonal of ``M``: its off-diagonal
+    entries, and with them the rank and the factor found, are not identified, however
+    many rows there are (predictions of such vectors are right whatever they are).
+    One-hot codes of 300 categories with a rank-2 ``M*``, 20000 rows: rank 2 found,
+    silently, the tangent check being too costly there (it catches such codes up to
+    ``d`` of about 100). A pass over ``X`` counting nonzeros, which stops at the first
+    block of rows (a sixteenth) that has a row of several.
+    """
+    if op.dim == 1 or not op.one_feature_each():
+        return False
+    warn(
+        "Each measurement vector xᵢ has a single nonzero feature (one-hot codes of a "
+        "category, say): xᵢᵀMxᵢ = xᵢₐ²·Mₐₐ measures only the diagonal of M. Its "
+        "off-diagonal entries, and with them the rank and the factor found "
+        "(components_, transform), are not identified, however many rows there are; "
+        "predictions of such vectors are right whatever they are. To estimate "
+        "interactions between features, measure vectors with several nonzero "
+        "features.",
         UserWarning,
     )
     return True

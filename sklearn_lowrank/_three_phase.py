@@ -22,6 +22,7 @@ from ._diagnostics import (
     warn_about_pruning,
     warn_if_anisotropic,
     warn_if_centred,
+    warn_if_one_feature_each,
 )
 from ._operators import MeasurementOperator
 from ._penalty import SmoothGroupLasso
@@ -236,7 +237,8 @@ def fit_three_phase(
     summary = summarize(op, y)
     centred = warn_if_centred(op, summary)
     scale = data_scale(xp, op, y, summary)
-    anisotropic = warn_if_anisotropic(op)
+    # (One-hot codes: their second moment says nothing more.)
+    anisotropic = warn_if_one_feature_each(op) or warn_if_anisotropic(op)
     # Solved in units where the (normalised) measurements and y/s are of order one:
     # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
     # since s/g itself can leave the float range where its root does not (X·1e-150

@@ -135,17 +135,40 @@ def test_designs_that_see_part_of_m_say_the_estimate_is_not_identified(name, uns
     assert relative_error(model.components_.T, truth) > 0.05
 
 
-def test_one_hot_vectors_count_as_d_independent_measurements():
-    """One-hot codes (scaled) measure the d diagonal entries: a rank-1 fit of a
-    rank-2 M*, R² 1.0 and relative error 1.5, had no warning; its 10 independent
-    measurements among 400 rows are no more than its 10 degrees of freedom."""
+def _one_hot(d, n, rng):
+    """One-hot codes of ``d`` categories, scaled."""
+    return np.eye(d)[rng.integers(0, d, n)] * rng.uniform(0.5, 2.0, (n, 1))
+
+
+def test_one_hot_vectors_say_only_the_diagonal_is_measured():
+    """One-hot codes measure M's diagonal: a rank-1 fit of a rank-2 M* (d = 10, 400
+    rows), R² 1.0 and relative error 1.5, had no warning. The design check names
+    them, and only it warns; a single row with two features lifts it."""
     rng = np.random.default_rng(0)
     truth = np.linalg.qr(rng.standard_normal((10, 2)))[0]
-    X = np.eye(10)[rng.integers(0, 10, 400)] * rng.uniform(0.5, 2.0, (400, 1))
+    X = _one_hot(10, 400, rng)
     y = np.einsum("ni,ij,nj->n", X, truth @ truth.T, X)
-    with pytest.warns(UserWarning, match="10 linearly independent measurements .in 400 "):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
         model = PrunedFactorSensing(random_state=0).fit(X, y)
-    assert model.n_components_ == 1
+    (message,) = [str(w.message) for w in record]
+    assert "single nonzero feature" in message and "only the diagonal" in message
+    assert relative_error(model.components_.T, truth) > 0.5
+    assert not diagnostics.warn_if_one_feature_each(RankOneOperator(X[:, :1]))  # d=1
+    X[0, :2] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not diagnostics.warn_if_one_feature_each(RankOneOperator(X))
+
+
+def test_one_hot_vectors_count_as_d_independent_measurements():
+    """Where the design check is not told (the count itself, on one-hot codes): their
+    10 independent measurements among 400 rows are no more than the 10 degrees of
+    freedom of a rank-1 estimate."""
+    rng = np.random.default_rng(0)
+    X = _one_hot(10, 400, rng)
+    with pytest.warns(UserWarning, match="10 linearly independent measurements .in 400 "):
+        diagnostics.warn_if_not_identified(RankOneOperator(X), np.ones((10, 1)))
 
 
 def test_far_from_isotropic_vectors_warn_and_whitening_recovers():

@@ -188,6 +188,17 @@ def test_sandwiched_matches_dense(kind, backend, normalize):
     assert_close(Z, expected, backend.rtol)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_feature_each_reads_every_block_of_rows(backend):
+    """Rows of one nonzero entry each; then one row of three, in the last block."""
+    X = np.zeros((N_SAMPLES, DIM))
+    X[np.arange(N_SAMPLES), np.arange(N_SAMPLES) % DIM] = 2.0
+    assert RankOneOperator(backend.asarray(X)).one_feature_each() is True
+    X[-1, :3] = [1.0, -1.0, 0.5]
+    assert RankOneOperator(backend.asarray(X)).one_feature_each() is False
+    assert MatrixOperator(backend.asarray(matrix_problem()[0])).one_feature_each() is None
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_row_size_is_the_numbers_a_pass_reads_per_measurement(kind):
     op, _, _ = build(kind, BACKENDS[0].values[0])
