@@ -440,53 +440,11 @@ def _regularized_phase(
     support_tol = _SUPPORT_TOL if finetune_iter > 0 else min(final_tol, _SUPPORT_TOL)
     regularized = regularized_fit(U, support_tol, max_iter)
     norms = _column_norms(xp, regularized.U, pruner)
+    # The resumed runs below end at √tol where the threshold waits for a gap.
+    waits = threshold == "auto" and alpha > 0 and support_tol > final_tol
     if (
-        alpha > 0
+        waits
         and regularized.moved
-        and regularized.converged
-        and not np.any(norms > _FLOOR_CAP)
-        and _is_saddle(op, regularized.residual, alpha / math.sqrt(beta))
-    ):
-        # Stopped near 0 (every column far below the √(alpha/√beta) that signal
-        # columns reach) while U = 0 is a saddle: the stopping test's floor on ‖U‖,
-        # there for runs whose columns all collapse, ended a start whose growing part
-        # the gradient had not yet found (matrix d=4, alpha=0.08-0.09 against a top
-        # eigenvalue of 1: rank 1 of 2, R² 0.55, "alpha may be too strong", from
-        # init_scale=1e-8, and from 1e-3 with a numeric threshold). Near 0 the
-        # iterates only scale with the start: the run goes on from the same factor, at
-        # the default start's size at least (where the line search resolves its
-        # steps; from 1e-8 it stalled at once), with a relative test.
-        progress.say("regularized fit: stopped at the saddle U = 0; going on")
-        U_now = regularized.U
-        size = float(xp.sqrt(xp.sum(U_now * U_now)))
-        resolved = _RESOLVED_START * math.sqrt(U_now.shape[1])
-        more = regularized_fit(
-            U_now * max(1.0, resolved / size) if size > 0 else U_now,
-            support_tol,
-            max_iter - regularized.n_iter,
-            regularized.n_iter,
-            scale_floor=0.0,
-        )
-        regularized = _resumed(regularized, more)
-        norms = _column_norms(xp, regularized.U, pruner)
-    if not regularized.moved:
-        # Every search found no decrease: the start's effect on the objective is below
-        # the dtype's resolution (float32, init_scale 1e-25; or float64, init_scale
-        # 1e-10 with alpha=1, whose penalty shrinks every column), and five zero steps
-        # passed the stall test. Pruning would return columns of the random start.
-        # (A design of a few repeated measurements stalls too: then neither helps.)
-        dtype = y_scaled.dtype
-        raise FloatingPointError(
-            "regularized fit: no step from the random start changed the objective; "
-            f"init_scale={init_scale:g} may be too small for {dtype} (raise it"
-            f"{', or use float64' if dtype == xp.float32 else ''}), or alpha="
-            f"{alpha:g} too strong for any column to grow (lower it)."
-            + too_few_for_any_advice(op)
-        )
-    if (
-        threshold == "auto"
-        and alpha > 0
-        and support_tol > final_tol
         and regularized.n_iter < max_iter
         and relative_threshold(norms, floor=floor) == 0.0
     ):
@@ -501,6 +459,42 @@ def _regularized_phase(
         )
         regularized = _resumed(regularized, more)
         norms = _column_norms(xp, regularized.U, pruner)
+    if _stopped_at_saddle(
+        op, regularized, norms, alpha=alpha, beta=beta, max_iter=max_iter
+    ):
+        # The stopping test's floor on ‖U‖, there for runs whose columns all collapse,
+        # ended a start whose growing part the gradient had not yet found (matrix d=4,
+        # alpha=0.08-0.09 against a top eigenvalue of 1: rank 1 of 2, R² 0.55, "alpha
+        # may be too strong", from init_scale=1e-8, and from 1e-3 with a numeric
+        # threshold), or whose steps the line search could not resolve. Near 0 the
+        # iterates only scale with the start: the run goes on from the same factor
+        # at the default start's size at least, with a relative test. (Tried first,
+        # it also caught runs that going on above would have ended at rank 2, and
+        # ended some at rank 1: 5 of 960 fits near the pick-up level.)
+        progress.say("regularized fit: stopped at the saddle U = 0; going on")
+        more = regularized_fit(
+            _resolved(xp, regularized.U),
+            final_tol if waits else support_tol,
+            max_iter - regularized.n_iter,
+            regularized.n_iter,
+            scale_floor=0.0,
+        )
+        regularized = _resumed(regularized, more)
+        norms = _column_norms(xp, regularized.U, pruner)
+    if not regularized.moved:
+        # Every search found no decrease, and no column could grow from 0: the
+        # penalty shrinks every column (float64, init_scale 1e-10 with alpha=1), or
+        # the start's effect on the objective is below the dtype's resolution, and
+        # five zero steps passed the stall test. Pruning would return columns of the
+        # random start. (A design of a few repeated measurements stalls too.)
+        dtype = y_scaled.dtype
+        raise FloatingPointError(
+            "regularized fit: no step from the random start changed the objective; "
+            f"init_scale={init_scale:g} may be too small for {dtype} (raise it"
+            f"{', or use float64' if dtype == xp.float32 else ''}), or alpha="
+            f"{alpha:g} too strong for any column to grow (lower it)."
+            + too_few_for_any_advice(op)
+        )
     slow = "the fit converges slowly and may keep too many columns"
     _end_phase(
         regularized,
@@ -513,14 +507,36 @@ def _regularized_phase(
     return regularized, norms
 
 
-def _is_saddle(op, residual, pick_up: float) -> bool:
-    """Whether ``U = 0`` is a saddle of the regularised objective, from a factor near
-    it whose residual is ``residual``: the sensing matrix of ``y − 𝒜(UUᵀ)`` has an
-    eigenvalue above the penalty's pick-up level ``alpha/√beta`` (by
+def _resolved(xp, U):
+    """``U`` scaled up to the norm of the default random start (``_RESOLVED_START``
+    per column) if smaller."""
+    largest = float(xp.max(xp.abs(U)))
+    if largest == 0:
+        return U
+    # (Measured in units of the largest entry: a start of 1e-200 squares to 0.)
+    size = largest * float(xp.sqrt(xp.sum((U / largest) ** 2)))
+    resolved = _RESOLVED_START * math.sqrt(U.shape[1])
+    return U * (resolved / size) if size < resolved else U
+
+
+def _stopped_at_saddle(
+    op, result: SolverResult, norms, *, alpha: float, beta: float, max_iter: int
+) -> bool:
+    """Whether the regularised run ``result`` (column ``norms``) stopped near ``U = 0``,
+    every column far below the ``√(alpha/√beta)`` that signal columns reach, with
+    budget left, while ``U = 0`` is a saddle: the sensing matrix of ``y − 𝒜(UUᵀ)``
+    has an eigenvalue above the penalty's pick-up level ``alpha/√beta`` (by
     ``_SADDLE_MARGIN``), the objective's Hessian at 0 being
-    ``2(alpha/√beta·I − (1/n) Σᵢ yᵢ sym(Aᵢ))``. One pass."""
-    top = to_host(op.xp.linalg.eigvalsh(op.sensing_matrix(-residual)))[-1]
-    return float(top) > (1.0 + _SADDLE_MARGIN) * pick_up
+    ``2(alpha/√beta·I − (1/n) Σᵢ yᵢ sym(Aᵢ))``. One pass, only near 0."""
+    if not (
+        alpha > 0
+        and result.converged
+        and result.n_iter < max_iter
+        and not np.any(norms > _FLOOR_CAP)
+    ):
+        return False
+    top = to_host(op.xp.linalg.eigvalsh(op.sensing_matrix(-result.residual)))[-1]
+    return float(top) > (1.0 + _SADDLE_MARGIN) * alpha / math.sqrt(beta)
 
 
 def _finetuning_phase(
