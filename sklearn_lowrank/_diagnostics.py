@@ -349,7 +349,9 @@ def warn_if_not_identified(op, V, *, tangent: bool = True) -> None:
     d = 5-40, rank 1-3, n from dof + 1 to 5·dof, float32 and float64, noise 0 and 0.1)
     and the 3642 of ``benchmarks/bench_warnings.py``'s grids neither warned.
     """
-    d, rank = op.dim, V.shape[1]
+    # (A factor wider than d, kept whole with alpha=0, makes a rank-d matrix.)
+    d = op.dim
+    rank = min(V.shape[1], d)
     dof = degrees_of_freedom(rank, d)
     needed = dof if rank >= d else dof + 1
     enough = needed / (1.0 - _RESIDUAL_DOF)

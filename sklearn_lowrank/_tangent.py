@@ -42,7 +42,9 @@ _BLOCK_NUMBERS = 2**22
 
 
 def degrees_of_freedom(rank: int, d: int) -> int:
-    """Of a rank-``rank`` PSD ``d × d`` matrix: ``r·d − r(r−1)/2``."""
+    """Of a rank-``rank`` PSD ``d × d`` matrix: ``r·d − r(r−1)/2``, with ``r`` at most
+    ``d`` (a factor of more columns than ``d`` still makes a matrix of rank ``d``)."""
+    rank = min(rank, d)
     return rank * d - rank * (rank - 1) // 2
 
 
@@ -74,7 +76,7 @@ def tangent_ranks(op, V: Array, *, wider_dim: float) -> TangentRanks | None:
     ``k = 5`` would cost about a whole fit's passes.
     """
     xp, d, n = op.xp, op.dim, op.n_samples
-    k = min(V.shape[1], d)  # (wider than d, with alpha=0: every direction is M's)
+    k = min(V.shape[1], d)  # (wider than d, with alpha=0: the tangent space is all)
     m = k
     while m < d and degrees_of_freedom(m, d) < wider_dim:
         m += 1

@@ -171,6 +171,16 @@ def test_one_hot_vectors_count_as_d_independent_measurements():
         diagnostics.warn_if_not_identified(RankOneOperator(X), np.ones((10, 1)))
 
 
+def test_a_factor_wider_than_d_counts_the_rank_d_matrix_it_makes():
+    """alpha=0 keeps all 10 columns of a 4 x 4 problem: the count took rank 10, whose
+    'degrees of freedom' came out negative (-5), and 8 measurements for the 10
+    unknowns of a 4 x 4 PSD matrix passed."""
+    rng = np.random.default_rng(0)
+    op = RankOneOperator(rng.standard_normal((8, 4)))
+    with pytest.warns(UserWarning, match="8 measurements for a rank-4 .* 10 degrees"):
+        diagnostics.warn_if_not_identified(op, rng.standard_normal((4, 10)))
+
+
 def test_far_from_isotropic_vectors_warn_and_whitening_recovers():
     """Features shifted by 2 (d = 20): the fit found rank 1 of 3 with relative error
     0.87 and no warning. It now warns, and the whitening it gives (the user guide's
