@@ -11,6 +11,7 @@ fires and on which it stays quiet.
 
 from __future__ import annotations
 
+import enum
 import functools
 import math
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from ._warnings import warn
 __all__ = [
     "NoiseEstimate",
     "ResidualSpectrum",
+    "VectorDesign",
     "estimate_noise",
     "outsized_advice",
     "residual_spectrum",
@@ -165,13 +167,21 @@ def warn_if_one_feature_each(op) -> bool:
     return True
 
 
-def warn_if_anisotropic(op) -> bool:
-    """A warning, and ``True``, when the vectors ``xᵢ`` of rank-one measurements span
-    fewer dimensions than they could (:func:`_warn_if_span_deficient`) or are far
-    from isotropic: the top eigenvalue of their second moment holds over
-    ``_ANISOTROPY_SHARE`` of its trace and is over ``_ANISOTROPY_RATIO`` times the mean
-    eigenvalue, and over the spread that sampling alone gives (which keeps Gaussian
-    ``xᵢ`` in small ``d``, or few of them, quiet; ``d ≤ 3`` never warns).
+class VectorDesign(enum.Flag):
+    """What :func:`warn_if_anisotropic` warned of (false when nothing)."""
+
+    UNREACHED = enum.auto()  #: Directions no ``xᵢ`` reaches (the span warning).
+    ANISOTROPIC = enum.auto()  #: Far from isotropic (the isotropy warning).
+
+
+def warn_if_anisotropic(op) -> VectorDesign:
+    """A warning, and what it warned of, when the vectors ``xᵢ`` of rank-one
+    measurements span fewer dimensions than they could
+    (:func:`_warn_if_span_deficient`) or are far from isotropic: the top eigenvalue of
+    their second moment holds over ``_ANISOTROPY_SHARE`` of its trace and is over
+    ``_ANISOTROPY_RATIO`` times the mean eigenvalue, and over the spread that sampling
+    alone gives (which keeps Gaussian ``xᵢ`` in small ``d``, or few of them, quiet;
+    ``d ≤ 3`` never warns).
 
     The fits then failed silently about half the time. On 137 noiseless problems
     (``d = 10, 20, 40``, ``r = 3``, 3 or 10 times the degrees of freedom; features
@@ -189,10 +199,13 @@ def warn_if_anisotropic(op) -> bool:
     """
     moment = op.second_moment()
     if moment is None or not bool(op.xp.all(op.xp.isfinite(moment))):
-        return False  # (an overflowed moment: the fit reports the overflow later)
+        # (An overflowed moment: the fit reports the overflow later.)
+        return VectorDesign(0)
     eigenvalues = to_host(op.xp.linalg.eigvalsh(moment))
     top, trace = float(eigenvalues[-1]), float(np.sum(eigenvalues))
-    unreached = _warn_if_span_deficient(op, eigenvalues, moment.dtype)
+    unreached = VectorDesign(0)
+    if _warn_if_span_deficient(op, eigenvalues, moment.dtype):
+        unreached = VectorDesign.UNREACHED
     # Sampling alone spreads the eigenvalues of isotropic vectors' second moment up to
     # about (1 + √(d/n))² times their mean (the Marchenko–Pastur edge; 1.5 times it
     # for the fluctuations of small n): with n ≤ d, a few Gaussian xᵢ held 47-100% of
@@ -213,7 +226,7 @@ def warn_if_anisotropic(op) -> bool:
         "still looks low).",
         UserWarning,
     )
-    return True
+    return unreached | VectorDesign.ANISOTROPIC
 
 
 def _warn_if_span_deficient(op, eigenvalues, dtype) -> bool:
@@ -866,6 +879,7 @@ def warn_about_fit(
     grew: bool,
     all_kept: bool,
     suspect_design: bool,
+    cause_named: bool,
     alpha: float,
     beta: float,
     threshold,
@@ -878,9 +892,14 @@ def warn_about_fit(
 
     ``loss`` is ``V``'s plain loss (read only where a column grew); ``gram``
     (``VᵀV``, host) and ``residual`` those of a converged fine-tuning, else ``None``;
-    ``suspect_design``: ``y`` looked centred or the design anisotropic.
+    ``suspect_design``: ``y`` looked centred or the design anisotropic;
+    ``cause_named``: a design check named what leaves directions unseen (one-hot
+    vectors, a span too small, a centred ``y``), which the tangent check would only
+    repeat. After the isotropy warning it runs: features in two groups of 4 never
+    nonzero together, shifted by 2, fitted a rank-2 ``M*`` with error 1.1, told only
+    to whiten; the tangent check finds a direction no measurement sees.
     """
-    warn_if_not_identified(op, V, tangent=not suspect_design)
+    warn_if_not_identified(op, V, tangent=not cause_named)
     if not grew:
         return
     if warn_if_no_better_than_the_mean(

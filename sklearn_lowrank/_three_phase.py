@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 
 from ._backend import fetch, from_host, holds_magnitude, to_host
 from ._diagnostics import (
+    VectorDesign,
     outsized_advice,
     too_few_for_any_advice,
     warn_about_fit,
@@ -237,8 +238,9 @@ def fit_three_phase(
     summary = summarize(op, y)
     centred = warn_if_centred(op, summary)
     scale = data_scale(xp, op, y, summary)
+    one_hot = warn_if_one_feature_each(op)
     # (One-hot codes: their second moment says nothing more.)
-    anisotropic = warn_if_one_feature_each(op) or warn_if_anisotropic(op)
+    vectors = VectorDesign(0) if one_hot else warn_if_anisotropic(op)
     # Solved in units where the (normalised) measurements and y/s are of order one:
     # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
     # since s/g itself can leave the float range where its root does not (X·1e-150
@@ -381,7 +383,8 @@ def fit_three_phase(
         residual=residual,
         grew=grew,
         all_kept=bool(support.all()),
-        suspect_design=centred or anisotropic,
+        suspect_design=centred or one_hot or bool(vectors),
+        cause_named=centred or one_hot or bool(vectors & VectorDesign.UNREACHED),
         alpha=alpha,
         beta=beta,
         threshold=threshold,

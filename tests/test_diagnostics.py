@@ -171,6 +171,28 @@ def test_one_hot_vectors_count_as_d_independent_measurements():
         diagnostics.warn_if_not_identified(RankOneOperator(X), np.ones((10, 1)))
 
 
+def test_the_tangent_check_runs_after_the_isotropy_warning():
+    """Features in two groups of 4 never nonzero together, shifted by 3: far from
+    isotropic, and no measurement links the groups. The fit (error 1.1 with a shift
+    of 2) was told only to whiten, which cannot link them; the tangent check now says
+    what it misses."""
+    rng = np.random.default_rng(0)
+    truth = np.linalg.qr(rng.standard_normal((8, 2)))[0]
+    X = rng.standard_normal((600, 8)) + 3.0
+    group = rng.integers(0, 2, 600)
+    X[group == 0, 4:] = 0.0
+    X[group == 1, :4] = 0.0
+    y = np.einsum("ni,ij,nj->n", X, truth @ truth.T, X)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = PrunedFactorSensing(random_state=0).fit(X, y)
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 2
+    assert "far from isotropic" in messages[0]
+    assert "do not identify the estimate" in messages[1]
+    assert relative_error(model.components_.T, truth) > 0.5
+
+
 def test_a_factor_wider_than_d_counts_the_rank_d_matrix_it_makes():
     """alpha=0 keeps all 10 columns of a 4 x 4 problem: the count took rank 10, whose
     'degrees of freedom' came out negative (-5), and 8 measurements for the 10
