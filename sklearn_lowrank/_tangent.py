@@ -71,9 +71,12 @@ def tangent_ranks(op, V: Array, *, wider_dim: float) -> TangentRanks | None:
     the fit's passes (and ``_FLOOR_FLOPS``).
 
     The first ``1.25·dof(m)`` measurements are read, then twice as many, and so on
-    until both ranks are full or every row is read: the Gram matrix of the tangent
-    measurements (float64) costs ``rows·dof(m)²`` flops, where rank-one ``d = 1000``,
-    ``k = 5`` would cost about a whole fit's passes.
+    until both ranks are full or every row is read, within that budget (``None`` if it
+    runs out first): the Gram matrix of the tangent measurements (float64) costs
+    ``rows·dof(m)²`` flops, where rank-one ``d = 1000``, ``k = 5`` would cost about a
+    whole fit's passes. (Forming the measurements of matrix ``Aᵢ`` costs about as much
+    again: reading every row of a structured design, matrix ``d = 40``, ``n = 20000``,
+    took 0.25 s of a 0.8 s fit.)
     """
     xp, d, n = op.xp, op.dim, op.n_samples
     k = min(V.shape[1], d)  # (wider than d, with alpha=0: the tangent space is all)
@@ -81,9 +84,13 @@ def tangent_ranks(op, V: Array, *, wider_dim: float) -> TangentRanks | None:
     while m < d and degrees_of_freedom(m, d) < wider_dim:
         m += 1
     dim = degrees_of_freedom(m, d)
+    budget = max(_FLOOR_FLOPS, _BUDGET_PASSES * 2.0 * n * op.row_size * k)
+
+    def affordable(rows):
+        return rows * dim * dim + dim**3 / 3.0 <= budget
+
     first = min(n, dim + dim // 4 + 1)
-    flops = first * dim * dim + dim**3 / 3.0
-    if flops > max(_FLOOR_FLOPS, _BUDGET_PASSES * 2.0 * n * op.row_size * k):
+    if not affordable(first):
         return None
     basis = _completed_basis(to_host(V).astype(np.float64))
     B = from_host(xp, basis, dtype=V.dtype, like=V)
@@ -116,6 +123,8 @@ def tangent_ranks(op, V: Array, *, wider_dim: float) -> TangentRanks | None:
         if rows == n:
             break
         rows = min(n, 2 * rows)
+        if not affordable(rows):
+            return None
     return TangentRanks(
         local=_rank(normalized[np.ix_(local, local)], cut),
         local_dim=local_dim,
