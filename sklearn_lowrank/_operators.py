@@ -119,6 +119,10 @@ class MeasurementOperator(Protocol):
         """Whether no measurement vector ``xᵢ`` has more than one nonzero coordinate;
         ``None`` for kinds without vectors."""
 
+    def reached(self, rows: slice) -> Array:
+        """Which entries ``(a, b)`` of ``M`` the measurements ``rows`` reach (some
+        ``sym(Aᵢ)ₐᵦ ≠ 0``), as 0/1 in a (d, d) array of the data's dtype."""
+
     def spectral_bounds(self) -> Array:
         """Upper bounds on ``‖sym(Aᵢ)‖₂/g``, shape (n_samples,): how much one
         measurement can move a sensing matrix's eigenvalues."""
@@ -308,6 +312,17 @@ class RankOneOperator(_OperatorBase):
         """``(1/n) Σᵢ wᵢ Aᵢ/g`` as a dense (d, d) array."""
         return self._outer_sum(weights)
 
+    def reached(self, rows):
+        """Pairs of features nonzero together in a row: ``NᵀN > 0`` for the rows'
+        nonzero pattern ``N``, or all of them, without the product, where a row has
+        every feature nonzero (dense features: one pass over the rows' entries)."""
+        xp, block = self.xp, self.X[rows, ...]
+        nonzero = xp.astype(block != 0, block.dtype)
+        (most,) = fetch(xp, xp.max(xp.sum(nonzero, axis=1)))
+        if most == self.dim:
+            return xp.ones((self.dim, self.dim), dtype=block.dtype, device=device(block))
+        return xp.astype(nonzero.T @ nonzero > 0, block.dtype)
+
     def sandwiched(self, L, R, rows):
         """``(Lᵀxᵢ)(Rᵀxᵢ)ᵀ/g`` for the measurements ``rows``, shape (rows, p, q)."""
         xp, block = self.xp, self.X[rows, ...]
@@ -458,6 +473,12 @@ class MatrixOperator(_OperatorBase):
     def one_feature_each(self) -> None:
         """``None``: general sensing matrices are not made of vectors."""
         return None
+
+    def reached(self, rows):
+        """Entries of ``sym(Aᵢ)`` nonzero in some row: one pass over the rows."""
+        xp, block = self.xp, self.packed[rows, ...]
+        anywhere = xp.astype(xp.any(block != 0, axis=0), block.dtype)
+        return xp.reshape(xp.take(anywhere, self._unpack), (self.dim, self.dim))
 
     def distinct_measurements(self, rows: int | None = None) -> int:
         """Number of distinct ``sym(Aᵢ)`` (``Aᵢ`` and ``Aᵢᵀ`` measure alike) among the

@@ -24,6 +24,7 @@ from ._diagnostics import (
     warn_if_anisotropic,
     warn_if_centred,
     warn_if_one_feature_each,
+    warn_if_unlinked,
 )
 from ._operators import MeasurementOperator
 from ._penalty import SmoothGroupLasso
@@ -239,8 +240,9 @@ def fit_three_phase(
     centred = warn_if_centred(op, summary)
     scale = data_scale(xp, op, y, summary)
     one_hot = warn_if_one_feature_each(op)
-    # (One-hot codes: their second moment says nothing more.)
+    # (One-hot codes: their second moment and links say nothing more.)
     vectors = VectorDesign(0) if one_hot else warn_if_anisotropic(op)
+    unlinked = not one_hot and warn_if_unlinked(op)
     # Solved in units where the (normalised) measurements and y/s are of order one:
     # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
     # since s/g itself can leave the float range where its root does not (X·1e-150
@@ -383,8 +385,10 @@ def fit_three_phase(
         residual=residual,
         grew=grew,
         all_kept=bool(support.all()),
-        suspect_design=centred or one_hot or bool(vectors),
-        cause_named=centred or one_hot or bool(vectors & VectorDesign.UNREACHED),
+        suspect_design=centred or one_hot or bool(vectors) or unlinked,
+        cause_named=(
+            centred or one_hot or unlinked or bool(vectors & VectorDesign.UNREACHED)
+        ),
         alpha=alpha,
         beta=beta,
         threshold=threshold,

@@ -199,6 +199,30 @@ def test_one_feature_each_reads_every_block_of_rows(backend):
     assert MatrixOperator(backend.asarray(matrix_problem()[0])).one_feature_each() is None
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_reached_marks_the_entries_some_measurement_has(kind, backend):
+    """Against the nonzero pattern of the dense ``sym(Aᵢ)`` of the rows: sparse rows
+    (two nonzero coordinates, or two entries of ``Aᵢ``), and dense ones (all)."""
+    rng = np.random.default_rng(0)
+    dense, _ = PROBLEMS[kind]()
+    sparse = np.zeros_like(dense)
+    for row in sparse:
+        row[rng.choice(row.size, 2, replace=False)] = rng.standard_normal(2)
+    for X in (sparse, dense):
+        op = (
+            RankOneOperator(backend.asarray(X))
+            if kind == "rank_one"
+            else (MatrixOperator(backend.asarray(X)))
+        )
+        rows = slice(3, 20)
+        A = np.einsum("ni,nj->nij", X, X) if kind == "rank_one" else X.reshape(-1, DIM, DIM)
+        expected = np.any((A + np.transpose(A, (0, 2, 1)))[rows] != 0, axis=0)
+        reached = op.reached(rows)
+        assert_same_kind(reached, op.sizes)
+        np.testing.assert_array_equal(to_numpy(reached) > 0, expected)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_row_size_is_the_numbers_a_pass_reads_per_measurement(kind):
     op, _, _ = build(kind, BACKENDS[0].values[0])
