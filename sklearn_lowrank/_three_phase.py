@@ -423,7 +423,8 @@ def _regularized_phase(
     init_scale: float,
 ) -> tuple[SolverResult, np.ndarray]:
     """Phase 1 from the start ``U``: its result and the start's column norms (in the
-    normalised units), run on to ``√tol`` when the support is not found yet."""
+    normalised units), run on to ``√tol`` when the support is not found yet, and on
+    from the saddle ``U = 0`` when it stopped there."""
     xp = op.xp
 
     def regularized_fit(V, tol, max_iter, done=0, scale_floor=1.0):
