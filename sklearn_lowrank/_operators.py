@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from ._backend import Array, fetch, from_host
+from ._backend import Array, fetch, from_host, to_host
 from ._backend import row_block as backend_row_block
 
 __all__ = [
@@ -119,9 +119,11 @@ class MeasurementOperator(Protocol):
         """Whether no measurement vector ``xᵢ`` has more than one nonzero coordinate;
         ``None`` for kinds without vectors."""
 
-    def reached(self, rows: slice) -> Array:
-        """Which entries ``(a, b)`` of ``M`` the measurements ``rows`` reach (some
-        ``sym(Aᵢ)ₐᵦ ≠ 0``), as 0/1 in a (d, d) array of the data's dtype."""
+    def links(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Host index arrays ``(a, b)`` of entries of ``M`` that the measurements
+        ``rows`` reach (``sym(Aᵢ)ₐᵦ ≠ 0`` for some ``i``): enough of them to connect
+        the indices that those entries connect, each index reached in one at
+        least."""
 
     def spectral_bounds(self) -> Array:
         """Upper bounds on ``‖sym(Aᵢ)‖₂/g``, shape (n_samples,): how much one
@@ -312,16 +314,23 @@ class RankOneOperator(_OperatorBase):
         """``(1/n) Σᵢ wᵢ Aᵢ/g`` as a dense (d, d) array."""
         return self._outer_sum(weights)
 
-    def reached(self, rows):
-        """Pairs of features nonzero together in a row: ``NᵀN > 0`` for the rows'
-        nonzero pattern ``N``, or all of them, without the product, where a row has
-        every feature nonzero (dense features: one pass over the rows' entries)."""
+    def links(self, rows):
+        """Each row's nonzero features, chained in order (consecutive ones paired,
+        each with itself): ``O(nnz)`` on the host, from the rows' nonzero pattern. A
+        row with every feature nonzero links them all: then the chain of all d,
+        without moving the pattern (dense features)."""
         xp, block = self.xp, self.X[rows, ...]
-        nonzero = xp.astype(block != 0, block.dtype)
-        (most,) = fetch(xp, xp.max(xp.sum(nonzero, axis=1)))
+        nonzero = xp.astype(block != 0, xp.uint8)  # (NumPy < 2: no bool by DLPack)
+        (most,) = fetch(xp, xp.max(xp.sum(nonzero, axis=1, dtype=xp.int32)))
         if most == self.dim:
-            return xp.ones((self.dim, self.dim), dtype=block.dtype, device=device(block))
-        return xp.astype(nonzero.T @ nonzero > 0, block.dtype)
+            every = np.arange(self.dim)
+            return np.concatenate([every, every[:-1]]), np.concatenate([every, every[1:]])
+        row, feature = np.nonzero(to_host(nonzero))
+        same = row[1:] == row[:-1]
+        return (
+            np.concatenate([feature, feature[:-1][same]]),
+            np.concatenate([feature, feature[1:][same]]),
+        )
 
     def sandwiched(self, L, R, rows):
         """``(Lᵀxᵢ)(Rᵀxᵢ)ᵀ/g`` for the measurements ``rows``, shape (rows, p, q)."""
@@ -474,11 +483,12 @@ class MatrixOperator(_OperatorBase):
         """``None``: general sensing matrices are not made of vectors."""
         return None
 
-    def reached(self, rows):
-        """Entries of ``sym(Aᵢ)`` nonzero in some row: one pass over the rows."""
+    def links(self, rows):
+        """The entries of ``sym(Aᵢ)`` nonzero in some row: one pass over the rows."""
         xp, block = self.xp, self.packed[rows, ...]
-        anywhere = xp.astype(xp.any(block != 0, axis=0), block.dtype)
-        return xp.reshape(xp.take(anywhere, self._unpack), (self.dim, self.dim))
+        anywhere = to_host(xp.astype(xp.any(block != 0, axis=0), xp.uint8)) > 0
+        a, b = np.triu_indices(self.dim)
+        return a[anywhere], b[anywhere]
 
     def distinct_measurements(self, rows: int | None = None) -> int:
         """Number of distinct ``sym(Aᵢ)`` (``Aᵢ`` and ``Aᵢᵀ`` measure alike) among the

@@ -521,10 +521,12 @@ def _resolved(xp, U):
     largest = float(xp.max(xp.abs(U)))
     if largest == 0:
         return U
-    # (Measured in units of the largest entry: a start of 1e-200 squares to 0.)
-    size = largest * float(xp.sqrt(xp.sum((U / largest) ** 2)))
+    # In units of the largest entry: a start of 1e-200 squares to 0, and one of
+    # 1e-320 times the factor up overflows.
+    unit = U / largest
+    unit_size = float(xp.sqrt(xp.sum(unit * unit)))
     resolved = _RESOLVED_START * math.sqrt(U.shape[1])
-    return U * (resolved / size) if size < resolved else U
+    return unit * (resolved / unit_size) if largest * unit_size < resolved else U
 
 
 def _stopped_at_saddle(

@@ -219,9 +219,9 @@ def test_linked_designs_read_one_block_of_rows(kind, monkeypatch):
     X, _, _ = make_low_rank_sensing(800, 10, 2, measurement=kind, random_state=0)
     op = (RankOneOperator if kind == "rank_one" else MatrixOperator)(X)
     calls = []
-    original = type(op).reached
+    original = type(op).links
     monkeypatch.setattr(
-        type(op), "reached", lambda self, rows: calls.append(rows) or original(self, rows)
+        type(op), "links", lambda self, rows: calls.append(rows) or original(self, rows)
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")

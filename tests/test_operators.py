@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from _backends import BACKENDS, BACKENDS_FLOAT64, assert_close, assert_same_kind, to_numpy
 from array_api_compat import array_namespace
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from sklearn_lowrank._operators import (
     MatrixOperator,
@@ -201,26 +203,30 @@ def test_one_feature_each_reads_every_block_of_rows(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_reached_marks_the_entries_some_measurement_has(kind, backend):
-    """Against the nonzero pattern of the dense ``sym(Aᵢ)`` of the rows: sparse rows
-    (two nonzero coordinates, or two entries of ``Aᵢ``), and dense ones (all)."""
+def test_links_connect_what_the_measurements_connect(kind, backend):
+    """Against the nonzero pattern of the dense ``sym(Aᵢ)`` of the rows, for sparse
+    rows (two nonzero coordinates, or two entries of ``Aᵢ``) and dense ones: every
+    pair given is reached, every index reached appears, and the pairs connect the
+    indices as the pattern does (rank-one vectors give a chain, not every pair)."""
     rng = np.random.default_rng(0)
     dense, _ = PROBLEMS[kind]()
     sparse = np.zeros_like(dense)
     for row in sparse:
         row[rng.choice(row.size, 2, replace=False)] = rng.standard_normal(2)
     for X in (sparse, dense):
-        op = (
-            RankOneOperator(backend.asarray(X))
-            if kind == "rank_one"
-            else (MatrixOperator(backend.asarray(X)))
-        )
+        op_class = RankOneOperator if kind == "rank_one" else MatrixOperator
+        op = op_class(backend.asarray(X))
         rows = slice(3, 20)
         A = np.einsum("ni,nj->nij", X, X) if kind == "rank_one" else X.reshape(-1, DIM, DIM)
-        expected = np.any((A + np.transpose(A, (0, 2, 1)))[rows] != 0, axis=0)
-        reached = op.reached(rows)
-        assert_same_kind(reached, op.sizes)
-        np.testing.assert_array_equal(to_numpy(reached) > 0, expected)
+        pattern = np.any((A + np.transpose(A, (0, 2, 1)))[rows] != 0, axis=0)
+        a, b = op.links(rows)
+        assert pattern[a, b].all()
+        reached = pattern.any(axis=1)
+        np.testing.assert_array_equal(np.isin(np.arange(DIM), np.r_[a, b]), reached)
+        graph = coo_matrix((np.ones(a.size), (a, b)), shape=(DIM, DIM))
+        labels = connected_components(graph, directed=False)[1][reached]
+        expected = connected_components(pattern, directed=False)[1][reached]
+        assert len(np.unique(labels)) == len(np.unique(expected))
 
 
 @pytest.mark.parametrize("kind", KINDS)

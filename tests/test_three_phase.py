@@ -221,14 +221,16 @@ def test_going_on_stays_within_max_iter(kind, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("init_scale", "threshold"), [(1e-8, "auto"), (1e-3, 0.05), (1e-200, "auto")]
+    ("init_scale", "threshold"),
+    [(1e-8, "auto"), (1e-3, 0.05), (1e-200, "auto"), (1e-320, "auto")],
 )
 def test_a_run_stopped_at_the_saddle_at_zero_goes_on(init_scale, threshold, capsys):
     """Matrix d = 4, rank 2, alpha=0.09: a pick-up level of 0.9 against a top
     eigenvalue of 1, so U = 0 is a saddle from which the growing directions emerge
     slowly. The first run stopped after 2 iterations with no column grown (the
     stopping test's floor on ‖U‖ is absolute there): rank 1, R² 0.55, a warning that
-    alpha was too strong; from 1e-200 no step changed the objective, an error. Going
+    alpha was too strong; from 1e-200 no step changed the objective, an error (from
+    1e-320, scaled up in one step, the factor overflowed). Going
     on to √tol while the threshold waits for a gap rescued only the default start.
     The run now goes on from the default start's size with a relative test. A
     penalty too strong for any column (pick-up level 2: U = 0 is a minimum) still
