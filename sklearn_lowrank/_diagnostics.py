@@ -214,7 +214,8 @@ def warn_if_unlinked(op) -> bool:
     warn(
         f"No measurement links the indices of M in {count} groups "
         f"({', '.join(named)}{more}): no sensing matrix Aᵢ has an entry between two "
-        "groups, so the entries of M between them are never measured. How the "
+        "groups (for rank-one vectors: no xᵢ has features of two groups nonzero "
+        "together), so the entries of M between them are never measured. How the "
         "estimate couples the groups is not identified (each group's part is fixed at "
         "most up to its own sign or rotation), however many rows there are, and "
         "its error may be large with a training R² of 1.0. If M* couples them, "
@@ -227,7 +228,8 @@ def warn_if_unlinked(op) -> bool:
 def _groups(first, second, d: int) -> tuple[int, np.ndarray]:
     """Connected components of the graph on ``d`` nodes with edges ``(first[i],
     second[i])``: their number and each node's label."""
-    edges = np.ones(first.size, dtype=np.int8)
+    # (Repeated edges are summed: float weights cannot wrap around.)
+    edges = np.ones(first.size)
     return connected_components(
         coo_matrix((edges, (first, second)), shape=(d, d)), directed=False
     )
