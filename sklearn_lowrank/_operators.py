@@ -200,7 +200,7 @@ class RankOneOperator(_OperatorBase):
         self.n_samples, self.dim = X.shape
         self.row_size = self.dim
         self.sizes = xp.empty(self.n_samples, dtype=X.dtype, device=device(X))
-        for rows in _row_blocks(self.n_samples):
+        for rows in row_blocks(self.n_samples):
             block = X[rows, ...]
             self.sizes[rows] = xp.sum(block * block, axis=1)
         self._set_scale(X, self.dim, normalize, zero="X holds only zeros")
@@ -303,7 +303,7 @@ class RankOneOperator(_OperatorBase):
         """Whether no row of X has more than one nonzero entry: a pass over X, which
         stops at the first block of rows with one that has (the first, on dense X)."""
         xp, X = self.xp, self.X
-        for rows in _row_blocks(self.n_samples):
+        for rows in row_blocks(self.n_samples):
             counts = xp.sum(xp.astype(X[rows, ...] != 0, X.dtype), axis=1)
             (most,) = fetch(xp, xp.max(counts))
             if most > 1:
@@ -344,7 +344,7 @@ class RankOneOperator(_OperatorBase):
         sixteenth of the rows at a time, so that the weighted copy of X never exists
         whole."""
         total = 0.0
-        for rows in _row_blocks(self.n_samples):
+        for rows in row_blocks(self.n_samples):
             block = self.X[rows, ...]
             weighted = block if weights is None else weights[rows, None] * block
             total = total + block.T @ weighted
@@ -520,7 +520,7 @@ class MatrixOperator(_OperatorBase):
         # two unblocked products (float64; float32 16 / 37 / 27 ms).
         first, second = pair[0, ...], pair[1, ...]
         a, b = [], []
-        for rows in _row_blocks(self.n_samples, self.row_block):
+        for rows in row_blocks(self.n_samples, self.row_block):
             block = self.packed[rows, ...]
             a.append(block @ first)
             b.append(block @ second)
@@ -557,7 +557,7 @@ def _pack_rows(xp, X, d: int, upper, chunk_size: int | None):
     sizes = xp.empty(n, dtype=X.dtype, device=device(X))
     packed = xp.empty((n, rows.size), dtype=X.dtype, device=device(X))
     step = chunk_size or min(4096, max(64, _sixteenth(n)))
-    for part in _row_blocks(n, step):
+    for part in row_blocks(n, step):
         block = X[part, ...]
         chunk = xp.take(block, upper, axis=1)
         chunk += xp.take(block, lower, axis=1)
@@ -573,7 +573,7 @@ def _sixteenth(n: int) -> int:
     return -(-n // 16)
 
 
-def _row_blocks(n: int, step: int | None = None):
+def row_blocks(n: int, step: int | None = None):
     """Slices of ``step`` rows (default: a sixteenth of ``n``): per-block temporaries,
     never one of ``X``'s size."""
     step = step or max(1, _sixteenth(n))
@@ -599,7 +599,7 @@ def _distinct_rows(xp, data, *, up_to_sign: bool = False) -> int:
     weights = np.random.default_rng(0).standard_normal(data.shape[1])
     weights = from_host(xp, weights, dtype=data.dtype, like=data)
     hashes = xp.empty(n, dtype=data.dtype, device=device(data))
-    for rows in _row_blocks(n):
+    for rows in row_blocks(n):
         hashes[rows] = xp.sum(data[rows, ...] * weights, axis=1)
     if up_to_sign:
         hashes = xp.abs(hashes)
