@@ -44,7 +44,7 @@ __all__ = [
     "warn_if_noise_was_kept",
     "warn_if_not_identified",
     "warn_if_not_psd",
-    "warn_if_one_feature_each",
+    "warn_if_only_the_diagonal",
     "warn_if_unlinked",
 ]
 
@@ -144,28 +144,34 @@ def warn_if_centred(op, summary: DataSummary) -> bool:
     return True
 
 
-def warn_if_one_feature_each(op) -> bool:
-    """A warning, and ``True``, when every rank-one measurement vector ``xᵢ`` has at
-    most one nonzero feature (one-hot codes of a category, say), with ``d > 1``.
+def warn_if_only_the_diagonal(op) -> bool:
+    """A warning, and ``True``, when every measurement reaches only diagonal entries
+    of ``M`` (``d > 1``): each rank-one vector ``xᵢ`` has a single nonzero feature
+    (one-hot codes of a category, say), or each sensing matrix is diagonal.
 
-    ``xᵢᵀMxᵢ = xᵢₐ²·Mₐₐ`` then measures only the diagonal of ``M``: its off-diagonal
-    entries, and with them the rank and the factor found, are not identified, however
-    many rows there are (predictions of such vectors are right whatever they are).
+    ``⟨Aᵢ, M⟩`` then measures only the diagonal of ``M``: its off-diagonal entries,
+    and with them the rank and the factor found, are not identified, however many
+    rows there are (predictions of such measurements are right whatever they are).
     One-hot codes of 300 categories with a rank-2 ``M*``, 20000 rows: rank 2 found,
     silently, the tangent check being too costly there (it catches such codes up to
-    ``d`` of about 100). A pass over ``X`` counting nonzeros, which stops at the first
-    block of rows (a sixteenth) that has a row of several.
+    ``d`` of about 100). The links of :func:`warn_if_unlinked`, all of an index with
+    itself, read until one is not: on most data the first sixteenth of the rows.
     """
-    if op.dim == 1 or not op.one_feature_each():
+    if op.dim == 1:
         return False
+    for rows in row_blocks(op.n_samples):
+        a, b = op.links(rows)
+        if np.any(a != b):
+            return False
     warn(
-        "Each measurement vector xᵢ has a single nonzero feature (one-hot codes of a "
-        "category, say): xᵢᵀMxᵢ = xᵢₐ²·Mₐₐ measures only the diagonal of M. Its "
-        "off-diagonal entries, and with them the rank and the factor found "
-        "(components_, transform), are not identified, however many rows there are; "
-        "predictions of such vectors are right whatever they are. To estimate "
-        "interactions between features, measure vectors with several nonzero "
-        "features.",
+        "Every measurement reaches only diagonal entries of M: each vector xᵢ has a "
+        "single nonzero feature (one-hot codes of a category, say: xᵢᵀMxᵢ = "
+        "xᵢₐ²·Mₐₐ), or each sensing matrix Aᵢ is diagonal, so only the diagonal of M "
+        "is measured. Its off-diagonal entries, and with them the rank and the factor "
+        "found (components_, transform), are not identified, however many rows there "
+        "are; predictions of such measurements are right whatever they are. To "
+        "estimate interactions between features, measure vectors with several "
+        "nonzero features (sensing matrices with off-diagonal entries).",
         UserWarning,
     )
     return True
@@ -432,7 +438,7 @@ def warn_if_not_identified(op, V, *, tangent: bool = True) -> None:
     matrices, entries of ``M`` sampled everywhere but in one row, Gaussian ``Aᵢ``
     restricted to a 6 × 6 block, ``Aᵢ`` drawn from a 10-dimensional span (the tangent
     check names the directions left unseen), and one-hot rank-one vectors, which
-    measure only ``M``'s diagonal, ``d`` numbers (:func:`warn_if_one_feature_each`
+    measure only ``M``'s diagonal, ``d`` numbers (:func:`warn_if_only_the_diagonal`
     names them before the fit; the count reads such a rank of the measurements in
     place of their distinct rows). On 720 fits of Gaussian designs (both kinds,
     d = 5-40, rank 1-3, n from dof + 1 to 5·dof, float32 and float64, noise 0 and 0.1)

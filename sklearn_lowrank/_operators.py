@@ -115,10 +115,6 @@ class MeasurementOperator(Protocol):
         """``(1/n) Σᵢ xᵢxᵢᵀ/g`` (d, d) for measurements made of vectors ``xᵢ``, whose
         isotropy the theory assumes; ``None`` for kinds without them."""
 
-    def one_feature_each(self) -> bool | None:
-        """Whether no measurement vector ``xᵢ`` has more than one nonzero coordinate;
-        ``None`` for kinds without vectors."""
-
     def links(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
         """Host index arrays ``(a, b)`` of entries of ``M`` that the measurements
         ``rows`` reach (``sym(Aᵢ)ₐᵦ ≠ 0`` for some ``i``): enough of them to connect
@@ -299,17 +295,6 @@ class RankOneOperator(_OperatorBase):
         multiplying by them (half the time)."""
         return self._outer_sum(None)
 
-    def one_feature_each(self) -> bool:
-        """Whether no row of X has more than one nonzero entry: a pass over X, which
-        stops at the first block of rows with one that has (the first, on dense X)."""
-        xp, X = self.xp, self.X
-        for rows in row_blocks(self.n_samples):
-            counts = xp.sum(xp.astype(X[rows, ...] != 0, X.dtype), axis=1)
-            (most,) = fetch(xp, xp.max(counts))
-            if most > 1:
-                return False
-        return True
-
     def sensing_matrix(self, weights):
         """``(1/n) Σᵢ wᵢ Aᵢ/g`` as a dense (d, d) array."""
         return self._outer_sum(weights)
@@ -476,10 +461,6 @@ class MatrixOperator(_OperatorBase):
         return self.xp.sqrt(self.sizes) / self.gain
 
     def second_moment(self) -> None:
-        """``None``: general sensing matrices are not made of vectors."""
-        return None
-
-    def one_feature_each(self) -> None:
         """``None``: general sensing matrices are not made of vectors."""
         return None
 

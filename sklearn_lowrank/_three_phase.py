@@ -23,7 +23,7 @@ from ._diagnostics import (
     warn_about_pruning,
     warn_if_anisotropic,
     warn_if_centred,
-    warn_if_one_feature_each,
+    warn_if_only_the_diagonal,
     warn_if_unlinked,
 )
 from ._operators import MeasurementOperator
@@ -239,8 +239,8 @@ def fit_three_phase(
     summary = summarize(op, y)
     centred = warn_if_centred(op, summary)
     scale = data_scale(xp, op, y, summary)
-    one_hot = warn_if_one_feature_each(op)
-    # (One-hot codes: their second moment and links say nothing more.)
+    one_hot = warn_if_only_the_diagonal(op)
+    # (Only the diagonal measured: the second moment and links say nothing more.)
     vectors = VectorDesign(0) if one_hot else warn_if_anisotropic(op)
     unlinked = not one_hot and warn_if_unlinked(op)
     # Solved in units where the (normalised) measurements and y/s are of order one:

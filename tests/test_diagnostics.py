@@ -6,6 +6,7 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
+from _backends import BACKENDS
 from _problems import KINDS
 from sklearn.exceptions import ConvergenceWarning
 
@@ -154,11 +155,31 @@ def test_one_hot_vectors_say_only_the_diagonal_is_measured():
     (message,) = [str(w.message) for w in record]
     assert "single nonzero feature" in message and "only the diagonal" in message
     assert relative_error(model.components_.T, truth) > 0.5
-    assert not diagnostics.warn_if_one_feature_each(RankOneOperator(X[:, :1]))  # d=1
+    assert not diagnostics.warn_if_only_the_diagonal(RankOneOperator(X[:, :1]))  # d=1
     X[0, :2] = 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert not diagnostics.warn_if_one_feature_each(RankOneOperator(X))
+        assert not diagnostics.warn_if_only_the_diagonal(RankOneOperator(X))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_only_the_diagonal_reads_every_block_of_rows(backend):
+    """Rows of one nonzero entry each; then one row of three, in the last block; and
+    Gaussian sensing matrices, which reach every entry."""
+    X = np.zeros((37, 5))
+    X[np.arange(37), np.arange(37) % 5] = 2.0
+    with pytest.warns(UserWarning, match="only the diagonal of M is measured"):
+        assert diagnostics.warn_if_only_the_diagonal(RankOneOperator(backend.asarray(X)))
+    X[-1, :3] = [1.0, -1.0, 0.5]
+    matrices = np.random.default_rng(0).standard_normal((37, 25))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not diagnostics.warn_if_only_the_diagonal(
+            RankOneOperator(backend.asarray(X))
+        )
+        assert not diagnostics.warn_if_only_the_diagonal(
+            MatrixOperator(backend.asarray(matrices))
+        )
 
 
 def test_one_hot_vectors_count_as_d_independent_measurements():

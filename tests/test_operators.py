@@ -191,17 +191,6 @@ def test_sandwiched_matches_dense(kind, backend, normalize):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_one_feature_each_reads_every_block_of_rows(backend):
-    """Rows of one nonzero entry each; then one row of three, in the last block."""
-    X = np.zeros((N_SAMPLES, DIM))
-    X[np.arange(N_SAMPLES), np.arange(N_SAMPLES) % DIM] = 2.0
-    assert RankOneOperator(backend.asarray(X)).one_feature_each() is True
-    X[-1, :3] = [1.0, -1.0, 0.5]
-    assert RankOneOperator(backend.asarray(X)).one_feature_each() is False
-    assert MatrixOperator(backend.asarray(matrix_problem()[0])).one_feature_each() is None
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind", KINDS)
 def test_links_connect_what_the_measurements_connect(kind, backend):
     """Against the nonzero pattern of the dense ``sym(Aᵢ)`` of the rows, for sparse
