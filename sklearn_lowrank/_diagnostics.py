@@ -28,6 +28,7 @@ from ._tangent import degrees_of_freedom, tangent_ranks
 from ._warnings import warn
 
 __all__ = [
+    "DesignFindings",
     "NoiseEstimate",
     "ResidualSpectrum",
     "VectorDesign",
@@ -35,6 +36,7 @@ __all__ = [
     "outsized_advice",
     "residual_spectrum",
     "too_few_for_any_advice",
+    "warn_about_design",
     "warn_about_fit",
     "warn_about_pruning",
     "warn_if_anisotropic",
@@ -948,6 +950,31 @@ def warn_if_direction_missed(
     )
 
 
+@dataclass(frozen=True)
+class DesignFindings:
+    """What the design checks of :func:`warn_about_design` found."""
+
+    #: A check warned: the residual checks, which assume the model fits, say nothing.
+    suspect: bool
+    #: One named what leaves directions of ``M`` unseen (only the diagonal measured,
+    #: unlinked indices, a span too small, a centred ``y``): the tangent check would
+    #: only repeat it. (It runs after the isotropy warning, which names another
+    #: cause.)
+    cause_named: bool
+
+
+def warn_about_design(op, summary: DataSummary) -> DesignFindings:
+    """The checks of the data before the fit, in order: a centred ``y``; only the
+    diagonal of ``M`` measured, which leaves the second moment and the links nothing
+    more to say; the rank-one vectors' span and isotropy; unlinked indices."""
+    centred = warn_if_centred(op, summary)
+    diagonal = warn_if_only_the_diagonal(op)
+    vectors = VectorDesign(0) if diagonal else warn_if_anisotropic(op)
+    unlinked = not diagonal and warn_if_unlinked(op)
+    named = centred or diagonal or unlinked or bool(vectors & VectorDesign.UNREACHED)
+    return DesignFindings(suspect=named or bool(vectors), cause_named=named)
+
+
 def warn_about_fit(
     op,
     y_scaled,
@@ -960,8 +987,7 @@ def warn_about_fit(
     residual,
     grew: bool,
     all_kept: bool,
-    suspect_design: bool,
-    cause_named: bool,
+    design: DesignFindings,
     alpha: float,
     beta: float,
     threshold,
@@ -974,13 +1000,9 @@ def warn_about_fit(
 
     ``loss`` is ``V``'s plain loss (read only where a column grew); ``gram``
     (``VᵀV``, host) and ``residual`` those of a converged fine-tuning, else ``None``;
-    ``suspect_design``: ``y`` looked centred or the design anisotropic;
-    ``cause_named``: a design check named what leaves directions unseen (one-hot
-    vectors, a span too small, unlinked indices, a centred ``y``), which the tangent
-    check would only repeat; it runs after the isotropy warning, which names another
-    cause.
+    ``design``: what the design checks found (:class:`DesignFindings`).
     """
-    warn_if_not_identified(op, V, tangent=not cause_named)
+    warn_if_not_identified(op, V, tangent=not design.cause_named)
     if not grew:
         return
     if warn_if_no_better_than_the_mean(
@@ -991,7 +1013,7 @@ def warn_about_fit(
     # shrinkage, or an unfinished run, adds to them), and only on data the model
     # describes (a misfit is no noise: features shifted by 3 fitted rank 1 of 3, and
     # 'raise alpha' would have made it worse).
-    if gram is None or suspect_design:
+    if gram is None or design.suspect:
         return
     noise = estimate_noise(
         op, y_scaled, loss=loss, rank=V.shape[1], summary=summary, scale=scale

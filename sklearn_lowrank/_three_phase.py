@@ -16,15 +16,11 @@ from sklearn.utils import check_random_state
 
 from ._backend import fetch, from_host, holds_magnitude, to_host
 from ._diagnostics import (
-    VectorDesign,
     outsized_advice,
     too_few_for_any_advice,
+    warn_about_design,
     warn_about_fit,
     warn_about_pruning,
-    warn_if_anisotropic,
-    warn_if_centred,
-    warn_if_only_the_diagonal,
-    warn_if_unlinked,
 )
 from ._operators import MeasurementOperator
 from ._penalty import SmoothGroupLasso
@@ -237,12 +233,8 @@ def fit_three_phase(
     k = int(n_columns) if n_columns is not None else default_n_columns(d)
     rng = check_random_state(random_state)
     summary = summarize(op, y)
-    centred = warn_if_centred(op, summary)
+    design = warn_about_design(op, summary)
     scale = data_scale(xp, op, y, summary)
-    one_hot = warn_if_only_the_diagonal(op)
-    # (Only the diagonal measured: the second moment and links say nothing more.)
-    vectors = VectorDesign(0) if one_hot else warn_if_anisotropic(op)
-    unlinked = not one_hot and warn_if_unlinked(op)
     # Solved in units where the (normalised) measurements and y/s are of order one:
     # op(VVᵀ) = y/s with op = 𝒜/g, so U = V·√(s/g) in the units of y and X: √s/√g,
     # since s/g itself can leave the float range where its root does not (X·1e-150
@@ -385,10 +377,7 @@ def fit_three_phase(
         residual=residual,
         grew=grew,
         all_kept=bool(support.all()),
-        suspect_design=centred or one_hot or bool(vectors) or unlinked,
-        cause_named=(
-            centred or one_hot or unlinked or bool(vectors & VectorDesign.UNREACHED)
-        ),
+        design=design,
         alpha=alpha,
         beta=beta,
         threshold=threshold,
