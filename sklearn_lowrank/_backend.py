@@ -148,21 +148,39 @@ def has_float64(xp, dev) -> bool:
     do not; array_api_strict's ``"no_float64"`` device stands in for them in tests).
     Namespaces that cannot say are taken to have it. Asked once per namespace and
     device: the line search asks every iteration."""
+    return _device_dtypes(xp, dev)[0]
+
+
+def _index_dtype(xp, dev):
+    """The dtype ``xp`` indexes with on ``dev`` (int64, or int32 on a device without
+    64-bit integers, such as array_api_strict's ``"no_x64"``); ``None`` where the
+    namespace cannot say, so that the index arrays keep NumPy's."""
+    return _device_dtypes(xp, dev)[1]
+
+
+def _device_dtypes(xp, dev) -> tuple[bool, Any]:
     try:
-        return _has_float64(xp, dev)
+        return _asked_device_dtypes(xp, dev)
     except TypeError:  # an unhashable device
-        return _has_float64.__wrapped__(xp, dev)
+        return _asked_device_dtypes.__wrapped__(xp, dev)
 
 
 @functools.lru_cache(maxsize=32)
-def _has_float64(xp, dev) -> bool:
+def _asked_device_dtypes(xp, dev) -> tuple[bool, Any]:
+    """``(has float64, indexing dtype)`` of ``xp`` on ``dev``, from its inspection
+    namespace; a namespace that cannot answer is not refused."""
     info = getattr(xp, "__array_namespace_info__", None)
     if info is None:
-        return True
+        return True, None
     try:
-        return "float64" in info().dtypes(device=dev)
-    except Exception:  # a probe: a namespace that cannot answer is not refused
-        return True
+        has_float64 = "float64" in info().dtypes(device=dev)
+    except Exception:
+        has_float64 = True
+    try:
+        index_dtype = info().default_dtypes(device=dev)["indexing"]
+    except Exception:
+        index_dtype = None
+    return has_float64, index_dtype
 
 
 def widest_float(xp, dev):
@@ -231,7 +249,8 @@ def from_host(xp, host, *, dtype=None, device=None, like=None):
     Made C-contiguous first: PyTorch refuses arrays with negative strides (such as the
     reversed eigenvector columns of ``eigh``), and contiguous data crosses to a device
     in one copy. The package's own float64 numbers travel as float32 to a device without
-    float64 (users' data go through :func:`move_to`, which checks them first).
+    float64 (users' data go through :func:`move_to`, which checks them first), and its
+    integer indices in the device's indexing dtype.
     """
     if like is not None:
         device = _device_of(like)
@@ -239,6 +258,9 @@ def from_host(xp, host, *, dtype=None, device=None, like=None):
     host = np.asarray(host, order="C")
     if dtype is None and host.dtype == np.float64 and not has_float64(xp, device):
         dtype = xp.float32
+    if dtype is None and host.dtype == np.int64:
+        # Indices of entries and columns: below 2³¹ for any d the data can hold.
+        dtype = _index_dtype(xp, device)
     return xp.asarray(host, dtype=dtype, device=device)
 
 

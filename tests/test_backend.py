@@ -398,15 +398,18 @@ def test_string_targets_are_read_as_numbers_in_any_namespace():
         PrunedFactorSensing().fit(Xs, np.array(["a"] * y.size))
 
 
+@pytest.mark.parametrize("device_name", ["no_float64", "no_x64"])
 @pytest.mark.parametrize("problem", PROBLEMS)
-def test_fit_on_a_device_without_float64(problem):
+def test_fit_on_a_device_without_float64(problem, device_name):
     """Apple's Metal GPUs have no float64 (array_api_strict's "no_float64" device
     stands in): the line search formed its Gram matrices in float64 and the fitted
     column norms travelled as float64, so every fit failed with a ValueError. The
-    device computes in float32, its Gram matrices on unit-scaled columns."""
+    device computes in float32, its Gram matrices on unit-scaled columns. Without
+    int64 either ("no_x64"), the package's index arrays (packed entries, kept columns)
+    were refused partway through the fit: they travel in the device's indexing dtype."""
     X, y, factor = make_low_rank_sensing(**PROBLEMS[problem], random_state=6)
     kind = PROBLEMS[problem]["measurement"]
-    dev = xps.Device("no_float64")
+    dev = xps.Device(device_name)
     X32 = X.astype(np.float32)
     reference = PrunedFactorSensing(measurement=kind, random_state=0).fit(X32, y)
     X_int = np.round(10 * X).astype(np.int32)
@@ -447,6 +450,10 @@ def test_float64_probe_that_fails_counts_as_float64():
     assert has_float64(Namespace(), "anywhere")
     assert has_float64(types.SimpleNamespace(), "anywhere")
     assert not has_float64(xps, xps.Device("no_float64"))
+    # Nor is it asked for an indexing dtype: host indices keep NumPy's.
+    indices = np.arange(3)
+    assert from_host(xps, indices).dtype == xps.int64
+    assert from_host(xps, indices, device=xps.Device("no_x64")).dtype == xps.int32
 
 
 def test_numpy_model_predicts_on_strict_input_and_back():
