@@ -13,7 +13,7 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
-from _backends import NUMPY_XP, needs_dispatch
+from _backends import NUMPY_AGREEMENT, NUMPY_XP, needs_dispatch
 from array_api_compat import array_namespace, is_numpy_namespace
 from sklearn import config_context
 from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
@@ -37,7 +37,6 @@ from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
 
 DEVICES = [xps.Device("CPU_DEVICE"), xps.Device("device1")]
-TOLERANCE = {"float64": 1e-10, "float32": 1e-6}
 
 
 def test_namespace_and_device_of_numpy_like_inputs_is_numpy():
@@ -225,7 +224,7 @@ def check_fit_follows_x(problem, dtype, put):
         assert namespace_and_device(getattr(model, name)) == where, name
     assert model.components_.dtype == X_dev.dtype
     assert model.n_components_ == reference.n_components_ == spec["rank"]
-    rtol = TOLERANCE[dtype]
+    rtol = NUMPY_AGREEMENT[dtype]
     expected = reference.get_matrix()
     np.testing.assert_allclose(
         to_host(model.get_matrix()), expected, rtol=rtol, atol=rtol * np.abs(expected).max()

@@ -6,7 +6,7 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
-from _backends import NUMPY_XP, to_numpy, unblocked
+from _backends import NUMPY_AGREEMENT, NUMPY_XP, to_numpy, unblocked
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_lowrank import _solvers as solvers
@@ -844,7 +844,7 @@ def test_strict_matches_numpy(kind, dtype, device, damping):
         tol=1e-8,
         drop_ratio=0.1,
     )
-    rtol = 1e-10 if dtype == "float64" else 1e-5
+    rtol = NUMPY_AGREEMENT[dtype]
     assert res.n_iter == ref.n_iter
     assert ref_columns.size < U0.shape[1]  # a drop happened
     np.testing.assert_array_equal(res_columns, ref_columns)
@@ -882,7 +882,7 @@ def test_strict_matches_numpy_scaled_lbfgs(kind, dtype, device):
     ref, res, *_ = numpy_and_strict(
         prob, U0, dtype, device, memory=5, scaled=True, max_iter=15, tol=0.0
     )
-    rtol = 1e-8 if dtype == "float64" else 1e-4
+    rtol = NUMPY_AGREEMENT[dtype]
     assert res.n_iter == ref.n_iter
     U = to_numpy(res.U)
     assert np.linalg.norm(U - ref.U) <= rtol * np.linalg.norm(ref.U)

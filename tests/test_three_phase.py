@@ -8,7 +8,7 @@ import warnings
 import array_api_strict as xps
 import numpy as np
 import pytest
-from _backends import NUMPY_XP, to_numpy, unblocked
+from _backends import NUMPY_AGREEMENT, NUMPY_XP, assert_close, to_numpy, unblocked
 from _problems import KINDS, problem
 from array_api_compat import array_namespace
 from sklearn.exceptions import ConvergenceWarning
@@ -451,9 +451,7 @@ def test_pruning_after_the_fine_tuning_on_a_strict_device(dtype):
     )
     assert strict.n_components_ == host.n_components_ == 3
     assert strict.n_iter_ == host.n_iter_
-    np.testing.assert_allclose(
-        to_numpy(strict.components_), host.components_, rtol=1e-5, atol=1e-6
-    )
+    assert_close(strict.components_, host.components_, NUMPY_AGREEMENT[dtype])
 
 
 def test_without_a_penalty_fine_tuned_directions_are_not_pruned():
