@@ -134,8 +134,18 @@ class _Memory:
 
     def resize(self, U):
         """Forget every pair and size the buffer for a factor shaped like ``U``."""
-        shape = (3 * self.size + 2, *U.shape)
-        self.buffer = self.xp.zeros(shape, dtype=U.dtype, device=device(U))
+        xp, m = self.xp, self.size
+        shape = (3 * m + 2, *U.shape)
+        self.buffer = B = xp.zeros(shape, dtype=U.dtype, device=device(U))
+        # The views an iteration reads, made once per buffer (writes to the buffer
+        # show through them): on a GPU each view costs a few µs of Python, several of
+        # them on the way to the directional pass.
+        first = 2 * m + 1
+        self._stored = _rows(xp, B[:first, ...])  # s, y slots and the gradient
+        self._unscaled = B[m:first, ...]  # y slots and the gradient
+        self._scaled_rows = _rows(xp, B[first:, ...])  # the same times the metric
+        self._unscaled_rows_t = _rows(xp, self._unscaled).T
+        self._all_rows = _rows(xp, B)
         self.clear()
 
     def clear(self):
@@ -153,9 +163,8 @@ class _Memory:
     def store_gradient(self, grad):
         """Store ``grad`` in the buffer (where :meth:`direction` reads it back) and
         return the flattened ``s`` slots, ``y`` slots and ``grad``, in buffer order."""
-        m = self.size
-        self.buffer[2 * m, ...] = grad
-        return _rows(self.xp, self.buffer[: 2 * m + 1, ...])
+        self.buffer[2 * self.size, ...] = grad
+        return self._stored
 
     def direction(self, grad, pairs, inverse):
         """L-BFGS direction ``H·∇f`` (or ``∇f·P`` without pairs), ``P`` the metric
@@ -174,9 +183,8 @@ class _Memory:
             metric_pairs = pairs[m:, m:]
         else:
             first = 2 * m + 1
-            B[first:, ...] = B[m:first, ...] @ inverse
-            products = _rows(xp, B[first:, ...]) @ _rows(xp, B[m:first, ...]).T
-            (metric_pairs,) = fetch(xp, products)
+            B[first:, ...] = self._unscaled @ inverse
+            (metric_pairs,) = fetch(xp, self._scaled_rows @ self._unscaled_rows_t)
         order = self.order
         slots = np.array(order)
         chronological = np.array([*order, *(m + slot for slot in order), 2 * m])
@@ -194,7 +202,7 @@ class _Memory:
         on_rows[first + scaled] = weights[: slots.size + 1]
         on_rows[slots] = weights[slots.size + 1 :]
         on_rows = from_host(xp, on_rows, dtype=grad.dtype, like=grad)
-        return xp.reshape(on_rows @ _rows(xp, B), grad.shape)
+        return xp.reshape(on_rows @ self._all_rows, grad.shape)
 
 
 def _in_metric(grad, inverse):
@@ -311,8 +319,9 @@ class _Objective:
     def at(self, U: Array, state: OperatorState) -> _Point:
         """The point ``U`` whose operator state is ``state``."""
         residual = state.predictions - self.y
-        loss = _loss(residual, self.op.n_samples)
+        # The pass first: on a GPU the loss's launches then overlap it.
         loss_grad = 2.0 * self.op.adjoint_times(U, state, residual)
+        loss = _loss(residual, self.op.n_samples)
         return self.priced(U, state, residual, loss, loss_grad)
 
     def priced(
