@@ -28,7 +28,12 @@ the report's two Gram matrices. Each row is one way of running that work:
 - ``2 products``, ``(P,2) C-order``, ``(P,2) F-order`` and ``(2,P) @ packedᵀ``: the
   ``directional`` pass as two matrix-vector products or as one product with a
   two-column matrix (which reads the data once), in three memory layouts that cuBLAS
-  runs with different kernels; ``adjoint pass``: the adjoint's vector-matrix product.
+  runs with different kernels; ``adjoint pass``: the adjoint's vector-matrix product;
+  ``adjoint (3,n)`` and ``adjoint (n,3)ᵀ``: the adjoint of the residual and the
+  directional pass's two outputs at once, as C-ordered rows or as the transpose of the
+  line search's ``(n, 3)`` stack. By linearity, ``𝒜*(r − t·a + t²·b)`` is their
+  combination, so such a pass could be launched before the host knows the step ``t``
+  and run while it computes it: worth it only if it costs about one ``adjoint pass``.
 
 The replays reuse fixed buffers, so their results are not an iteration's results:
 only their times matter here. A failure is printed and the script goes on.
@@ -200,6 +205,13 @@ def run_case(n, d, r, dtype, bandwidth, repeats):
         )
         results["adjoint pass"] = _per_call_ms(
             lambda: residual @ op.packed, stream, repeats
+        )
+        a, b = pair @ op.packed.T
+        results["adjoint (3,n)"] = _per_call_ms(
+            lambda: xp.stack([residual, a, b]) @ op.packed, stream, repeats
+        )
+        results["adjoint (n,3)ᵀ"] = _per_call_ms(
+            lambda: xp.stack([residual, a, b], axis=1).T @ op.packed, stream, repeats
         )
     one_pass = floor / 2
     print(
