@@ -38,6 +38,7 @@ __all__ = [
     "holds_magnitude",
     "host_if_foreign",
     "move_to",
+    "moved_dtype",
     "namespace_and_device",
     "resolve_namespace",
     "row_block",
@@ -279,6 +280,15 @@ def move_to(x, xp, dev=None, *, name: str = "X"):
     if host.dtype == np.float64 and not has_float64(xp, dev):
         host = _as_float32(host, name)
     return from_host(xp, host, device=dev)
+
+
+def moved_dtype(x, xp, dev=None):
+    """The dtype of ``x`` once :func:`move_to` has moved it to ``xp`` on ``dev``: its
+    own, or float32 for float64 data and a device without float64."""
+    name = dtype_name(x.dtype)
+    if name == "float64" and not has_float64(xp, dev):
+        name = "float32"
+    return getattr(xp, name)
 
 
 def _as_float32(host, name: str) -> np.ndarray:

@@ -467,7 +467,7 @@ class PrunedFactorSensing(
         # column weights of a huge beta).
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                op = make_operator(self.measurement, move_to(X, xp, dev), normalize=True)
+                op = make_operator(self.measurement, X, normalize=True, target=(xp, dev))
                 result = fit_three_phase(
                     op,
                     move_to(y, xp, dev),

@@ -24,7 +24,15 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from array_api_compat import array_namespace, device
 
-from ._backend import Array, fetch, from_host, to_host
+from ._backend import (
+    Array,
+    fetch,
+    from_host,
+    move_to,
+    moved_dtype,
+    namespace_and_device,
+    to_host,
+)
 from ._backend import row_block as backend_row_block
 
 __all__ = [
@@ -174,6 +182,9 @@ class RankOneOperator(_OperatorBase):
         One measurement vector ``xᵢ`` per row.
     normalize : bool, default=False
         Work with ``Aᵢ/g``, ``g`` the mean square of ``X``'s entries (:attr:`gain`).
+    target : tuple (xp, device) or None, default=None
+        The namespace and device to compute in, where ``X`` is moved (whole: every
+        pass reads it); ``None``: where ``X`` lives.
 
     Attributes
     ----------
@@ -190,7 +201,9 @@ class RankOneOperator(_OperatorBase):
     size_formula = "‖xᵢ‖²"
     unit_rescaling = "xᵢ/‖xᵢ‖ and yᵢ/‖xᵢ‖²"
 
-    def __init__(self, X, normalize: bool = False):
+    def __init__(self, X, normalize: bool = False, target: tuple | None = None):
+        if target is not None:
+            X = move_to(X, *target)
         xp = self.xp = array_namespace(X)
         self.X = X
         self.n_samples, self.dim = X.shape
@@ -362,6 +375,11 @@ class MatrixOperator(_OperatorBase):
     normalize : bool, default=False
         Work with ``Aᵢ/g`` (:attr:`gain`): the packed measurements are divided by ``g``
         once, in place.
+    target : tuple (xp, device) or None, default=None
+        The namespace and device to compute in, where ``X`` is moved a chunk of rows at
+        a time as it is packed: that device holds the packed half of ``X``, never
+        ``X`` itself (a GPU fit of host data needs a third of the memory). ``None``:
+        where ``X`` lives.
 
     Attributes
     ----------
@@ -381,25 +399,32 @@ class MatrixOperator(_OperatorBase):
     unit_rescaling = "Aᵢ/‖sym(Aᵢ)‖_F and yᵢ/‖sym(Aᵢ)‖_F"
 
     def __init__(
-        self, X, chunk_size: int | None = None, row_block="auto", normalize: bool = False
+        self,
+        X,
+        chunk_size: int | None = None,
+        row_block="auto",
+        normalize: bool = False,
+        target: tuple | None = None,
     ):
-        xp = self.xp = array_namespace(X)
+        xp, dev = target or namespace_and_device(X)
+        self.xp = xp
+        dtype = moved_dtype(X, xp, dev)
         self.n_samples = X.shape[0]
         d = self.dim = square_side(X.shape[1])
         rows, cols = np.triu_indices(d)
-        self._upper = from_host(xp, rows * d + cols, like=X)
+        self._upper = from_host(xp, rows * d + cols, device=dev)
         # Entry (i, j) of a symmetric matrix read back from the packed vector; off-diagonal
         # entries are halved because the packed vector holds Aᵢⱼ + Aⱼᵢ.
         where = np.empty((d, d), dtype=np.int64)
         where[rows, cols] = where[cols, rows] = np.arange(rows.size)
-        self._unpack = from_host(xp, where.reshape(-1), like=X)
+        self._unpack = from_host(xp, where.reshape(-1), device=dev)
         sym_scale = np.where(np.eye(d) > 0, 1.0, 0.5).reshape(-1)
-        self._sym_scale = from_host(xp, sym_scale, dtype=X.dtype, like=X)
+        self._sym_scale = from_host(xp, sym_scale, dtype=dtype, device=dev)
         # ...with the adjoint's 1/n folded in (one operation less per call).
         unpack_scale = sym_scale / self.n_samples
-        self._unpack_scale = from_host(xp, unpack_scale, dtype=X.dtype, like=X)
+        self._unpack_scale = from_host(xp, unpack_scale, dtype=dtype, device=dev)
         self.row_size = rows.size
-        self.packed, self.sizes = _pack_rows(xp, X, d, self._upper, chunk_size)
+        self.packed, self.sizes = _pack_rows(xp, dev, dtype, X, d, self._upper, chunk_size)
         self._set_scale(
             self.packed,
             rows.size,
@@ -412,7 +437,7 @@ class MatrixOperator(_OperatorBase):
         # The mean of √sizes is at most the root of their mean (Jensen).
         self.mean_norm = math.sqrt(self.mean_size) / self.gain
         if row_block == "auto":
-            row_block = backend_row_block(xp, rows.size * xp.finfo(X.dtype).bits // 8)
+            row_block = backend_row_block(xp, rows.size * xp.finfo(dtype).bits // 8)
         self.row_block = row_block
 
     def _gain_of(self, mean_square: float) -> float:
@@ -519,27 +544,30 @@ class MatrixOperator(_OperatorBase):
         return self.start(U)
 
 
-def _pack_rows(xp, X, d: int, upper, chunk_size: int | None):
-    """``(packed, sizes)`` of :class:`MatrixOperator`: each row of ``X`` (``Aᵢ``
-    flattened) as the upper triangle of ``Aᵢ + Aᵢᵀ``, its diagonal halved (``upper``
-    indexes that triangle in a row), and ``‖sym(Aᵢ)‖²_F``.
+def _pack_rows(xp, dev, dtype, X, d: int, upper, chunk_size: int | None):
+    """``(packed, sizes)`` of :class:`MatrixOperator`, of ``dtype`` in ``xp`` on
+    ``dev``: each row of ``X`` (``Aᵢ`` flattened) as the upper triangle of
+    ``Aᵢ + Aᵢᵀ``, its diagonal halved (``upper`` indexes that triangle in a row), and
+    ``‖sym(Aᵢ)‖²_F``.
 
     Filled in place, ``chunk_size`` rows at a time (``None``: a sixteenth of the rows,
-    at least 64, at most 4096): besides the packed array (about half of X) only two
-    chunk-sized temporaries exist, so building the operator peaks near 0.56 times the
-    size of X.
+    at least 64, at most 4096), each moved there first if ``X`` lives elsewhere:
+    besides the packed array (about half of X) only two chunk-sized temporaries exist
+    there, so building the operator peaks near 0.56 times the size of X.
     """
     n = X.shape[0]
     rows, cols = np.triu_indices(d)
-    lower = from_host(xp, cols * d + rows, like=X)
-    pack_scale = from_host(xp, np.where(rows == cols, 0.5, 1.0), dtype=X.dtype, like=X)
+    lower = from_host(xp, cols * d + rows, device=dev)
+    pack_scale = from_host(xp, np.where(rows == cols, 0.5, 1.0), dtype=dtype, device=dev)
     # ‖sym(Aᵢ)‖²_F from the packed row p: the diagonal once, pᵢⱼ = 2·sym(Aᵢ)ᵢⱼ twice.
-    square_weights = from_host(xp, np.where(rows == cols, 1.0, 0.5), dtype=X.dtype, like=X)
-    sizes = xp.empty(n, dtype=X.dtype, device=device(X))
-    packed = xp.empty((n, rows.size), dtype=X.dtype, device=device(X))
+    square_weights = from_host(
+        xp, np.where(rows == cols, 1.0, 0.5), dtype=dtype, device=dev
+    )
+    sizes = xp.empty(n, dtype=dtype, device=dev)
+    packed = xp.empty((n, rows.size), dtype=dtype, device=dev)
     step = chunk_size or min(4096, max(64, _sixteenth(n)))
     for part in row_blocks(n, step):
-        block = X[part, ...]
+        block = move_to(X[part, ...], xp, dev)
         chunk = xp.take(block, upper, axis=1)
         chunk += xp.take(block, lower, axis=1)
         chunk *= pack_scale
@@ -665,10 +693,13 @@ def project(measurement: str, X, U):
     return _operator_class(measurement).project(X, U)
 
 
-def make_operator(measurement: str, X, normalize: bool = False):
+def make_operator(
+    measurement: str, X, normalize: bool = False, target: tuple | None = None
+):
     """The operator for ``measurement`` ('rank_one' or 'matrix') on 2-D data ``X``;
-    ``normalize`` divides the measurements by their scale (see the operators)."""
-    return _operator_class(measurement)(X, normalize=normalize)
+    ``normalize`` divides the measurements by their scale, ``target`` (``(xp,
+    device)``) is where to compute, ``X`` moved there (see the operators)."""
+    return _operator_class(measurement)(X, normalize=normalize, target=target)
 
 
 def _operator_class(measurement: str):

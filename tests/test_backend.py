@@ -37,6 +37,10 @@ from sklearn_lowrank.datasets import make_low_rank_sensing
 from sklearn_lowrank.metrics import relative_error
 
 DEVICES = [xps.Device("CPU_DEVICE"), xps.Device("device1")]
+PROBLEMS = {
+    "dense": dict(n_samples=400, n_features=10, rank=2, measurement="matrix"),
+    "rank_one": dict(n_samples=600, n_features=12, rank=2, measurement="rank_one"),
+}
 
 
 def test_namespace_and_device_of_numpy_like_inputs_is_numpy():
@@ -162,7 +166,8 @@ def test_warnings_on_data_outside_the_model_in_any_namespace(dev, finetune_iter)
         model.fit(put(centred_X), put(y))
 
 
-def test_a_forced_array_module_computes_there_and_returns_numpy(monkeypatch):
+@pytest.mark.parametrize("problem", PROBLEMS)
+def test_a_forced_array_module_computes_there_and_returns_numpy(monkeypatch, problem):
     """array_module="cupy" on NumPy data, with array_api_strict standing in for CuPy:
     the work runs in the forced namespace, the fitted model is NumPy (it pickles
     without a GPU) and equals a NumPy fit to rounding."""
@@ -171,14 +176,16 @@ def test_a_forced_array_module_computes_there_and_returns_numpy(monkeypatch):
     original = estimator_module.fit_three_phase
 
     def recording(op, y, **kwargs):
-        computed_in.append(array_namespace(y))
+        computed_in.append((op.xp, array_namespace(y)))
         return original(op, y, **kwargs)
 
     monkeypatch.setattr(estimator_module, "fit_three_phase", recording)
-    X, y, _ = make_low_rank_sensing(**PROBLEMS["rank_one"], random_state=0)
-    forced = PrunedFactorSensing(array_module="cupy", random_state=0).fit(X, y)
-    reference = PrunedFactorSensing(random_state=0).fit(X, y)
-    assert computed_in == [xps, NUMPY_XP]
+    spec = PROBLEMS[problem]
+    X, y, _ = make_low_rank_sensing(**spec, random_state=0)
+    params = dict(measurement=spec["measurement"], random_state=0)
+    forced = PrunedFactorSensing(array_module="cupy", **params).fit(X, y)
+    reference = PrunedFactorSensing(**params).fit(X, y)
+    assert computed_in == [(xps, xps), (NUMPY_XP, NUMPY_XP)]
     for name in ("components_", "column_norms_", "support_"):
         assert isinstance(getattr(forced, name), np.ndarray), name
     assert isinstance(forced.predict(X), np.ndarray)
@@ -202,12 +209,6 @@ def test_from_host_accepts_negative_strides():
 
 
 # ------------------------------------------------- the estimator, namespace-generic
-PROBLEMS = {
-    "dense": dict(n_samples=400, n_features=10, rank=2, measurement="matrix"),
-    "rank_one": dict(n_samples=600, n_features=12, rank=2, measurement="rank_one"),
-}
-
-
 def check_fit_follows_x(problem, dtype, put):
     """Fit on ``put(X), put(y)`` and on NumPy: the fitted attributes and outputs live in
     ``put``'s namespace and device, and match NumPy's. Two libraries' BLAS round

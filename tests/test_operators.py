@@ -16,6 +16,7 @@ from array_api_compat import array_namespace
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+import sklearn_lowrank._operators as operators_module
 from sklearn_lowrank._operators import (
     MatrixOperator,
     MeasurementOperator,
@@ -604,6 +605,61 @@ def test_matrix_chunked_packing_equals_unchunked(backend, chunk_size):
     U, _ = factors(seed=12)
     Ub = backend.asarray(U)
     assert_close(chunked.predict(Ub), to_numpy(whole.predict(Ub)), backend.rtol)
+
+
+@pytest.mark.parametrize(
+    ("device_name", "dtype"),
+    [("device1", "float64"), ("device1", "float32"), ("no_float64", "float32")],
+)
+@pytest.mark.parametrize("source", ["numpy", "strict"])
+def test_matrix_packs_data_from_elsewhere_a_chunk_at_a_time(
+    monkeypatch, source, device_name, dtype
+):
+    """With ``target``, X is moved to where the fit computes a chunk of rows at a
+    time as it is packed, so that device never holds X whole (a GPU fit of host data
+    needed X plus its packed half there). The operator is the one built from X moved
+    first, to the bit; float64 rows bound for a device without float64 arrive as
+    float32."""
+    X, _ = matrix_problem(seed=15, n=40)
+    dev = xps.Device(device_name)
+    on_target = xps.asarray(X.astype(dtype), device=dev)
+    if device_name != "no_float64":  # (there, float64 X tests the conversion)
+        X = X.astype(dtype)
+    X_source = X if source == "numpy" else xps.asarray(X)  # strict's other device
+    moved_rows = []
+    real_move_to = operators_module.move_to
+
+    def counting_move_to(x, *args, **kwargs):
+        moved = real_move_to(x, *args, **kwargs)
+        if moved is not x:
+            moved_rows.append(x.shape[0])
+        return moved
+
+    monkeypatch.setattr(operators_module, "move_to", counting_move_to)
+    for normalize in (False, True):
+        moved_rows.clear()
+        op = MatrixOperator(X_source, chunk_size=16, normalize=normalize, target=(xps, dev))
+        assert moved_rows == [16, 16, 8]
+        reference = MatrixOperator(on_target, chunk_size=16, normalize=normalize)
+        assert op.xp is xps and op.gain == reference.gain
+        for mine, theirs in [(op.packed, reference.packed), (op.sizes, reference.sizes)]:
+            assert_same_kind(mine, on_target)
+            assert np.array_equal(to_numpy(mine), to_numpy(theirs))
+        U = xps.asarray(factors(seed=16)[0].astype(dtype), device=dev)
+        assert np.array_equal(to_numpy(op.predict(U)), to_numpy(reference.predict(U)))
+    # Data already there are not moved.
+    moved_rows.clear()
+    MatrixOperator(on_target, chunk_size=16, target=(xps, dev))
+    assert moved_rows == []
+
+
+def test_rank_one_operator_moves_its_data_whole():
+    """Every pass of the rank-one operator reads X: it is moved whole."""
+    X, _ = rank_one_problem(seed=17)
+    dev = xps.Device("device1")
+    op = RankOneOperator(X, target=(xps, dev))
+    assert op.xp is xps and op.X.device == dev
+    assert np.array_equal(to_numpy(op.X), X)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
