@@ -22,6 +22,10 @@ What it prints, for dense matrix sensing (d=100, n=20000, r=5) and rank-one sens
   passes over the data outweigh the launches (no NumPy comparison: its 2·10⁹
   entries would have to be copied to the host and packed there);
 - the small dense problem (d=40, n=600), where kernel-launch overhead dominates;
+- the device memory of the dense operator built from host data (as
+  ``array_module="cupy"`` builds it for NumPy input): what CuPy's memory pool holds
+  afterwards, against the size of ``X`` (the packed half is 0.5×; moving ``X`` whole
+  first would hold at least 1.5×);
 - last, each GPU target with the number that decides it, met or missed.
 
 Everything runs in one process; each section reports its own failure and the script
@@ -125,6 +129,24 @@ def fit_seconds(X, y, kind, device):
         warnings.simplefilter("ignore")
         seconds, _ = timed(lambda: model.fit(X, y), device=device)
     return seconds, model
+
+
+def operator_memory(n, d, dtype):
+    """Bytes CuPy's pool holds after the dense operator is built from host data
+    (moved a chunk at a time as it is packed), and the bytes of that data."""
+    import cupy
+    from array_api_compat import array_namespace
+
+    X = np.random.default_rng(0).standard_normal((n, d * d)).astype(dtype)
+    pool = cupy.get_default_memory_pool()
+    pool.free_all_blocks()
+    xp = array_namespace(cupy.empty(0))
+    op = make_operator("matrix", X, normalize=True, target=(xp, None))
+    sync()
+    held = pool.total_bytes()
+    del op
+    pool.free_all_blocks()
+    return held, X.nbytes
 
 
 def _iterations(model):
@@ -262,6 +284,17 @@ def main():
         "\nreg ms / fine ms: one iteration of the regularised (k columns, L-BFGS) and "
         "fine-tuning (r columns, scaled L-BFGS) phases; ÷floor = fine ms / floor ms."
     )
+    n, d = 20000 // n_div, 100 // d_div
+    try:
+        held, data = operator_memory(n, d, "float32")
+        print(
+            f"\ndense {d}/{n} float32 operator built from host data: CuPy's pool holds "
+            f"{held / 2**20:.0f} MiB, {held / data:.2f}× X ({data / 2**20:.0f} MiB; "
+            "the packed half is 0.5×, X moved whole first would be ≥ 1.5×)"
+        )
+    except Exception:
+        failures += 1
+        traceback.print_exc()
     print_targets(quick=args.quick)
     if failures:
         raise SystemExit(f"{failures} case(s) failed: tracebacks above.")
