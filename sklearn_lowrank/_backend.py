@@ -243,15 +243,15 @@ def fetch(xp, *arrays) -> list[np.ndarray]:
     return out
 
 
-def from_host(xp, host, *, dtype=None, device=None, like=None):
+def from_host(xp, host, *, dtype=None, device=None, like=None, index=False):
     """The NumPy array ``host`` as an array of ``xp`` on ``device``, or on the device of
-    the array ``like``.
+    the array ``like``; with ``index``, integer indices in the device's indexing dtype
+    (int32 on a device without int64).
 
     Made C-contiguous first: PyTorch refuses arrays with negative strides (such as the
     reversed eigenvector columns of ``eigh``), and contiguous data crosses to a device
     in one copy. The package's own float64 numbers travel as float32 to a device without
-    float64 (users' data go through :func:`move_to`, which checks them first), and its
-    integer indices in the device's indexing dtype.
+    float64 (users' data go through :func:`move_to`, which checks them first).
     """
     if like is not None:
         device = _device_of(like)
@@ -259,8 +259,9 @@ def from_host(xp, host, *, dtype=None, device=None, like=None):
     host = np.asarray(host, order="C")
     if dtype is None and host.dtype == np.float64 and not has_float64(xp, device):
         dtype = xp.float32
-    if dtype is None and host.dtype == np.int64:
-        # Indices of entries and columns: below 2³¹ for any d the data can hold.
+    if index:
+        # The package's indices of entries and columns: below 2³¹ for any d the data
+        # can hold.
         dtype = _index_dtype(xp, device)
     return xp.asarray(host, dtype=dtype, device=device)
 
@@ -286,9 +287,7 @@ def moved_dtype(x, xp, dev=None):
     """The dtype of ``x`` once :func:`move_to` has moved it to ``xp`` on ``dev``: its
     own, or float32 for float64 data and a device without float64."""
     name = dtype_name(x.dtype)
-    if name == "float64" and not has_float64(xp, dev):
-        name = "float32"
-    return getattr(xp, name)
+    return widest_float(xp, dev) if name == "float64" else getattr(xp, name)
 
 
 def _as_float32(host, name: str) -> np.ndarray:

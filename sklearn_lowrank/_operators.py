@@ -26,6 +26,7 @@ from array_api_compat import array_namespace, device
 
 from ._backend import (
     Array,
+    dtype_name,
     fetch,
     from_host,
     move_to,
@@ -406,18 +407,25 @@ class MatrixOperator(_OperatorBase):
         normalize: bool = False,
         target: tuple | None = None,
     ):
-        xp, dev = target or namespace_and_device(X)
+        source, source_device = namespace_and_device(X)
+        xp, dev = target or (source, None)
+        if xp is source and dev is None:
+            dev = source_device
         self.xp = xp
         dtype = moved_dtype(X, xp, dev)
+        if dtype_name(dtype) != dtype_name(X.dtype):
+            # float64 for a device without it: checked and moved whole, since whether
+            # float32 holds X depends on the largest magnitude of all its rows.
+            X = move_to(X, xp, dev)
         self.n_samples = X.shape[0]
         d = self.dim = square_side(X.shape[1])
         rows, cols = np.triu_indices(d)
-        self._upper = from_host(xp, rows * d + cols, device=dev)
+        self._upper = from_host(xp, rows * d + cols, device=dev, index=True)
         # Entry (i, j) of a symmetric matrix read back from the packed vector; off-diagonal
         # entries are halved because the packed vector holds Aᵢⱼ + Aⱼᵢ.
         where = np.empty((d, d), dtype=np.int64)
         where[rows, cols] = where[cols, rows] = np.arange(rows.size)
-        self._unpack = from_host(xp, where.reshape(-1), device=dev)
+        self._unpack = from_host(xp, where.reshape(-1), device=dev, index=True)
         sym_scale = np.where(np.eye(d) > 0, 1.0, 0.5).reshape(-1)
         self._sym_scale = from_host(xp, sym_scale, dtype=dtype, device=dev)
         # ...with the adjoint's 1/n folded in (one operation less per call).
@@ -557,7 +565,7 @@ def _pack_rows(xp, dev, dtype, X, d: int, upper, chunk_size: int | None):
     """
     n = X.shape[0]
     rows, cols = np.triu_indices(d)
-    lower = from_host(xp, cols * d + rows, device=dev)
+    lower = from_host(xp, cols * d + rows, device=dev, index=True)
     pack_scale = from_host(xp, np.where(rows == cols, 0.5, 1.0), dtype=dtype, device=dev)
     # ‖sym(Aᵢ)‖²_F from the packed row p: the diagonal once, pᵢⱼ = 2·sym(Aᵢ)ᵢⱼ twice.
     square_weights = from_host(

@@ -375,7 +375,7 @@ def _apply_column_change(
     W = from_host(xp, change.rotation, dtype=point.U.dtype, like=point.U)
     U, state, loss_grad = point.U @ W, op.rotate(point.state, W), point.loss_grad @ W
     if change.keep is not None:
-        keep = from_host(xp, change.keep, like=U)
+        keep = from_host(xp, change.keep, like=U, index=True)
         U = xp.take(U, keep, axis=1)
         point = objective.at(U, op.keep_columns(U, state, keep))
     else:

@@ -96,7 +96,7 @@ def tangent_ranks(op, V: Array, *, wider_dim: float) -> TangentRanks | None:
     B = from_host(xp, basis, dtype=V.dtype, like=V)
     # Pair (j, p), j ≤ p, j < m, at p·m + j of a (d, m) block Bᵀ·sym(Aᵢ)·B[:, :m].
     p, j = np.nonzero(np.arange(d)[:, None] >= np.arange(m)[None, :])
-    pairs = from_host(xp, p * m + j, like=V)
+    pairs = from_host(xp, p * m + j, like=V, index=True)
     local, local_dim = j < k, degrees_of_freedom(k, d)
     eps = float(xp.finfo(V.dtype).eps)
     cut = max((_RANK_RTOL * eps) ** 2, _GRAM_FLOOR)

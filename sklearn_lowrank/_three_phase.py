@@ -301,7 +301,7 @@ def fit_three_phase(
         converged=regularized.converged,
     )
     keep = np.flatnonzero(support[pruner.columns])
-    V = xp.take(regularized.U, from_host(xp, keep, like=y), axis=1)
+    V = xp.take(regularized.U, from_host(xp, keep, like=y, index=True), axis=1)
     progress.say(
         f"pruning: kept {int(support.sum())} of {k} columns "
         f"(threshold {relative:.3g} x largest norm)"

@@ -450,10 +450,13 @@ def test_float64_probe_that_fails_counts_as_float64():
     assert has_float64(Namespace(), "anywhere")
     assert has_float64(types.SimpleNamespace(), "anywhere")
     assert not has_float64(xps, xps.Device("no_float64"))
-    # Nor is it asked for an indexing dtype: host indices keep NumPy's.
-    indices = np.arange(3)
-    assert from_host(xps, indices).dtype == xps.int64
-    assert from_host(xps, indices, device=xps.Device("no_x64")).dtype == xps.int32
+    # Nor is it asked for an indexing dtype: host indices keep NumPy's. The package's
+    # indices travel in the device's; other integers are not narrowed.
+    indices, no_x64 = np.arange(3), xps.Device("no_x64")
+    assert from_host(xps, indices, index=True).dtype == xps.int64
+    assert from_host(xps, indices, device=no_x64, index=True).dtype == xps.int32
+    with pytest.raises(ValueError, match="does not support"):
+        from_host(xps, np.array([2**40]), device=no_x64)
 
 
 def test_numpy_model_predicts_on_strict_input_and_back():

@@ -607,24 +607,17 @@ def test_matrix_chunked_packing_equals_unchunked(backend, chunk_size):
     assert_close(chunked.predict(Ub), to_numpy(whole.predict(Ub)), backend.rtol)
 
 
-@pytest.mark.parametrize(
-    ("device_name", "dtype"),
-    [("device1", "float64"), ("device1", "float32"), ("no_float64", "float32")],
-)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("source", ["numpy", "strict"])
-def test_matrix_packs_data_from_elsewhere_a_chunk_at_a_time(
-    monkeypatch, source, device_name, dtype
-):
+def test_matrix_packs_data_from_elsewhere_a_chunk_at_a_time(monkeypatch, source, dtype):
     """With ``target``, X is moved to where the fit computes a chunk of rows at a
     time as it is packed, so that device never holds X whole (a GPU fit of host data
     needed X plus its packed half there). The operator is the one built from X moved
-    first, to the bit; float64 rows bound for a device without float64 arrive as
-    float32."""
+    first, to the bit."""
     X, _ = matrix_problem(seed=15, n=40)
-    dev = xps.Device(device_name)
-    on_target = xps.asarray(X.astype(dtype), device=dev)
-    if device_name != "no_float64":  # (there, float64 X tests the conversion)
-        X = X.astype(dtype)
+    X = X.astype(dtype)
+    dev = xps.Device("device1")
+    on_target = xps.asarray(X, device=dev)
     X_source = X if source == "numpy" else xps.asarray(X)  # strict's other device
     moved_rows = []
     real_move_to = operators_module.move_to
@@ -651,6 +644,31 @@ def test_matrix_packs_data_from_elsewhere_a_chunk_at_a_time(
     moved_rows.clear()
     MatrixOperator(on_target, chunk_size=16, target=(xps, dev))
     assert moved_rows == []
+
+
+def test_matrix_data_narrowed_to_float32_are_checked_whole():
+    """float64 data for a device without float64 are moved whole, not a chunk at a
+    time: whether float32 holds them depends on their largest magnitude, and a chunk
+    of tiny rows alone would be refused."""
+    X, _ = matrix_problem(seed=18, n=40)
+    X[:16] *= 1e-40
+    dev = xps.Device("no_float64")
+    op = MatrixOperator(X, chunk_size=16, target=(xps, dev))
+    reference = MatrixOperator(xps.asarray(X.astype(np.float32), device=dev))
+    assert op.packed.dtype == xps.float32 and op.packed.device == dev
+    assert np.array_equal(to_numpy(op.packed), to_numpy(reference.packed))
+    with pytest.raises(ValueError, match="outside the range of float32"):
+        MatrixOperator(1e-40 * X, chunk_size=16, target=(xps, dev))
+
+
+def test_matrix_target_without_a_device_is_where_x_lives():
+    """``target=(xp, None)`` for data already in ``xp`` computes on their device, as
+    the rank-one operator (and ``move_to``) do, not on the namespace's default one."""
+    dev = xps.Device("device1")
+    X = xps.asarray(matrix_problem(seed=19)[0], device=dev)
+    for operator_class in (MatrixOperator, RankOneOperator):
+        op = operator_class(X, target=(xps, None))
+        assert op.sizes.device == dev
 
 
 def test_rank_one_operator_moves_its_data_whole():
