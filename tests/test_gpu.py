@@ -50,13 +50,35 @@ def test_cupy_input_fits_like_numpy(case, dtype, finetune_solver):
     )
 
 
-def test_array_module_cupy_keeps_numpy_attributes():
+@pytest.mark.parametrize("case", CASES)
+def test_array_module_cupy_keeps_numpy_attributes(case):
     """Forced GPU compute on NumPy data: the model stays NumPy (pickles without a GPU)."""
-    X, y, factor = make_low_rank_sensing(**CASES["rank_one"], random_state=1)
-    model = PrunedFactorSensing(array_module="cupy", random_state=0).fit(X, y)
+    spec = CASES[case]
+    X, y, factor = make_low_rank_sensing(**spec, random_state=1)
+    model = PrunedFactorSensing(
+        measurement=spec["measurement"], array_module="cupy", random_state=0
+    ).fit(X, y)
     assert isinstance(model.components_, np.ndarray)
-    assert model.n_components_ == 5
+    assert model.n_components_ == spec["rank"]
     assert relative_error(model.components_.T, factor) < 1e-8
+
+
+def test_sensing_matrices_from_the_host_reach_the_gpu_packed():
+    """array_module="cupy" on NumPy sensing matrices moves them a chunk of rows at a
+    time as they are packed: the GPU holds their packed half and chunk-sized
+    temporaries (it held X and the packed half, 1.5 times X, when X moved whole)."""
+    from array_api_compat import array_namespace
+
+    from sklearn_lowrank._operators import make_operator
+
+    X, _, _ = make_low_rank_sensing(6400, 20, 2, measurement="matrix", random_state=3)
+    pool = cupy.get_default_memory_pool()
+    pool.free_all_blocks()
+    before = pool.total_bytes()  # the blocks of arrays still alive
+    target = (array_namespace(cupy.empty(0)), None)
+    op = make_operator("matrix", X, normalize=True, target=target)
+    assert isinstance(op.packed, cupy.ndarray)
+    assert pool.total_bytes() - before < 0.8 * X.nbytes
 
 
 def test_cupy_model_methods_follow_their_input_and_pickle():
